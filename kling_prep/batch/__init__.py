@@ -1,0 +1,1 @@
+"""Batch: manifest runner for many pairs, local processes or Ray."""

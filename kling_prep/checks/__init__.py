@@ -1,0 +1,1 @@
+"""Checks: measurements turned into Findings and scores against thresholds and the API's limits."""

@@ -1,0 +1,1 @@
+"""Media: ffmpeg discovery, probe, frame sampling, trim, normalize, safe fetch."""

@@ -1,0 +1,1 @@
+"""Plan: the trim window and the orientation suggestion, from check results only."""

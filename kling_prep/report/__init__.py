@@ -1,0 +1,1 @@
+"""Report: terminal, JSON and HTML renderings of a check."""

@@ -1,0 +1,69 @@
+"""The one settings object: defaults, then kling-prep.toml, then KLING_PREP_* variables, then
+command-line options. Built in the CLI and passed down; no module keeps a global copy."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kling_prep.checks.thresholds import Thresholds
+from kling_prep.errors import ConfigError
+from kling_prep.limits import DEFAULT_PROFILE, PROFILES, ApiProfile
+
+CONFIG_NAME = "kling-prep.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: ApiProfile = field(default_factory=lambda: PROFILES[DEFAULT_PROFILE])
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    base_url: str = "https://vydra.ai"
+    api_key: str | None = field(default=None, repr=False)
+    fetch_timeout_s: float = 120.0
+    allow_no_face: bool = False
+
+    def __repr__(self) -> str:  # the key never reaches a log line
+        return f"Settings(profile={self.profile.name!r}, base_url={self.base_url!r})"
+
+
+def load_settings(config_path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Settings from defaults, the config file (given, or ./kling-prep.toml if present) and env.
+
+    Raises:
+        ConfigError: an unreadable file, an unknown profile, key or threshold.
+    """
+    env = dict(os.environ) if env is None else env
+    data: dict[str, Any] = {}
+    path = config_path or (Path(env["KLING_PREP_CONFIG"]) if env.get("KLING_PREP_CONFIG") else None)
+    if path is None and Path(CONFIG_NAME).is_file():
+        path = Path(CONFIG_NAME)
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    profile_name = env.get("KLING_PREP_PROFILE") or data.get("profile", DEFAULT_PROFILE)
+    if profile_name not in PROFILES:
+        raise ConfigError(
+            f"profile {profile_name!r} is unknown; known: {', '.join(sorted(PROFILES))}"
+        )
+    profile = PROFILES[profile_name]
+    try:
+        profile = profile.with_overrides(data.get("limits", {}))
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: [limits] has unknown keys: {exc}") from exc
+    try:
+        thresholds = Thresholds().with_overrides(data.get("thresholds", {}))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: [thresholds] has unknown or bad keys: {exc}") from exc
+    api = data.get("api", {})
+    return Settings(
+        profile=profile,
+        thresholds=thresholds,
+        base_url=env.get("KLING_PREP_BASE_URL") or api.get("base_url") or profile.base_url,
+        api_key=env.get("VYDRA_API_KEY") or api.get("api_key"),
+        allow_no_face=bool(data.get("allow_no_face", False)),
+    )
