@@ -1,0 +1,176 @@
+"""Decoding a video once, cheaply: a tiny thumbnail of every decoded frame (for cuts) and a
+reduced-size RGB sample a few times a second (for people, pose, face and camera motion).
+
+Thumbnails are cut from the decoder's own YUV planes with an area filter, so no full-size colour
+conversion runs per frame; only the sampled frames are converted, at reduced size.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from kling_prep.errors import MediaDecodeError
+
+log = logging.getLogger(__name__)
+
+ThumbSink = Callable[[int, float, NDArray[Any]], None]
+ProgressSink = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    """A frame kept for analysis, upright, at reduced size."""
+
+    index: int
+    time_s: float
+    rgb: NDArray[Any]  # HxWx3 uint8
+
+
+@dataclass(frozen=True)
+class VideoScan:
+    samples: list[SampledFrame]
+    decoded_frames: int
+    fps: float
+    scale: float  # sampled frame size / displayed size
+
+
+def _thumb_from_planes(frame: object, width: int, height: int) -> NDArray[Any]:
+    """A BGR thumbnail from a yuv420p frame's planes, area-averaged (no full-size conversion)."""
+    planes = frame.planes  # type: ignore[attr-defined]
+    fw, fh = frame.width, frame.height  # type: ignore[attr-defined]
+    luma = np.frombuffer(planes[0], np.uint8).reshape(-1, planes[0].line_size)[:fh, :fw]
+    cw, ch = (fw + 1) // 2, (fh + 1) // 2
+    u = np.frombuffer(planes[1], np.uint8).reshape(-1, planes[1].line_size)[:ch, :cw]
+    v = np.frombuffer(planes[2], np.uint8).reshape(-1, planes[2].line_size)[:ch, :cw]
+    size = (width, height)
+    yuv = cv2.merge(
+        [
+            cv2.resize(luma, size, interpolation=cv2.INTER_AREA),
+            cv2.resize(u, size, interpolation=cv2.INTER_AREA),
+            cv2.resize(v, size, interpolation=cv2.INTER_AREA),
+        ]
+    )
+    return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR)
+
+
+def _thumb(frame: object, width: int, height: int) -> NDArray[Any]:
+    if frame.format.name in ("yuv420p", "yuvj420p"):  # type: ignore[attr-defined]
+        return _thumb_from_planes(frame, width, height)
+    small = frame.reformat(width=width, height=height, format="bgr24")  # type: ignore[attr-defined]
+    return np.asarray(small.to_ndarray())
+
+
+def _upright(image: NDArray[Any], rotation_deg: int) -> NDArray[Any]:
+    # FFmpeg's display rotation is counter-clockwise.
+    if rotation_deg == 90:
+        return cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    if rotation_deg == 180:
+        return cv2.rotate(image, cv2.ROTATE_180)
+    if rotation_deg == 270:
+        return cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    return image
+
+
+def _thumb_size(width: int, height: int, thumb_width: int) -> tuple[int, int]:
+    return thumb_width, max(8, round(thumb_width * height / max(1, width)))
+
+
+def scan_video(
+    path: Path,
+    *,
+    sample_fps: float,
+    max_side_px: int,
+    thumb_width: int = 64,
+    on_thumb: ThumbSink | None = None,
+    on_progress: ProgressSink | None = None,
+    rotation_deg: int = 0,
+) -> VideoScan:
+    """Decode the video once; stream thumbnails to `on_thumb`, keep samples for analysis.
+
+    Args:
+        path: the video.
+        sample_fps: analysis samples per second (the first frame is always one).
+        max_side_px: the longer side of a sample.
+        thumb_width: the thumbnails' width in pixels.
+        on_thumb: called with (frame index, time in s, BGR thumbnail) for every decoded frame.
+        on_progress: called with the share of the video decoded so far, 0..1.
+        rotation_deg: the display rotation from the probe, applied to samples.
+
+    Raises:
+        MediaDecodeError: the stream breaks before any frame was decoded.
+    """
+    import av
+
+    samples: list[SampledFrame] = []
+    decoded = 0
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise MediaDecodeError(f"{path}: cannot be opened for decoding ({exc})") from exc
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fps = float(stream.average_rate or stream.guessed_rate or 25.0)
+        time_base = float(stream.time_base or 0) or 1 / fps
+        start = float(stream.start_time or 0) * time_base
+        duration_s = float(stream.duration or 0) * time_base or (container.duration or 0) / 1e6
+        next_sample_s = 0.0
+        scale = 1.0
+        thumb_size: tuple[int, int] | None = None
+        try:
+            for frame in container.decode(stream):
+                time_s = max(0.0, (float(frame.pts or 0) * time_base) - start)
+                index = round(time_s * fps)
+                if thumb_size is None:
+                    thumb_size = _thumb_size(frame.width, frame.height, thumb_width)
+                    scale = min(1.0, max_side_px / max(frame.width, frame.height))
+                if on_thumb is not None:
+                    on_thumb(index, time_s, _thumb(frame, *thumb_size))
+                if time_s + 0.5 / fps >= next_sample_s:
+                    width = max(2, round(frame.width * scale / 2) * 2)
+                    height = max(2, round(frame.height * scale / 2) * 2)
+                    rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+                    samples.append(SampledFrame(index, time_s, _upright(rgb, rotation_deg)))
+                    next_sample_s += 1.0 / sample_fps
+                decoded += 1
+                if on_progress is not None and duration_s > 0 and decoded % 15 == 0:
+                    on_progress(min(1.0, time_s / duration_s))
+        except av.error.FFmpegError as exc:
+            if decoded == 0:
+                raise MediaDecodeError(f"{path}: no frame could be decoded ({exc})") from exc
+            log.warning("%s: decoding stopped after %d frames: %s", path, decoded, exc)
+    if on_progress is not None:
+        on_progress(1.0)
+    return VideoScan(samples=samples, decoded_frames=decoded, fps=fps, scale=scale)
+
+
+def decode_thumbs(
+    path: Path, first_index: int, last_index: int, *, fps: float, thumb_width: int = 64
+) -> list[tuple[int, NDArray[Any]]]:
+    """Thumbnails of every frame from `first_index` to `last_index` (inclusive), for locating
+    a cut found between two frames that were far apart."""
+    import av
+
+    out: list[tuple[int, NDArray[Any]]] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        time_base = float(stream.time_base or 0) or 1 / fps
+        start = float(stream.start_time or 0) * time_base
+        target_s = max(0.0, first_index / fps - 0.5 / fps)
+        container.seek(int((target_s + start) / time_base), stream=stream, backward=True)
+        for frame in container.decode(stream):
+            index = round((float(frame.pts or 0) * time_base - start) * fps)
+            if index < first_index:
+                continue
+            if index > last_index:
+                break
+            out.append((index, _thumb(frame, *_thumb_size(frame.width, frame.height, thumb_width))))
+    return out

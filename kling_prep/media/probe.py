@@ -1,0 +1,196 @@
+"""Probing images and videos in-process: PyAV for videos (no ffprobe needed), Pillow for images."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from kling_prep.errors import MediaDecodeError, UnsupportedMediaError
+
+log = logging.getLogger(__name__)
+
+# ISO-BMFF brands of still-image formats Pillow cannot open without plug-ins.
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+# FFmpeg's AVColorTransferCharacteristic values that matter here (2 = unspecified).
+_TRANSFER_NAMES = {
+    1: "bt709",
+    4: "gamma22",
+    6: "smpte170m",
+    13: "srgb",
+    14: "bt2020-10",
+    16: "smpte2084",
+    18: "arib-std-b67",
+}
+
+
+@dataclass(frozen=True)
+class ImageProbe:
+    """What a character image is, before its pixels are analysed."""
+
+    path: Path
+    format: str  # lower case: "jpeg", "png", "webp", "heic", "avif", "gif", "tiff", ...
+    size_bytes: int
+    width: int  # as displayed, after EXIF orientation
+    height: int
+    mode: str  # Pillow's mode ("RGB", "RGBA", "CMYK", "I;16", ...); "" when not decodable
+    exif_orientation: int  # 1 = upright
+    is_decodable: bool  # whether kling_prep can read its pixels
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    """What a reference video is, read from its container and first frame."""
+
+    path: Path
+    container: str  # "mp4", "mov", "matroska", "webm", "avi", ...
+    size_bytes: int
+    duration_s: float
+    width: int  # as displayed, after rotation metadata
+    height: int
+    coded_width: int
+    coded_height: int
+    rotation_deg: int
+    fps: float
+    frame_count: int  # from the container; estimated from duration and fps when absent
+    video_codec: str
+    pixel_format: str
+    color_transfer: str  # "bt709", "smpte2084" (PQ), "arib-std-b67" (HLG), "" unknown
+    has_audio: bool
+    audio_codec: str
+
+
+def _sniff_image_format(path: Path) -> str | None:
+    head = path.read_bytes()[:32] if path.stat().st_size < 64 else _read_head(path)
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _HEIF_BRANDS:
+            return "heic"
+        if brand in _AVIF_BRANDS:
+            return "avif"
+    return None
+
+
+def _read_head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(32)
+
+
+def probe_image(path: Path) -> ImageProbe:
+    """Read an image's format, size and orientation without decoding all its pixels.
+
+    Formats the API does not take (HEIC, AVIF, WebP...) still probe, so the check can say what
+    to convert; `is_decodable` says whether the pixels can be analysed here.
+
+    Raises:
+        UnsupportedMediaError: the file is not an image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    size_bytes = path.stat().st_size
+    sniffed = _sniff_image_format(path)
+    try:
+        with Image.open(path) as image:
+            fmt = (image.format or "").lower()
+            orientation = int(image.getexif().get(0x0112, 1) or 1)
+            width, height = image.size
+            if orientation in (5, 6, 7, 8):
+                width, height = height, width
+            return ImageProbe(
+                path=path,
+                format="jpeg" if fmt == "mpo" else fmt,
+                size_bytes=size_bytes,
+                width=width,
+                height=height,
+                mode=image.mode,
+                exif_orientation=orientation,
+                is_decodable=True,
+            )
+    except UnidentifiedImageError as exc:
+        if sniffed is None:
+            raise UnsupportedMediaError(f"{path}: not an image kling_prep can read") from exc
+    except OSError as exc:
+        raise MediaDecodeError(f"{path}: the image is damaged or truncated ({exc})") from exc
+    return ImageProbe(
+        path=path,
+        format=sniffed,
+        size_bytes=size_bytes,
+        width=0,
+        height=0,
+        mode="",
+        exif_orientation=1,
+        is_decodable=False,
+    )
+
+
+def _container_name(format_name: str, major_brand: str, suffix: str) -> str:
+    names = format_name.split(",")
+    if "mov" in names or "mp4" in names:
+        if major_brand.strip().lower() == "qt" or (not major_brand and suffix == ".mov"):
+            return "mov"
+        return "mp4"
+    return names[0]
+
+
+def probe_video(path: Path) -> VideoProbe:
+    """Read a video's container, duration, size, rate and streams in-process with PyAV.
+
+    Raises:
+        UnsupportedMediaError: the file has no video stream or is not a media file.
+        MediaDecodeError: the container is damaged or the first frame cannot be decoded.
+    """
+    import av
+
+    size_bytes = path.stat().st_size
+    try:
+        container = av.open(str(path))
+    except av.error.InvalidDataError as exc:
+        raise UnsupportedMediaError(f"{path}: not a video kling_prep can read ({exc})") from exc
+    except av.error.FFmpegError as exc:
+        raise MediaDecodeError(f"{path}: the video could not be opened ({exc})") from exc
+    with container:
+        if not container.streams.video:
+            raise UnsupportedMediaError(f"{path}: the file has no video stream")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+        duration_s = 0.0
+        if stream.duration is not None and stream.time_base is not None:
+            duration_s = float(stream.duration * stream.time_base)
+        if duration_s <= 0 and container.duration is not None:
+            duration_s = container.duration / 1_000_000
+        rotation = 0
+        try:
+            first = next(container.decode(stream))
+            rotation = round(getattr(first, "rotation", 0) or 0) % 360
+        except StopIteration as exc:
+            raise MediaDecodeError(f"{path}: the video stream holds no decodable frame") from exc
+        except av.error.FFmpegError as exc:
+            raise MediaDecodeError(f"{path}: the first frame could not be decoded ({exc})") from exc
+        coded_w, coded_h = int(ctx.width), int(ctx.height)
+        width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
+        frame_count = int(stream.frames or 0) or round(duration_s * fps)
+        audio = container.streams.audio[0] if container.streams.audio else None
+        return VideoProbe(
+            path=path,
+            container=_container_name(
+                container.format.name,
+                str(container.metadata.get("major_brand", "")),
+                path.suffix.lower(),
+            ),
+            size_bytes=size_bytes,
+            duration_s=duration_s,
+            width=width,
+            height=height,
+            coded_width=coded_w,
+            coded_height=coded_h,
+            rotation_deg=rotation,
+            fps=fps,
+            frame_count=frame_count,
+            video_codec=ctx.name,
+            pixel_format=str(ctx.pix_fmt or ""),
+            color_transfer=_TRANSFER_NAMES.get(int(getattr(ctx, "color_trc", 2) or 2), ""),
+            has_audio=audio is not None,
+            audio_codec=audio.codec_context.name if audio is not None else "",
+        )

@@ -1,0 +1,103 @@
+"""Synthetic media with known answers, for the tests and the bundled samples: a cut-out person
+swaying in front of a plain wall, written as H.264/AAC MP4 with PyAV; exposure changed by a
+known number of stops in linear light."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+FPS = 24
+
+
+def save_jpeg(path: Path, rgb: NDArray[Any], quality: int = 90) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(
+        str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+
+
+def studio(width: int, height: int, tint: tuple[int, int, int]) -> NDArray[Any]:
+    """A plain wall with a soft vertical gradient and a floor line."""
+    ramp = np.linspace(1.0, 0.75, height, dtype=np.float32)[:, None, None]
+    wall = np.ones((height, width, 3), np.float32) * np.array(tint, np.float32) * ramp
+    wall[int(height * 0.86) :] *= 0.7
+    return np.clip(wall, 0, 255).astype(np.uint8)
+
+
+def sway_frames(
+    rgb: NDArray[Any], mask: NDArray[Any], seconds: float, size: tuple[int, int],
+    tint: tuple[int, int, int] = (200, 196, 188), mirror: bool = False,
+) -> list[NDArray[Any]]:  # fmt: skip
+    """The cut-out person rocking around the hips and stepping side to side."""
+    width, height = size
+    if mirror:
+        rgb, mask = rgb[:, ::-1].copy(), mask[:, ::-1].copy()
+    scale = 0.95 * height / rgb.shape[0]
+    person = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    alpha = cv2.resize(mask, (person.shape[1], person.shape[0]))
+    background = studio(width, height, tint)
+    frames = []
+    for i in range(round(seconds * FPS)):
+        t = i / FPS
+        angle = 7.0 * math.sin(2 * math.pi * 0.6 * t)
+        shift_x = 0.06 * width * math.sin(2 * math.pi * 0.3 * t)
+        pivot = (person.shape[1] / 2, person.shape[0] * 0.95)
+        matrix = cv2.getRotationMatrix2D(pivot, angle, 1.0)
+        matrix[0, 2] += (width - person.shape[1]) / 2 + shift_x
+        matrix[1, 2] += height - person.shape[0]
+        moved = cv2.warpAffine(person, matrix, (width, height), flags=cv2.INTER_LINEAR)
+        weight = cv2.warpAffine(alpha, matrix, (width, height), flags=cv2.INTER_LINEAR)[..., None]
+        frame = background * (1 - weight) + moved * weight
+        frames.append(frame.astype(np.uint8))
+    return frames
+
+
+def write_mp4(
+    path: Path, frames: list[NDArray[Any]], *, with_audio: bool = True, crf: int = 30
+) -> None:
+    """H.264 yuv420p + AAC, +faststart, via PyAV (its wheels carry libx264)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
+        video = out.add_stream("libx264", rate=FPS)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"crf": str(crf), "preset": "medium"}
+        audio = out.add_stream("aac", rate=44100) if with_audio else None
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, FPS)
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        if audio is not None:
+            rate, total = 44100, len(frames) / FPS
+            samples = (0.2 * np.sin(2 * np.pi * 220 * np.arange(int(rate * total)) / rate)).astype(
+                np.float32
+            )
+            for start in range(0, len(samples), 1024):
+                chunk = samples[start : start + 1024][None, :]
+                sound = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+                sound.sample_rate, sound.pts = rate, start
+                sound.time_base = Fraction(1, rate)
+                for packet in audio.encode(sound):
+                    out.mux(packet)
+            for packet in audio.encode():
+                out.mux(packet)
+
+
+def darken(rgb: NDArray[Any], stops: float) -> NDArray[Any]:
+    """Scale the light by 2**stops in linear light (sRGB decoded and re-encoded)."""
+    x = rgb.astype(np.float32) / 255
+    linear = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4) * 2.0**stops
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
+    return np.clip(srgb * 255 + 0.5, 0, 255).astype(np.uint8)
