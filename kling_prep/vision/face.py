@@ -1,0 +1,179 @@
+"""Face view of the character: yaw and pitch in degrees, classed frontal, three-quarter, profile
+or no face.
+
+The legacy FaceMesh misses stylised faces when it looks at a whole frame, so it gets a crop
+around the head that the pose (or full-range face detection) found. When the mesh still finds
+nothing, cheaper evidence is used and named as the source: face-detection keypoints, then the
+body pose's head landmarks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from kling_prep.vision.graphs import face_detector, face_mesh
+from kling_prep.vision.pose import LEFT_EAR, NOSE, RIGHT_EAR, BodyPose
+
+FaceViewClass = Literal["frontal", "three_quarter", "profile", "no_face"]
+FaceSource = Literal["face_mesh", "face_detection", "pose", "none"]
+
+# FaceMesh indices: outer eye corners (subject's right, left), forehead top, chin.
+_MESH_RIGHT_EYE, _MESH_LEFT_EYE, _MESH_FOREHEAD, _MESH_CHIN = 33, 263, 10, 152
+# Head geometry for keypoint yaw: the nose tip stands about 1.45 half-ear-spans in front of the
+# line between the ears (bitragion breadth ~145 mm, tragion to nose tip ~105 mm).
+_NOSE_DEPTH_PER_HALF_EAR_SPAN = 1.45
+_MESH_MIN_SIDE_PX = 256
+
+
+@dataclass(frozen=True)
+class FaceView:
+    """Where the face points, measured on one frame."""
+
+    view: FaceViewClass
+    yaw_deg: float | None  # 0 facing the camera; positive = nose toward the image's right
+    pitch_deg: float | None  # positive = looking up
+    source: FaceSource
+    box_px: tuple[int, int, int, int] | None  # x, y, w, h of the head crop that was read
+    mesh_px: NDArray[Any] | None = None  # (468, 2) FaceMesh points in frame pixels, for drawing
+
+
+def classify_yaw(
+    yaw_deg: float, *, frontal_max_deg: float, three_quarter_max_deg: float
+) -> FaceViewClass:
+    """The named view nearest the measured yaw (|yaw| against the two boundaries)."""
+    magnitude = abs(yaw_deg)
+    if magnitude <= frontal_max_deg:
+        return "frontal"
+    if magnitude <= three_quarter_max_deg:
+        return "three_quarter"
+    return "profile"
+
+
+def angles_from_mesh(points_xyz: NDArray[Any]) -> tuple[float, float]:
+    """Yaw and pitch in degrees from FaceMesh landmarks (x, y, z in one pixel scale, z away).
+
+    The face's normal is the cross product of its left-right axis (outer eye corners) and its
+    up-down axis (forehead to chin).
+    """
+    across = points_xyz[_MESH_LEFT_EYE] - points_xyz[_MESH_RIGHT_EYE]
+    down = points_xyz[_MESH_CHIN] - points_xyz[_MESH_FOREHEAD]
+    normal = np.cross(across, down)
+    norm = float(np.linalg.norm(normal))
+    if norm == 0:
+        return 0.0, 0.0
+    nx, ny, nz = (normal / norm).tolist()
+    yaw = math.degrees(math.atan2(-nx, nz))
+    pitch = math.degrees(math.atan2(ny, math.hypot(nx, nz)))
+    return yaw, pitch
+
+
+def yaw_from_keypoints(nose_x: float, left_ear_x: float, right_ear_x: float) -> float | None:
+    """Yaw from the nose's offset against the ears' midpoint (a rigid head model), degrees."""
+    half_span = abs(left_ear_x - right_ear_x) / 2
+    if half_span < 1e-6:
+        return None
+    offset = nose_x - (left_ear_x + right_ear_x) / 2
+    return math.degrees(math.atan2(offset, _NOSE_DEPTH_PER_HALF_EAR_SPAN * half_span))
+
+
+def yaw_from_pose(pose: BodyPose) -> float:
+    """Yaw of the head from the pose's 3D ear axis (metres, z toward the camera), degrees."""
+    axis = pose.world_m[LEFT_EAR] - pose.world_m[RIGHT_EAR]
+    # Facing the camera, the subject's left ear is on the image's right: axis ~ +x.
+    return math.degrees(math.atan2(float(axis[2]), float(axis[0])))
+
+
+class FaceViewEstimator:
+    """Reads the face view of the person a pose (or a face detection) points at."""
+
+    def __init__(self, *, frontal_max_deg: float = 22.5, three_quarter_max_deg: float = 67.5):
+        self._mesh: Any = face_mesh()
+        self._detector: Any = face_detector()
+        self._frontal_max_deg = frontal_max_deg
+        self._three_quarter_max_deg = three_quarter_max_deg
+
+    def close(self) -> None:
+        self._mesh.close()
+        self._detector.close()
+
+    def __enter__(self) -> FaceViewEstimator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _classify(self, yaw: float) -> FaceViewClass:
+        return classify_yaw(
+            yaw,
+            frontal_max_deg=self._frontal_max_deg,
+            three_quarter_max_deg=self._three_quarter_max_deg,
+        )
+
+    def _head_box(
+        self, image_rgb: NDArray[Any], pose: BodyPose | None
+    ) -> tuple[int, int, int, int] | None:
+        height, width = image_rgb.shape[:2]
+        if pose is not None:
+            cx, cy = pose.head_center_px().tolist()
+            side = 2.6 * pose.head_size_px()
+        else:
+            found = self._detector.process(np.ascontiguousarray(image_rgb)).detections or []
+            if not found:
+                return None
+            best = max(found, key=lambda d: d.score[0])
+            rel = best.location_data.relative_bounding_box
+            cx = (rel.xmin + rel.width / 2) * width
+            cy = (rel.ymin + rel.height / 2) * height
+            side = 2.0 * max(rel.width * width, rel.height * height)
+        x0 = int(max(0, cx - side / 2))
+        y0 = int(max(0, cy - side / 2))
+        x1 = int(min(width, cx + side / 2))
+        y1 = int(min(height, cy + side / 2))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        return (x0, y0, x1 - x0, y1 - y0)
+
+    def estimate(self, image_rgb: NDArray[Any], pose: BodyPose | None = None) -> FaceView:
+        """The face view of the person whose pose is given (else of the most confident face).
+
+        Args:
+            image_rgb: HxWx3 uint8 RGB frame.
+            pose: the person's body pose in the same frame, when known.
+        """
+        box = self._head_box(image_rgb, pose)
+        if box is not None:
+            x, y, w, h = box
+            crop = image_rgb[y : y + h, x : x + w]
+            scale = max(1.0, _MESH_MIN_SIDE_PX / max(w, h))
+            if scale > 1.0:
+                crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+            crop = np.ascontiguousarray(crop)
+            # 1. The mesh: 468 points in 3D, the most precise angles.
+            meshes = self._mesh.process(crop).multi_face_landmarks
+            if meshes:
+                ch, cw = crop.shape[:2]
+                marks = meshes[0].landmark
+                xyz = np.array([[m.x * cw, m.y * ch, m.z * cw] for m in marks], dtype=np.float64)
+                yaw, pitch = angles_from_mesh(xyz)
+                mesh_px = np.stack([xyz[:, 0] / scale + x, xyz[:, 1] / scale + y], axis=1)
+                return FaceView(self._classify(yaw), yaw, pitch, "face_mesh", box, mesh_px)
+            # 2. Face detection keypoints: eyes, nose, mouth and ears.
+            found = self._detector.process(crop).detections or []
+            if found:
+                points = max(found, key=lambda d: d.score[0]).location_data.relative_keypoints
+                kp_yaw = yaw_from_keypoints(points[2].x, points[5].x, points[4].x)
+                if kp_yaw is not None:
+                    return FaceView(self._classify(kp_yaw), kp_yaw, None, "face_detection", box)
+        # 3. The pose alone: a head turned past three-quarter reads as profile; a head that
+        #    faces the camera but shows no face is hidden or seen from behind.
+        if pose is not None and pose.visibility[NOSE] >= 0.5:
+            pose_yaw = yaw_from_pose(pose)
+            if abs(pose_yaw) > self._three_quarter_max_deg:
+                return FaceView("profile", pose_yaw, None, "pose", box)
+        return FaceView("no_face", None, None, "none" if pose is None else "pose", box)

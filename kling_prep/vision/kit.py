@@ -1,0 +1,58 @@
+"""The set of models one check needs, created once and reused across frames and inputs."""
+
+from __future__ import annotations
+
+from kling_prep.vision.face import FaceViewEstimator
+from kling_prep.vision.people import PersonDetector
+from kling_prep.vision.pose import PoseEstimator
+
+
+class VisionKit:
+    """Lazily built MediaPipe models; close() releases their graphs."""
+
+    def __init__(self, *, frontal_max_deg: float, three_quarter_max_deg: float) -> None:
+        self._frontal_max_deg = frontal_max_deg
+        self._three_quarter_max_deg = three_quarter_max_deg
+        self._detector: PersonDetector | None = None
+        self._pose: PoseEstimator | None = None
+        self._pose_with_mask: PoseEstimator | None = None
+        self._face: FaceViewEstimator | None = None
+
+    @property
+    def detector(self) -> PersonDetector:
+        if self._detector is None:
+            self._detector = PersonDetector()
+        return self._detector
+
+    @property
+    def pose(self) -> PoseEstimator:
+        if self._pose is None:
+            self._pose = PoseEstimator(with_segmentation=False)
+        return self._pose
+
+    @property
+    def pose_with_mask(self) -> PoseEstimator:
+        if self._pose_with_mask is None:
+            self._pose_with_mask = PoseEstimator(with_segmentation=True)
+        return self._pose_with_mask
+
+    @property
+    def face(self) -> FaceViewEstimator:
+        if self._face is None:
+            self._face = FaceViewEstimator(
+                frontal_max_deg=self._frontal_max_deg,
+                three_quarter_max_deg=self._three_quarter_max_deg,
+            )
+        return self._face
+
+    def close(self) -> None:
+        for model in (self._detector, self._pose, self._pose_with_mask, self._face):
+            if model is not None:
+                model.close()
+        self._detector = self._pose = self._pose_with_mask = self._face = None
+
+    def __enter__(self) -> VisionKit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,316 @@
+"""Cut, fade and dissolve detection on generated clips with known answers, and on real clips."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from kling_prep.vision.cuts import CutDetector, CutScan, change_score, locate_cut
+
+SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+needs_shared_media = pytest.mark.skipif(
+    not SHARED_MEDIA.is_dir(), reason=f"shared media folder {SHARED_MEDIA} is absent"
+)
+
+FPS = 30.0
+THUMB_SIZE = (64, 36)
+Canvas = npt.NDArray[np.float32]
+Thumb = npt.NDArray[np.uint8]
+
+
+def make_scene(seed: int) -> Canvas:
+    """A 640x360 colour scene: a noise pyramid (texture at every scale) and sharp shapes."""
+    rng = np.random.default_rng(seed)
+    width, height = 640, 360
+    base = rng.uniform(50, 200, 3)
+    canvas = np.zeros((height, width, 3), np.float32)
+    for cells, amplitude in ((4, 60), (8, 40), (16, 30), (32, 20), (64, 12)):
+        noise = rng.normal(0, 1, (max(2, cells * height // width), cells, 3)).astype(np.float32)
+        canvas += amplitude * cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
+    canvas += base.astype(np.float32)
+    for _ in range(40):
+        colour = tuple(float(c) for c in np.clip(base + rng.normal(0, 60, 3), 0, 255))
+        x, y = (int(v) for v in rng.integers(0, (width, height)))
+        if rng.random() < 0.5:
+            w, h = (int(v) for v in rng.integers(10, 120, 2))
+            cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, -1)
+        else:
+            cv2.circle(canvas, (x, y), int(rng.integers(5, 60)), colour, -1)
+    # Pre-blur so that sampling it down to a thumbnail does not alias.
+    return np.asarray(cv2.GaussianBlur(np.clip(canvas, 0, 255), (0, 0), 1.5), np.float32)
+
+
+def camera_view(
+    canvas: Canvas, cx: float, cy: float, zoom: float = 1.0, angle_deg: float = 0.0
+) -> Canvas:
+    """What a camera centred on (cx, cy) of the canvas sees, as a float thumbnail."""
+    scale = THUMB_SIZE[0] / (256.0 / zoom)
+    matrix = cv2.getRotationMatrix2D((cx, cy), angle_deg, scale)
+    matrix[0, 2] += THUMB_SIZE[0] / 2 - cx
+    matrix[1, 2] += THUMB_SIZE[1] / 2 - cy
+    return np.asarray(
+        cv2.warpAffine(canvas, matrix, THUMB_SIZE, borderMode=cv2.BORDER_REFLECT), np.float32
+    )
+
+
+def to_thumb(view: Canvas, rng: np.random.Generator) -> Thumb:
+    """Add sensor noise and quantise, as a decoder would hand it over."""
+    return np.clip(view + rng.normal(0, 2.0, view.shape), 0, 255).astype(np.uint8)
+
+
+SCENE_A = make_scene(1)
+SCENE_B = make_scene(2)
+
+
+def cut_clip(
+    cut_frame: int = 45, frames: int = 90, *, pan_px: float = 0.0, scene_b: Canvas = SCENE_B
+) -> list[Thumb]:
+    rng = np.random.default_rng(0)
+    return [
+        to_thumb(camera_view(SCENE_A if i < cut_frame else scene_b, 200 + i * pan_px, 180), rng)
+        for i in range(frames)
+    ]
+
+
+def pan_clip(px_per_frame: float = 12.0, frames: int = 90) -> list[Thumb]:
+    # 12 canvas px a frame is 3 thumbnail px: 140 % of the frame width per second at 30 fps.
+    rng = np.random.default_rng(1)
+    return [to_thumb(camera_view(SCENE_A, 100 + i * px_per_frame, 180), rng) for i in range(frames)]
+
+
+def shake_clip(frames: int = 90) -> list[Thumb]:
+    # Handheld: a wandering aim plus frame-to-frame jitter of ~3 % of the width, and roll.
+    rng = np.random.default_rng(2)
+    aim = np.cumsum(rng.normal(0, 3, (frames, 2)), axis=0) + rng.normal(0, 8, (frames, 2))
+    return [
+        to_thumb(camera_view(SCENE_A, 320 + dx, 180 + dy, angle_deg=rng.normal(0, 2)), rng)
+        for dx, dy in aim
+    ]
+
+
+def zoom_clip(frames: int = 90) -> list[Thumb]:
+    rng = np.random.default_rng(3)
+    return [to_thumb(camera_view(SCENE_A, 320, 180, zoom=1.02**i), rng) for i in range(frames)]
+
+
+def walker_clip(frames: int = 90) -> list[Thumb]:
+    """A textured 'person' walking at a panning camera, growing to fill half the frame."""
+    rng = np.random.default_rng(4)
+    person = make_scene(9)[100:300, 200:300]
+    clip = []
+    for i in range(frames):
+        view = camera_view(SCENE_A, 250 + i * 2.0, 180)
+        height = int(12 + i * 0.25)
+        width = max(4, height // 2)
+        figure = cv2.resize(person, (width, height))
+        x = 32 - width // 2 + int(3 * np.sin(i / 4))
+        y0 = max(0, 36 - height)
+        view[y0:36, x : x + width] = figure[: 36 - y0, : max(0, min(width, 64 - x))]
+        clip.append(to_thumb(view, rng))
+    return clip
+
+
+def fade_clip() -> list[Thumb]:
+    """Scene A, a 1 s fade to black (frames 30-59), then a 1 s fade in to scene B (60-89)."""
+    rng = np.random.default_rng(5)
+    clip = []
+    for i in range(120):
+        view = camera_view(SCENE_A if i < 60 else SCENE_B, 320, 180)
+        if 30 <= i < 60:
+            view = view * (1 - (i - 30) / 29)
+        elif 60 <= i < 90:
+            view = view * ((i - 60) / 29)
+        clip.append(to_thumb(view, rng))
+    return clip
+
+
+def dissolve_clip() -> list[Thumb]:
+    """Scene A (panning) dissolves into scene B (tilting) over 1 s, frames 45-75."""
+    rng = np.random.default_rng(6)
+    clip = []
+    for i in range(120):
+        alpha = float(np.clip((i - 45) / 30, 0, 1))
+        a = camera_view(SCENE_A, 300 + i, 180)
+        b = camera_view(SCENE_B, 320, 180 - 0.5 * i)
+        clip.append(to_thumb((1 - alpha) * a + alpha * b, rng))
+    return clip
+
+
+def scan(thumbs: list[Thumb], step: int = 1) -> CutScan:
+    detector = CutDetector(FPS)
+    for index in range(0, len(thumbs), step):
+        detector.push(index, index / FPS, thumbs[index])
+    return detector.finish()
+
+
+@pytest.mark.parametrize("cut_frame", [45, 61])
+def test_hard_cut_is_found_on_its_frame_when_every_frame_is_pushed(cut_frame: int) -> None:
+    result = scan(cut_clip(cut_frame))
+    assert [(c.frame, c.frame_before) for c in result.cuts] == [(cut_frame, cut_frame - 1)]
+    assert result.cuts[0].time_s == pytest.approx(cut_frame / FPS)
+    assert result.cuts[0].score > 0.3
+    assert result.transitions == []
+
+
+@pytest.mark.parametrize("cut_frame", [45, 46, 47])
+def test_hard_cut_is_located_exactly_when_only_every_third_frame_is_pushed(
+    cut_frame: int,
+) -> None:
+    thumbs = cut_clip(cut_frame)
+    result = scan(thumbs, step=3)
+    assert len(result.cuts) == 1
+    cut = result.cuts[0]
+    assert cut.frame_before < cut_frame <= cut.frame
+    assert abs(cut.frame - cut_frame) <= 2
+    between = list(range(cut.frame_before, cut.frame + 1))
+    assert locate_cut(between, [thumbs[i] for i in between]) == cut_frame
+
+
+def test_cut_during_a_camera_pan_is_found() -> None:
+    result = scan(cut_clip(50, pan_px=6.0))
+    assert [c.frame for c in result.cuts] == [50]
+
+
+def test_cut_between_similar_coloured_scenes_is_still_found() -> None:
+    # The same scene turned upside down: identical colour histogram, different picture.
+    upside_down = np.ascontiguousarray(SCENE_A[::-1, ::-1])
+    thumbs = cut_clip(40, scene_b=upside_down)
+    assert change_score(thumbs[38], thumbs[39]) < 0.05
+    assert change_score(thumbs[39], thumbs[40]) > 0.15
+    for step in (1, 3):
+        assert [c.frame for c in scan(thumbs, step=step).cuts] == [40 if step == 1 else 42]
+
+
+@pytest.mark.parametrize(
+    "make_clip",
+    [pan_clip, shake_clip, zoom_clip, walker_clip],
+    ids=["fast-pan", "handheld-shake", "zoom", "person-walking-at-panning-camera"],
+)
+@pytest.mark.parametrize("step", [1, 3])
+def test_camera_motion_is_not_a_cut(make_clip: Callable[[], list[Thumb]], step: int) -> None:
+    result = scan(make_clip(), step=step)
+    assert result.cuts == []
+    assert result.transitions == []
+
+
+@pytest.mark.parametrize("step", [1, 3])
+def test_fade_out_and_in_are_transitions_not_cuts(step: int) -> None:
+    result = scan(fade_clip(), step=step)
+    assert result.cuts == []
+    kinds = [(t.kind, t.start_frame, t.end_frame) for t in result.transitions]
+    assert [kind for kind, _, _ in kinds] == ["fade_out", "fade_in"]
+    (_, out_start, out_end), (_, in_start, in_end) = kinds
+    assert abs(out_start - 30) <= step
+    assert 50 <= out_end <= 60  # near-black comes a little before full black
+    assert 59 <= in_start <= 68
+    assert abs(in_end - 89) <= step + 1
+    assert result.transitions[0].start_s == pytest.approx(out_start / FPS)
+
+
+@pytest.mark.parametrize("step", [1, 3])
+def test_one_second_dissolve_is_a_transition_not_a_cut(step: int) -> None:
+    result = scan(dissolve_clip(), step=step)
+    assert result.cuts == []
+    assert [t.kind for t in result.transitions] == ["dissolve"]
+    dissolve = result.transitions[0]
+    assert abs(dissolve.start_frame - 45) <= 3
+    assert abs(dissolve.end_frame - 75) <= 3
+
+
+def test_still_clip_gives_nothing() -> None:
+    rng = np.random.default_rng(7)
+    view = camera_view(SCENE_A, 320, 180)
+    result = scan([to_thumb(view, rng) for _ in range(60)])
+    assert result.cuts == []
+    assert result.transitions == []
+    assert max(result.scores) < 0.05
+
+
+def test_a_flash_is_not_a_cut() -> None:
+    thumbs = cut_clip(cut_frame=10_000)  # no cut
+    for i in (40, 41):
+        thumbs[i] = np.full_like(thumbs[i], 250)
+    assert scan(thumbs).cuts == []
+
+
+def test_a_shot_shorter_than_the_minimum_keeps_only_the_stronger_cut() -> None:
+    rng = np.random.default_rng(8)
+    scene_c = make_scene(3)
+    thumbs = [
+        to_thumb(camera_view(SCENE_A if i < 40 else scene_c if i < 46 else SCENE_B, 320, 180), rng)
+        for i in range(90)
+    ]
+    result = scan(thumbs)
+    assert len(result.cuts) == 1
+    assert result.cuts[0].frame in (40, 46)
+    detector = CutDetector(FPS, min_shot_s=0.1)
+    for i, thumb in enumerate(thumbs):
+        detector.push(i, i / FPS, thumb)
+    assert [c.frame for c in detector.finish().cuts] == [40, 46]
+
+
+def test_scores_timeline_has_one_score_per_push() -> None:
+    result = scan(cut_clip(45), step=3)
+    assert result.frame_indices == list(range(0, 90, 3))
+    assert len(result.scores) == len(result.frame_indices)
+    assert result.scores[0] == 0.0
+    assert int(np.argmax(result.scores)) == result.frame_indices.index(45)
+
+
+def test_thumbnails_of_another_size_are_resized() -> None:
+    thumbs = cut_clip(45)
+    detector = CutDetector(FPS)
+    for i, thumb in enumerate(thumbs):
+        if i % 2:
+            thumb = np.asarray(cv2.resize(thumb, (96, 54)), np.uint8)
+        detector.push(i, i / FPS, thumb)
+    assert [c.frame for c in detector.finish().cuts] == [45]
+
+
+def test_invalid_input_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="fps"):
+        CutDetector(0.0)
+    detector = CutDetector(FPS)
+    with pytest.raises(ValueError, match="HxWx3 uint8"):
+        detector.push(0, 0.0, np.zeros((36, 64), np.uint8))
+    detector.push(5, 0.1, np.zeros((36, 64, 3), np.uint8))
+    with pytest.raises(ValueError, match="does not follow"):
+        detector.push(5, 0.2, np.zeros((36, 64, 3), np.uint8))
+    with pytest.raises(ValueError, match="locate_cut"):
+        locate_cut([1], [np.zeros((36, 64, 3), np.uint8)])
+
+
+def test_empty_and_single_frame_scans_are_empty() -> None:
+    assert CutDetector(FPS).finish().cuts == []
+    detector = CutDetector(FPS)
+    detector.push(0, 0.0, np.zeros((36, 64, 3), np.uint8))
+    assert detector.finish() == CutScan(cuts=[], transitions=[], frame_indices=[0], scores=[0.0])
+
+
+@pytest.mark.shared_media
+@needs_shared_media
+@pytest.mark.parametrize("name", ["boy-walking.mp4", "talk-gestures.mp4", "dance-fullbody.mp4"])
+@pytest.mark.parametrize("step", [1, 3])
+def test_real_clips_have_no_cut(name: str, step: int) -> None:
+    av = pytest.importorskip("av")
+    detector = CutDetector(FPS)
+    with av.open(str(SHARED_MEDIA / name)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate)
+        detector = CutDetector(fps)
+        for index, frame in enumerate(container.decode(stream)):
+            if index % step:
+                continue
+            image = frame.to_ndarray(format="bgr24")
+            height, width = image.shape[:2]
+            size = (64, round(64 * height / width)) if width >= height else (36, 64)
+            thumb = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
+            detector.push(index, index / fps, thumb)
+    result = detector.finish()
+    assert result.cuts == []
+    assert result.transitions == []

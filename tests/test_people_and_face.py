@@ -1,0 +1,108 @@
+"""People counting and face view on pictures with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from kling_prep.vision.face import angles_from_mesh, classify_yaw, yaw_from_keypoints
+from kling_prep.vision.people import find_people
+
+
+def _count(kit, rgb: np.ndarray) -> int:
+    return len(find_people(np.ascontiguousarray(rgb), kit.detector, kit.pose))
+
+
+def test_one_person_is_counted_once(kit, astronaut):
+    assert _count(kit, astronaut) == 1
+
+
+@pytest.mark.parametrize("copies", [2, 3])
+def test_people_side_by_side_are_each_counted(kit, astronaut, copies):
+    row = np.concatenate(
+        [astronaut if i % 2 == 0 else astronaut[:, ::-1] for i in range(copies)], axis=1
+    )
+    assert _count(kit, row) == copies
+
+
+def test_an_empty_wall_has_nobody(kit):
+    wall = np.full((480, 640, 3), 180, np.uint8)
+    wall[:, :, 2] = 150
+    assert _count(kit, wall) == 0
+
+
+def test_a_small_person_still_counts(kit, astronaut):
+    small = cv2.resize(astronaut, (200, 200), interpolation=cv2.INTER_AREA)
+    assert _count(kit, small) == 1
+
+
+def _rotated_face(yaw_deg: float, pitch_deg: float = 0.0) -> np.ndarray:
+    """Four FaceMesh landmarks of a face turned by known angles (x right, y down, z away)."""
+    points = np.zeros((468, 3))
+    points[33] = (-40, 0, 0)  # subject's right eye, outer corner
+    points[263] = (40, 0, 0)
+    points[10] = (0, -80, 10)  # forehead top
+    points[152] = (0, 90, 10)  # chin
+    yaw, pitch = math.radians(yaw_deg), math.radians(pitch_deg)
+    # Turning the nose toward the image's right rotates the face about the vertical axis.
+    ry = np.array(
+        [[math.cos(yaw), 0, math.sin(yaw)], [0, 1, 0], [-math.sin(yaw), 0, math.cos(yaw)]]
+    )
+    rx = np.array(
+        [[1, 0, 0], [0, math.cos(pitch), math.sin(pitch)], [0, -math.sin(pitch), math.cos(pitch)]]
+    )
+    return points @ (ry @ rx).T
+
+
+@pytest.mark.parametrize("yaw", [-75.0, -40.0, 0.0, 15.0, 50.0, 80.0])
+def test_yaw_is_read_back_from_a_turned_mesh(yaw):
+    measured, _ = angles_from_mesh(_rotated_face(-yaw))
+    assert measured == pytest.approx(yaw, abs=8.0)
+
+
+def test_views_are_named_by_the_nearest_canonical_angle():
+    bounds = {"frontal_max_deg": 22.5, "three_quarter_max_deg": 67.5}
+    assert classify_yaw(10, **bounds) == "frontal"
+    assert classify_yaw(-45, **bounds) == "three_quarter"
+    assert classify_yaw(80, **bounds) == "profile"
+
+
+def test_keypoint_yaw_is_zero_when_the_nose_is_between_the_ears():
+    assert yaw_from_keypoints(0.5, 0.6, 0.4) == pytest.approx(0.0)
+    # A rigid head turned 45 deg puts the nose 1.45 * tan(45) half ear-spans off centre.
+    turned = yaw_from_keypoints(0.5 + 0.1 * 1.45, 0.6, 0.4)
+    assert turned == pytest.approx(45.0, abs=0.5)
+
+
+def test_the_astronaut_faces_the_camera_and_mirroring_flips_the_yaw(kit, astronaut):
+    pose = find_people(astronaut, kit.detector, kit.pose)[0].pose
+    view = kit.face.estimate(astronaut, pose)
+    mirrored = np.ascontiguousarray(astronaut[:, ::-1])
+    view_m = kit.face.estimate(mirrored, find_people(mirrored, kit.detector, kit.pose)[0].pose)
+    assert view.view == "frontal"
+    assert view.source == "face_mesh"
+    assert view.yaw_deg is not None
+    assert view_m.yaw_deg is not None
+    assert abs(view.yaw_deg + view_m.yaw_deg) < 4.0
+
+
+def test_a_face_hidden_under_a_patch_is_not_frontal(kit, astronaut):
+    pose = find_people(astronaut, kit.detector, kit.pose)[0].pose
+    hidden = astronaut.copy()
+    cx, cy = pose.head_center_px().astype(int)
+    size = int(pose.head_size_px() * 1.2)
+    hidden[max(0, cy - size) : cy + size, max(0, cx - size) : cx + size] = (120, 90, 60)
+    view = kit.face.estimate(hidden, pose)
+    assert view.view == "no_face"
+
+
+@pytest.mark.shared_media
+@pytest.mark.parametrize("name", ["elf-character.jpeg", "robed-man.jpeg", "dancer-photo.jpg"])
+def test_real_characters_are_one_frontal_person(kit, shared_media, name):
+    rgb = cv2.cvtColor(cv2.imread(str(shared_media / name)), cv2.COLOR_BGR2RGB)
+    people = find_people(rgb, kit.detector, kit.pose)
+    assert len(people) == 1
+    assert kit.face.estimate(rgb, people[0].pose).view == "frontal"
