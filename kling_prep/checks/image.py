@@ -1,0 +1,429 @@
+"""Checks of the character image: the API's limits, people, face view, body, lighting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kling_prep.checks.findings import Finding, Severity, score_from
+from kling_prep.checks.thresholds import Thresholds
+from kling_prep.limits import ApiProfile
+from kling_prep.media.probe import ImageProbe, probe_image
+from kling_prep.vision.face import FaceView
+from kling_prep.vision.kit import VisionKit
+from kling_prep.vision.lighting import LightingMetrics, measure_blur, measure_lighting
+from kling_prep.vision.people import Person, find_people
+from kling_prep.vision.pose import UPPER_BODY_PARTS, BodyPose
+
+# Analysis runs on at most this many pixels on the longer side: the detectors see 224-256 px
+# anyway, and lighting statistics do not need more.
+ANALYSIS_MAX_SIDE_PX = 1280
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    box: tuple[int, int, int, int]  # x, y, w, h in the analysed image's pixels
+    size_ratio: float  # body size relative to the largest person
+    score: float
+
+
+@dataclass(frozen=True)
+class ImageArtefacts:
+    """Pictures and points for the HTML report; never in the JSON."""
+
+    rgb: NDArray[Any]
+    pose: BodyPose | None
+    face: FaceView | None
+    people: list[Person]
+
+
+@dataclass(frozen=True)
+class ImageReport:
+    """Everything measured on the character image, and what it means."""
+
+    path: str
+    format: str
+    width: int
+    height: int
+    size_bytes: int
+    people: list[PersonSummary]
+    face: FaceView | None
+    visible_parts: dict[str, bool]
+    framing: str  # "full_body", "upper_body", "head_and_shoulders", "unknown"
+    person_height_share: float | None  # the main person's seen extent / image height
+    has_arms_away_from_body: bool | None
+    lighting: LightingMetrics | None
+    lighting_score: int | None
+    findings: list[Finding]
+    score: int
+    artefacts: ImageArtefacts | None = field(default=None, repr=False, compare=False)
+
+
+def load_rgb(path: Path, max_side_px: int) -> NDArray[Any]:
+    """The image upright (EXIF applied), RGB, alpha flattened on grey, at most max_side_px."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as opened:
+        image = ImageOps.exif_transpose(opened)
+        if image.mode in ("RGBA", "LA", "P"):
+            rgba = image.convert("RGBA")
+            flat = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
+            flat.alpha_composite(rgba)
+            image = flat
+        image = image.convert("RGB")
+        scale = max_side_px / max(image.size)
+        if scale < 1:
+            new_size = (round(image.width * scale), round(image.height * scale))
+            image = image.resize(new_size, Image.Resampling.LANCZOS)
+        return np.asarray(image, dtype=np.uint8).copy()
+
+
+def framing_of(pose: BodyPose | None, *, min_visibility: float) -> str:
+    """How much of the body the frame shows, from which landmarks are seen."""
+    if pose is None:
+        return "unknown"
+    seen = pose.visible_parts(min_visibility=min_visibility)
+    if seen["left_leg"] or seen["right_leg"]:
+        return "full_body"
+    if seen["hips"]:
+        return "upper_body"
+    if pose.is_seen(11, min_visibility=min_visibility) or pose.is_seen(
+        12, min_visibility=min_visibility
+    ):
+        return "head_and_shoulders"
+    return "unknown"
+
+
+def arms_away_from_body(pose: BodyPose | None, *, min_visibility: float) -> bool | None:
+    """Whether a wrist stands clear of the torso (a distinctive pose), by over half a shoulder
+    width from the shoulder-hip line on its side."""
+    if pose is None:
+        return None
+    shoulder_w = pose.shoulder_width_px()
+    if shoulder_w < 1:
+        return None
+    clear = False
+    for wrist, shoulder, hip in ((15, 11, 23), (16, 12, 24)):
+        if not pose.is_seen(wrist, min_visibility=min_visibility):
+            continue
+        a, b, p = pose.points_px[shoulder], pose.points_px[hip], pose.points_px[wrist]
+        line = b - a
+        length = float(np.linalg.norm(line))
+        if length < 1:
+            continue
+        distance = abs(float(np.cross(line, p - a))) / length
+        clear = clear or distance > 0.5 * shoulder_w
+    return clear
+
+
+def _clip_box(
+    x: float, y: float, w: float, h: float, width: int, height: int
+) -> tuple[int, int, int, int] | None:
+    x0, y0 = max(0, int(x)), max(0, int(y))
+    x1, y1 = min(width, int(x + w)), min(height, int(y + h))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def tight_face_box(face: FaceView | None) -> tuple[int, int, int, int] | None:
+    """The inner face (the mesh's extent less 15% a side: skin, not hair or background)."""
+    if face is None or face.mesh_px is None:
+        return None
+    x0, y0 = face.mesh_px.min(0)
+    x1, y1 = face.mesh_px.max(0)
+    dx, dy = 0.15 * (x1 - x0), 0.15 * (y1 - y0)
+    return (
+        int(x0 + dx),
+        int(y0 + dy),
+        max(1, int(x1 - x0 - 2 * dx)),
+        max(1, int(y1 - y0 - 2 * dy)),
+    )
+
+
+def lighting_score(m: LightingMetrics) -> int:
+    """0-100: 100 less penalties that grow with each measure's distance from good practice."""
+    ev = m.face_exposure_stops if m.face_exposure_stops is not None else m.exposure_stops
+    penalty = 20 * max(0.0, abs(ev) - 0.75)
+    penalty += 1.5 * m.clipped_highlights_pct
+    penalty += 15 * max(0.0, (m.backlight_stops or 0.0) - 0.5)
+    penalty += 20 * max(0.0, 2.0 - m.contrast_stops)
+    penalty += max(0.0, m.color_cast.chroma_lab - 10)
+    if m.blur is not None:
+        penalty += 8 * max(0.0, m.blur.blur_sigma_px_equiv - 1.0)
+    return round(max(0.0, min(100.0, 100 - penalty)))
+
+
+def _limit_findings(probe: ImageProbe, profile: ApiProfile) -> list[Finding]:
+    out: list[Finding] = []
+    name = probe.path.name
+    if probe.format not in profile.image_formats:
+        out.append(Finding(
+            "image.format", "block",
+            f"{name} is {probe.format.upper() or 'an unknown format'}; the API takes "
+            f"{'/'.join(f.upper() for f in profile.image_formats)} (prepare converts it)",
+            probe.format, "/".join(profile.image_formats),
+        ))  # fmt: skip
+    if probe.size_bytes > profile.image_max_bytes:
+        out.append(Finding(
+            "image.too_large", "block",
+            f"{name} is {probe.size_bytes / 1e6:.1f} MB; the API takes at most "
+            f"{profile.image_max_bytes / 1e6:.0f} MB",
+            probe.size_bytes, profile.image_max_bytes, "bytes",
+        ))  # fmt: skip
+    if probe.is_decodable:
+        short = min(probe.width, probe.height)
+        if short < profile.image_min_side_px:
+            out.append(Finding(
+                "image.too_small", "block",
+                f"{name} is {probe.width}x{probe.height} px; each side must be at least "
+                f"{profile.image_min_side_px} px",
+                short, profile.image_min_side_px, "px",
+            ))  # fmt: skip
+        aspect = probe.width / max(1, probe.height)
+        if not profile.image_min_aspect <= aspect <= profile.image_max_aspect:
+            out.append(Finding(
+                "image.aspect_ratio", "block",
+                f"{name} has aspect ratio {aspect:.2f} (width/height); the API takes "
+                f"{profile.image_min_aspect:.2f}-{profile.image_max_aspect:.2f}",
+                round(aspect, 3), f"{profile.image_min_aspect:.2f}-{profile.image_max_aspect:.2f}",
+            ))  # fmt: skip
+    return out
+
+
+def _people_findings(name: str, people: list[Person], t: Thresholds) -> list[Finding]:
+    if not people:
+        return [Finding("image.no_person", "block", f"{name}: no person found", 0, 1, "people")]
+    main = people[0].size_px
+    ratios = [p.size_px / main for p in people[1:]]
+    rivals = [r for r in ratios if r >= t.other_person_block_ratio]
+    background = [r for r in ratios if t.other_person_warn_ratio <= r < t.other_person_block_ratio]
+    out = []
+    if rivals:
+        out.append(Finding(
+            "image.multiple_people", "block",
+            f"{name}: {1 + len(rivals)} people of comparable size (the largest other is "
+            f"{max(rivals):.0%} of the main person); the API wants exactly one",
+            1 + len(rivals), 1, "people",
+        ))  # fmt: skip
+    if background:
+        out.append(Finding(
+            "image.background_person", "warn",
+            f"{name}: {len(background)} smaller person(s) in the background, up to "
+            f"{max(background):.0%} of the main person's size (warned from "
+            f"{t.other_person_warn_ratio:.0%})",
+            round(max(background), 2), t.other_person_warn_ratio, "x main size",
+        ))  # fmt: skip
+    return out
+
+
+def face_findings(
+    name: str, face: FaceView | None, t: Thresholds, *, allow_no_face: bool, prefix: str = "image"
+) -> list[Finding]:
+    """The face-view rule: frontal and three-quarter pass, profile warns, no face blocks."""
+    if face is None:
+        return []
+    if face.view == "no_face":
+        return [Finding(
+            f"{prefix}.no_face", "warn" if allow_no_face else "block",
+            f"{name}: no face seen (turned away, hidden or too small); the model needs the "
+            "character's face" + (" (allowed by --allow-no-face)" if allow_no_face else ""),
+            "no_face", "frontal or three_quarter",
+        )]  # fmt: skip
+    out = []
+    if face.view == "profile" and face.yaw_deg is not None:
+        out.append(Finding(
+            f"{prefix}.face_profile", "warn",
+            f"{name}: face in profile, yaw {face.yaw_deg:+.0f} deg (three-quarter ends at "
+            f"{t.three_quarter_max_yaw_deg:.1f} deg); the far side of the face will be invented",
+            round(face.yaw_deg, 1), t.three_quarter_max_yaw_deg, "deg",
+        ))  # fmt: skip
+    if face.pitch_deg is not None and abs(face.pitch_deg) > t.max_pitch_deg:
+        out.append(Finding(
+            f"{prefix}.face_pitch", "warn",
+            f"{name}: head tilted {face.pitch_deg:+.0f} deg (over {t.max_pitch_deg:.0f} deg "
+            "up or down)",
+            round(face.pitch_deg, 1), t.max_pitch_deg, "deg",
+        ))  # fmt: skip
+    return out
+
+
+def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Finding]:
+    out = []
+    severity: Severity
+    # The face is the exposure reference when it was measured: clothing and hair vary from
+    # white to black, skin far less.
+    ev = m.face_exposure_stops if m.face_exposure_stops is not None else m.exposure_stops
+    where = "face" if m.face_exposure_stops is not None else "person"
+    if ev < t.underexposed_warn_stops:
+        severity = "block" if ev < t.underexposed_block_stops else "warn"
+        limit = t.underexposed_block_stops if severity == "block" else t.underexposed_warn_stops
+        out.append(Finding(
+            "image.underexposed", severity,
+            f"{name}: the {where} is {ev:+.1f} stops from middle grey ({severity} under "
+            f"{limit:+.1f})",
+            round(ev, 2), limit, "stops",
+        ))  # fmt: skip
+    clipped = m.clipped_highlights_pct
+    if clipped >= t.clipped_warn_pct or ev > t.overexposed_warn_stops:
+        severity = "block" if clipped >= t.clipped_block_pct else "warn"
+        out.append(Finding(
+            "image.overexposed", severity,
+            f"{name}: {clipped:.1f}% of the person's pixels are clipped, exposure {ev:+.1f} "
+            f"stops (warn from {t.clipped_warn_pct:.0f}% or {t.overexposed_warn_stops:+.1f} stops, "
+            f"block from {t.clipped_block_pct:.0f}%)",
+            round(clipped, 2), t.clipped_block_pct if severity == "block" else t.clipped_warn_pct,
+            "% clipped",
+        ))  # fmt: skip
+    if m.contrast_stops < t.low_contrast_stops:
+        out.append(Finding(
+            "image.low_contrast", "warn",
+            f"{name}: the person's tonal range is {m.contrast_stops:.1f} stops (under "
+            f"{t.low_contrast_stops:.1f}): flat or hazy",
+            round(m.contrast_stops, 2), t.low_contrast_stops, "stops",
+        ))  # fmt: skip
+    back = m.backlight_stops
+    if back is not None and back >= t.backlit_warn_stops:
+        severity = "block" if back >= t.backlit_block_stops else "warn"
+        limit = t.backlit_block_stops if severity == "block" else t.backlit_warn_stops
+        out.append(Finding(
+            "image.backlit", severity,
+            f"{name}: the background is {back:.1f} stops brighter than the person ({severity} "
+            f"from {limit:.1f})",
+            round(back, 2), limit, "stops",
+        ))  # fmt: skip
+    cast = m.color_cast
+    if cast.chroma_lab >= t.color_cast_info:
+        severity = "warn" if cast.chroma_lab >= t.color_cast_warn else "info"
+        limit = t.color_cast_warn if severity == "warn" else t.color_cast_info
+        out.append(Finding(
+            "image.color_cast", severity,
+            f"{name}: a {cast.hue_name} colour cast of {cast.chroma_lab:.0f} Lab units "
+            f"({severity} from {limit:.0f})",
+            round(cast.chroma_lab, 1), limit, "Lab chroma",
+        ))  # fmt: skip
+    if m.blur is not None and m.blur.blur_sigma_px_equiv >= t.blur_warn_sigma_px:
+        out.append(Finding(
+            "image.blurry", "warn",
+            f"{name}: the face/person is as soft as a {m.blur.blur_sigma_px_equiv:.1f} px "
+            f"Gaussian blur at 512 px (warn from {t.blur_warn_sigma_px:.1f})",
+            round(m.blur.blur_sigma_px_equiv, 2), t.blur_warn_sigma_px, "px",
+        ))  # fmt: skip
+    return out
+
+
+def _body_findings(
+    name: str, pose: BodyPose | None, share: float | None, t: Thresholds
+) -> list[Finding]:
+    out = []
+    if pose is not None:
+        seen = pose.visible_parts(min_visibility=t.landmark_min_visibility)
+        cut_off = [part for part in UPPER_BODY_PARTS if part in pose.out_of_frame_parts()]
+        unsure = [part for part in UPPER_BODY_PARTS if not seen[part] and part not in cut_off]
+        if cut_off:
+            out.append(Finding(
+                "image.limbs_hidden", "warn",
+                f"{name}: out of frame: {', '.join(cut_off)}; the guide asks for the head and "
+                "all limbs in view",
+                ",".join(cut_off), "head, shoulders, both arms in frame",
+            ))  # fmt: skip
+        elif unsure:
+            out.append(Finding(
+                "image.limbs_hidden", "info",
+                f"{name}: possibly occluded (pose visibility under "
+                f"{t.landmark_min_visibility:.1f}): {', '.join(unsure)}",
+                ",".join(unsure), t.landmark_min_visibility, "visibility",
+            ))  # fmt: skip
+    if share is not None and share < t.min_person_height_share:
+        out.append(Finding(
+            "image.small_person", "warn",
+            f"{name}: the person spans {share:.0%} of the image height (warn under "
+            f"{t.min_person_height_share:.0%})",
+            round(share, 3), t.min_person_height_share, "share of height",
+        ))  # fmt: skip
+    return out
+
+
+def check_image(
+    path: Path,
+    *,
+    profile: ApiProfile,
+    thresholds: Thresholds,
+    kit: VisionKit,
+    allow_no_face: bool = False,
+    display_name: str | None = None,
+) -> ImageReport:
+    """Probe, analyse and judge a character image.
+
+    Raises:
+        UnsupportedMediaError: the file is not an image.
+        MediaDecodeError: the image is damaged.
+    """
+    name = display_name or path.name
+    # 1. Probe and the API's limits.
+    probe = probe_image(path)
+    findings = _limit_findings(probe, profile)
+    if not probe.is_decodable:
+        return ImageReport(
+            path=str(path), format=probe.format, width=0, height=0, size_bytes=probe.size_bytes,
+            people=[], face=None, visible_parts={}, framing="unknown", person_height_share=None,
+            has_arms_away_from_body=None, lighting=None, lighting_score=None, findings=findings,
+            score=score_from(findings),
+        )  # fmt: skip
+    # 2. People, each confirmed by a pose; the largest is the character.
+    rgb = load_rgb(path, ANALYSIS_MAX_SIDE_PX)
+    people = find_people(rgb, kit.detector, kit.pose_with_mask)
+    findings += _people_findings(name, people, thresholds)
+    main = people[0] if people else None
+    pose = main.pose if main else None
+    # 3. Face view of the character.
+    face = kit.face.estimate(rgb, pose) if main is not None else None
+    findings += face_findings(name, face, thresholds, allow_no_face=allow_no_face)
+    # 4. Body: which parts are seen, how much of the frame the person fills.
+    share = None
+    if pose is not None:
+        _, y, _, h = pose.bbox_px(min_visibility=thresholds.landmark_min_visibility)
+        top, bottom = max(0.0, y), min(float(rgb.shape[0]), y + h)
+        share = max(0.0, bottom - top) / rgb.shape[0]
+    findings += _body_findings(name, pose, share, thresholds)
+    # 5. Lighting, on the person's mask.
+    mask = pose.mask if pose is not None else None
+    lighting = measure_lighting(rgb, mask, tight_face_box(face))
+    if pose is not None:
+        # Blur is read on the whole person: smooth skin alone reads soft even when sharp.
+        x, y, w, h = pose.bbox_px(min_visibility=thresholds.landmark_min_visibility)
+        box = _clip_box(x, y, w, h, rgb.shape[1], rgb.shape[0])
+        if box is not None:
+            lighting = replace(lighting, blur=measure_blur(rgb, box))
+    findings += lighting_findings(name, lighting, thresholds)
+    return ImageReport(
+        path=str(path),
+        format=probe.format,
+        width=probe.width,
+        height=probe.height,
+        size_bytes=probe.size_bytes,
+        people=[
+            PersonSummary(
+                p.detection.box, round(p.size_px / people[0].size_px, 3), p.detection.score
+            )
+            for p in people
+        ],
+        face=face,
+        visible_parts=pose.visible_parts(min_visibility=thresholds.landmark_min_visibility)
+        if pose is not None
+        else {},
+        framing=framing_of(pose, min_visibility=thresholds.landmark_min_visibility),
+        person_height_share=None if share is None else round(share, 3),
+        has_arms_away_from_body=arms_away_from_body(
+            pose, min_visibility=thresholds.landmark_min_visibility
+        ),
+        lighting=lighting,
+        lighting_score=lighting_score(lighting),
+        findings=findings,
+        score=score_from(findings),
+        artefacts=ImageArtefacts(rgb=rgb, pose=pose, face=face, people=people),
+    )

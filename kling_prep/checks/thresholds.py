@@ -1,0 +1,127 @@
+"""Every threshold of the checks in one table, with its unit and why it has its value.
+
+Values come from what a measure means (degrees of yaw, stops of exposure, people counted, shares
+of the frame), never from fitting sample files. Override any of them in kling-prep.toml under
+`[thresholds]`; the docs' table is generated from this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+def _t(default: float, unit: str, why: str) -> Any:
+    return field(default=default, metadata={"unit": unit, "why": why})
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The numbers the checks compare measurements with."""
+
+    # People.
+    other_person_block_ratio: float = _t(
+        0.5, "x main body size",
+        "A second person at least half the main person's size competes for the model's "
+        "attention (the API follows the largest person): blocks.",
+    )  # fmt: skip
+    other_person_warn_ratio: float = _t(
+        0.25, "x main body size",
+        "A smaller background person is reported as a warning down to a quarter of the size.",
+    )  # fmt: skip
+    multi_person_min_samples: float = _t(
+        2, "samples", "A second person must be seen in this many sampled frames to block a video."
+    )
+    no_person_block_share: float = _t(
+        0.2, "share of samples", "Nobody in a fifth of the video blocks; less warns."
+    )
+    # Face view (yaw boundaries halfway between the named views 0, 45 and 90 degrees).
+    frontal_max_yaw_deg: float = _t(22.5, "deg", "Halfway between frontal (0) and 3/4 (45).")
+    three_quarter_max_yaw_deg: float = _t(67.5, "deg", "Halfway between 3/4 (45) and profile (90).")
+    max_pitch_deg: float = _t(30, "deg", "A head tilted more than this up or down hides the face.")
+    video_face_hidden_warn_share: float = _t(
+        0.5, "share of samples", "The face unseen in over half the video: the model guesses it."
+    )
+    # Lighting of the character image (stops relative to 18% middle grey, linear light).
+    underexposed_warn_stops: float = _t(-1.5, "stops", "A stop and a half under: visibly dark.")
+    underexposed_block_stops: float = _t(
+        -3.0, "stops", "An eighth of the light: face detail is lost in 8-bit images."
+    )
+    overexposed_warn_stops: float = _t(1.5, "stops", "A stop and a half over: washed out.")
+    clipped_warn_pct: float = _t(5, "% of person pixels", "Blown highlights lose texture.")
+    clipped_block_pct: float = _t(25, "% of person pixels", "A quarter of the person blown out.")
+    low_contrast_stops: float = _t(
+        1.5, "stops", "The person's 5th-95th percentile range under 1.5 stops looks flat or hazy."
+    )
+    backlit_warn_stops: float = _t(
+        1.5, "stops", "The background 1.5 stops brighter than the person."
+    )
+    backlit_block_stops: float = _t(3.0, "stops", "Eight times brighter: a silhouette.")
+    color_cast_info: float = _t(
+        18,
+        "Lab chroma",
+        "The image's mean colour this far from neutral is a visible tint (info):"
+        " warm daylight and colourful clothes reach it too.",
+    )
+    color_cast_warn: float = _t(
+        30, "Lab chroma", "A tint this strong changes how the animated character looks (warn)."
+    )
+    blur_warn_sigma_px: float = _t(
+        3.0, "px Gaussian sigma at 512 px",
+        "The face (or person) region, scaled to 512 px, as soft as a 3 px Gaussian blur: "
+        "visibly out of focus.",
+    )  # fmt: skip
+    # Body in the image and the video.
+    min_person_height_share: float = _t(
+        0.2, "share of frame height", "A person under a fifth of the frame is too small to read."
+    )
+    landmark_min_visibility: float = _t(
+        0.5, "0-1", "BlazePose visibility at which a landmark counts as seen."
+    )
+    leaves_frame_warn_share: float = _t(
+        0.1, "share of samples", "The head or torso out of frame in a tenth of the video."
+    )
+    # Motion in the video (speeds in torso lengths per second: framing-independent).
+    low_motion_speed: float = _t(
+        0.15, "torso lengths/s",
+        "Median limb speed under ~7 cm/s for an adult: a near-still clip.",
+    )  # fmt: skip
+    fast_motion_speed: float = _t(
+        6.0, "torso lengths/s", "Wrist or ankle speed over ~3 m/s in most samples: too fast."
+    )
+    camera_pan_warn_pct_per_s: float = _t(
+        5, "% of frame/s",
+        "The background crossing the frame in 20 s or less (median over the clip): a pan or tilt.",
+    )  # fmt: skip
+    camera_zoom_warn_pct_per_s: float = _t(
+        3, "%/s", "The background scaling 3% a second (median): a zoom or dolly; about twice the "
+        "estimator's floor on static real footage.",
+    )  # fmt: skip
+    camera_shake_warn_pct: float = _t(
+        0.8, "% of diagonal", "Jitter of the background beyond this is handheld shake."
+    )
+    # The pair.
+    framing_size_ratio_warn: float = _t(
+        2.5, "x", "The person 2.5 times larger (share of frame height) in one than the other."
+    )
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Thresholds:
+        """A copy with some values replaced.
+
+        Raises:
+            KeyError: a key that names no threshold.
+        """
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise KeyError(", ".join(unknown))
+        return replace(self, **{k: float(v) for k, v in overrides.items()})
+
+
+def threshold_table() -> list[tuple[str, float, str, str]]:
+    """(name, default, unit, why) for every threshold, for the docs."""
+    defaults = Thresholds()
+    return [
+        (f.name, getattr(defaults, f.name), f.metadata["unit"], f.metadata["why"])
+        for f in fields(Thresholds)
+    ]

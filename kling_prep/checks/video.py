@@ -1,0 +1,469 @@
+"""Checks of the reference video: the API's limits, people over time, face view over time,
+body in frame, cuts and transitions, the camera's own motion, and the person's motion."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from kling_prep.checks.findings import Finding, score_from
+from kling_prep.checks.image import framing_of
+from kling_prep.checks.thresholds import Thresholds
+from kling_prep.limits import ApiProfile, Orientation
+from kling_prep.media.frames import SampledFrame, decode_thumbs, scan_video
+from kling_prep.media.probe import VideoProbe, probe_video
+from kling_prep.vision.cuts import CutDetector, CutScan, locate_cut
+from kling_prep.vision.kit import VisionKit
+from kling_prep.vision.people import find_people
+from kling_prep.vision.pose import BodyPose
+
+SAMPLE_FPS = 2.0  # analysis samples a second: people, pose, face view, camera
+SAMPLE_MAX_SIDE_PX = 640
+_LIMBS = (13, 14, 15, 16, 25, 26, 27, 28)  # elbows, wrists, knees, ankles
+_EXTREMITIES = (15, 16, 27, 28)  # wrists, ankles
+
+
+@dataclass(frozen=True)
+class VideoSample:
+    """One analysed moment of the video: an entry of the timeline."""
+
+    time_s: float
+    frame: int
+    people: int  # people of comparable size (the main person and rivals)
+    background_people: int  # smaller people, down to the warn ratio
+    face_view: str | None  # frontal, three_quarter, profile, no_face; None without a person
+    yaw_deg: float | None
+    is_body_in_frame: bool  # head and shoulders inside the frame
+    framing: str
+    person_height_share: float | None
+    main_box: tuple[int, int, int, int] | None  # in the sample's pixels
+
+
+@dataclass(frozen=True)
+class CutMark:
+    time_s: float
+    frame: int
+
+
+@dataclass(frozen=True)
+class TransitionSpan:
+    kind: str
+    start_s: float
+    end_s: float
+    start_frame: int
+    end_frame: int
+
+
+@dataclass(frozen=True)
+class MotionSummary:
+    """The person's own motion (limbs relative to the torso), in torso lengths per second."""
+
+    median_speed: float | None  # median over intervals of the median limb speed
+    fast_share: float | None  # share of intervals whose fastest wrist/ankle exceeds the limit
+    intervals: list[tuple[float, float]]  # (time_s, median limb speed) for the timeline
+
+
+@dataclass(frozen=True)
+class VideoArtefacts:
+    """Frames for the HTML report; never in the JSON."""
+
+    samples: list[SampledFrame]
+    cut_scores: list[tuple[float, float]]  # (time_s, change score) for every decoded frame
+
+
+@dataclass(frozen=True)
+class VideoReport:
+    path: str
+    container: str
+    video_codec: str
+    width: int
+    height: int
+    fps: float
+    duration_s: float
+    frame_count: int
+    size_bytes: int
+    has_audio: bool
+    rotation_deg: int
+    color_transfer: str
+    people_per_second: list[int]
+    samples: list[VideoSample]
+    cuts: list[CutMark]
+    transitions: list[TransitionSpan]
+    camera: dict[str, Any] | None
+    motion: MotionSummary
+    body_in_frame_share: float | None
+    framing: str
+    person_height_share: float | None
+    findings: list[Finding]
+    score: int
+    artefacts: VideoArtefacts | None = field(default=None, repr=False, compare=False)
+
+
+def _limit_findings(
+    probe: VideoProbe, profile: ApiProfile, orientation: Orientation, keep_sound: bool
+) -> list[Finding]:
+    out: list[Finding] = []
+    name = probe.path.name
+    if probe.container not in profile.video_containers:
+        out.append(Finding(
+            "video.format", "block",
+            f"{name} is {probe.container}; the API takes "
+            f"{'/'.join(c.upper() for c in profile.video_containers)} (prepare converts it)",
+            probe.container, "/".join(profile.video_containers),
+        ))  # fmt: skip
+    if probe.size_bytes > profile.video_max_bytes:
+        out.append(Finding(
+            "video.too_large", "block",
+            f"{name} is {probe.size_bytes / 1e6:.1f} MB; the API takes at most "
+            f"{profile.video_max_bytes / 1e6:.0f} MB",
+            probe.size_bytes, profile.video_max_bytes, "bytes",
+        ))  # fmt: skip
+    longest = profile.max_duration_s(orientation)
+    if probe.duration_s > longest + 1e-3:
+        out.append(Finding(
+            "video.too_long", "block",
+            f"{name} lasts {probe.duration_s:.1f} s; with orientation {orientation} the API takes "
+            f"at most {longest:.0f} s (prepare trims it to the best window)",
+            round(probe.duration_s, 3), longest, "s",
+        ))  # fmt: skip
+    if probe.duration_s < profile.video_min_duration_s - 1e-3:
+        out.append(Finding(
+            "video.too_short", "block",
+            f"{name} lasts {probe.duration_s:.2f} s; the API needs at least "
+            f"{profile.video_min_duration_s:.0f} s",
+            round(probe.duration_s, 3), profile.video_min_duration_s, "s",
+        ))  # fmt: skip
+    short, long_ = min(probe.width, probe.height), max(probe.width, probe.height)
+    if short < profile.video_min_side_px or long_ > profile.video_max_side_px:
+        out.append(Finding(
+            "video.resolution", "block",
+            f"{name} is {probe.width}x{probe.height} px; each side must be "
+            f"{profile.video_min_side_px}-{profile.video_max_side_px} px",
+            f"{probe.width}x{probe.height}",
+            f"{profile.video_min_side_px}-{profile.video_max_side_px}", "px",
+        ))  # fmt: skip
+    if keep_sound and not probe.has_audio:
+        out.append(Finding(
+            "video.no_audio", "warn",
+            f"{name} has no audio track but keep_original_sound is on (use --no-sound)",
+            "no audio", "an audio track",
+        ))  # fmt: skip
+    return out
+
+
+def _torso_length(pose: BodyPose) -> float:
+    shoulders = (pose.points_px[11] + pose.points_px[12]) / 2
+    hips = (pose.points_px[23] + pose.points_px[24]) / 2
+    if pose.visibility[23] >= 0.5 and pose.visibility[24] >= 0.5:
+        return max(1.0, float(np.linalg.norm(hips - shoulders)))
+    # Shoulder centre to hip centre is about 1.25 shoulder widths in adults.
+    return max(1.0, 1.25 * pose.shoulder_width_px())
+
+
+def measure_motion(poses: list[tuple[float, BodyPose | None]], t: Thresholds) -> MotionSummary:
+    """Limb speeds relative to the torso between consecutive samples (camera motion and the
+    body's own travel cancel out), in torso lengths per second."""
+    medians: list[float] = []
+    fast = 0
+    timeline: list[tuple[float, float]] = []
+    for (t0, a), (t1, b) in itertools.pairwise(poses):
+        if a is None or b is None or t1 <= t0:
+            continue
+        centre_a = (a.points_px[11] + a.points_px[12]) / 2
+        centre_b = (b.points_px[11] + b.points_px[12]) / 2
+        scale = (_torso_length(a) + _torso_length(b)) / 2
+        speeds = {}
+        for i in _LIMBS:
+            if (
+                a.visibility[i] < t.landmark_min_visibility
+                or b.visibility[i] < t.landmark_min_visibility
+            ):
+                continue
+            moved = (b.points_px[i] - centre_b) - (a.points_px[i] - centre_a)
+            speeds[i] = float(np.linalg.norm(moved)) / scale / (t1 - t0)
+        if not speeds:
+            continue
+        median = float(np.median(list(speeds.values())))
+        medians.append(median)
+        timeline.append((round(t1, 3), round(median, 3)))
+        extremities = [speeds[i] for i in _EXTREMITIES if i in speeds]
+        if extremities and max(extremities) > t.fast_motion_speed:
+            fast += 1
+    if not medians:
+        return MotionSummary(None, None, timeline)
+    return MotionSummary(float(np.median(medians)), fast / len(medians), timeline)
+
+
+def _locate_cuts(path: Path, scan: CutScan, fps: float, thumb_width: int) -> list[CutMark]:
+    marks = []
+    for cut in scan.cuts:
+        frame = cut.frame
+        if cut.frame - cut.frame_before > 1:
+            frames = decode_thumbs(
+                path, cut.frame_before, cut.frame, fps=fps, thumb_width=thumb_width
+            )
+            if len(frames) >= 2:
+                frame = locate_cut([i for i, _ in frames], [th for _, th in frames])
+        marks.append(CutMark(time_s=round(frame / fps, 3), frame=frame))
+    return marks
+
+
+def _camera(
+    samples: list[SampledFrame], boxes: list[tuple[int, int, int, int] | None]
+) -> dict[str, Any] | None:
+    from kling_prep.vision.camera import estimate_camera_motion
+
+    frames = [
+        (s.time_s, np.asarray(cv2.cvtColor(s.rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8))
+        for s in samples
+    ]
+    if len(frames) < 2:
+        return None
+    motion = estimate_camera_motion(frames, boxes)
+    return dict(motion.as_dict())
+
+
+def check_video(
+    path: Path,
+    *,
+    profile: ApiProfile,
+    thresholds: Thresholds,
+    kit: VisionKit,
+    orientation: Orientation,
+    keep_sound: bool,
+    allow_no_face: bool = False,
+    on_progress: Callable[[float], None] | None = None,
+    display_name: str | None = None,
+) -> VideoReport:
+    """Probe, decode once, analyse and judge a reference video.
+
+    Raises:
+        UnsupportedMediaError: no video stream.
+        MediaDecodeError: nothing could be decoded.
+    """
+    t = thresholds
+    name = display_name or path.name
+    # 1. Probe and the API's limits.
+    probe = probe_video(path)
+    findings = _limit_findings(probe, profile, orientation, keep_sound)
+    # 2. One decode: every frame's thumbnail to the cut detector, samples kept for analysis.
+    fps = probe.fps or 25.0
+    detector = CutDetector(fps)
+    thumb_width = 64
+    scan = scan_video(
+        path,
+        sample_fps=SAMPLE_FPS,
+        max_side_px=SAMPLE_MAX_SIDE_PX,
+        thumb_width=thumb_width,
+        on_thumb=detector.push,
+        on_progress=(lambda share: on_progress(0.6 * share)) if on_progress else None,
+        rotation_deg=probe.rotation_deg,
+    )
+    cut_scan = detector.finish()
+    cuts = _locate_cuts(path, cut_scan, fps, thumb_width)
+    # 3. People, pose and face view on each sample.
+    samples: list[VideoSample] = []
+    poses: list[tuple[float, BodyPose | None]] = []
+    boxes: list[tuple[int, int, int, int] | None] = []
+    for n, frame in enumerate(scan.samples):
+        people = find_people(frame.rgb, kit.detector, kit.pose)
+        main = people[0] if people else None
+        pose = main.pose if main else None
+        ratios = [p.size_px / main.size_px for p in people[1:]] if main else []
+        face = kit.face.estimate(frame.rgb, pose) if main is not None else None
+        share = None
+        box = None
+        if pose is not None:
+            x, y, w, h = pose.bbox_px(min_visibility=t.landmark_min_visibility)
+            share = max(0.0, min(frame.rgb.shape[0], y + h) - max(0.0, y)) / frame.rgb.shape[0]
+            box = (int(x), int(y), int(w), int(h))
+        samples.append(VideoSample(
+            time_s=round(frame.time_s, 3), frame=frame.index,
+            people=0 if main is None else 1 + sum(r >= t.other_person_block_ratio for r in ratios),
+            background_people=sum(t.other_person_warn_ratio <= r < t.other_person_block_ratio for r in ratios),
+            face_view=face.view if face else None,
+            yaw_deg=None if face is None or face.yaw_deg is None else round(face.yaw_deg, 1),
+            is_body_in_frame=pose is not None and not {"head", "shoulders"} & set(pose.out_of_frame_parts()),
+            framing=framing_of(pose, min_visibility=t.landmark_min_visibility),
+            person_height_share=None if share is None else round(share, 3),
+            main_box=box,
+        ))  # fmt: skip
+        poses.append((frame.time_s, pose))
+        boxes.append(box if box is not None else (main.detection.box if main else None))
+        if on_progress is not None:
+            on_progress(0.6 + 0.4 * (n + 1) / max(1, len(scan.samples)))
+    # 4. Camera and the person's own motion.
+    camera = _camera(scan.samples, boxes)
+    motion = measure_motion(poses, t)
+    # 5. Findings.
+    findings += _timeline_findings(name, samples, t, allow_no_face)
+    findings += _cut_findings(name, cuts, cut_scan)
+    findings += _motion_findings(name, motion, camera, t)
+    seconds = math.ceil(probe.duration_s) or 1
+    per_second = [0] * seconds
+    for s in samples:
+        second = min(seconds - 1, int(s.time_s))
+        per_second[second] = max(per_second[second], s.people)
+    with_person = [s for s in samples if s.people > 0]
+    framings = Counter(s.framing for s in with_person)
+    heights = [s.person_height_share for s in with_person if s.person_height_share is not None]
+    return VideoReport(
+        path=str(path), container=probe.container, video_codec=probe.video_codec,
+        width=probe.width, height=probe.height, fps=round(probe.fps, 3),
+        duration_s=round(probe.duration_s, 3), frame_count=probe.frame_count,
+        size_bytes=probe.size_bytes, has_audio=probe.has_audio, rotation_deg=probe.rotation_deg,
+        color_transfer=probe.color_transfer, people_per_second=per_second, samples=samples,
+        cuts=cuts,
+        transitions=[
+            TransitionSpan(tr.kind, round(tr.start_s, 3), round(tr.end_s, 3), tr.start_frame, tr.end_frame)
+            for tr in cut_scan.transitions
+        ],
+        camera=camera, motion=motion,
+        body_in_frame_share=(
+            round(sum(s.is_body_in_frame for s in with_person) / len(with_person), 3) if with_person else None
+        ),
+        framing=framings.most_common(1)[0][0] if framings else "unknown",
+        person_height_share=round(float(np.median(heights)), 3) if heights else None,
+        findings=findings, score=score_from(findings),
+        artefacts=VideoArtefacts(
+            samples=scan.samples,
+            cut_scores=[
+                (round(i / fps, 3), round(sc, 4))
+                for i, sc in zip(cut_scan.frame_indices, cut_scan.scores, strict=False)
+            ],
+        ),
+    )  # fmt: skip
+
+
+def _timeline_findings(
+    name: str, samples: list[VideoSample], t: Thresholds, allow_no_face: bool
+) -> list[Finding]:
+    out: list[Finding] = []
+    if not samples:
+        return out
+    total = len(samples)
+    multi = [s for s in samples if s.people > 1]
+    if len(multi) >= t.multi_person_min_samples:
+        out.append(Finding(
+            "video.multiple_people", "block",
+            f"{name}: {max(s.people for s in multi)} people of comparable size at "
+            f"{_times(multi)}; the API wants one person throughout",
+            len(multi), t.multi_person_min_samples, "samples",
+        ))  # fmt: skip
+    elif multi:
+        out.append(Finding(
+            "video.multiple_people", "warn",
+            f"{name}: a second person of comparable size in one sample, at {_times(multi)}",
+            1, t.multi_person_min_samples, "samples",
+        ))  # fmt: skip
+    background = [s for s in samples if s.background_people > 0]
+    if background:
+        out.append(Finding(
+            "video.background_person", "warn",
+            f"{name}: a smaller person in the background at {_times(background)}",
+            len(background), 1, "samples",
+        ))  # fmt: skip
+    nobody = [s for s in samples if s.people == 0]
+    if nobody:
+        share = len(nobody) / total
+        out.append(Finding(
+            "video.no_person", "block" if share >= t.no_person_block_share else "warn",
+            f"{name}: nobody in {share:.0%} of the samples, at {_times(nobody)} (blocks from "
+            f"{t.no_person_block_share:.0%})",
+            round(share, 3), t.no_person_block_share, "share of samples",
+        ))  # fmt: skip
+    present = [s for s in samples if s.people > 0]
+    outside = [s for s in present if not s.is_body_in_frame]
+    if present and len(outside) / len(present) >= t.leaves_frame_warn_share:
+        share = len(outside) / len(present)
+        out.append(Finding(
+            "video.person_leaves_frame", "warn",
+            f"{name}: the head or shoulders are out of frame in {share:.0%} of the samples, at "
+            f"{_times(outside)} (warn from {t.leaves_frame_warn_share:.0%})",
+            round(share, 3), t.leaves_frame_warn_share, "share of samples",
+        ))  # fmt: skip
+    hidden = [s for s in present if s.face_view == "no_face"]
+    if present and len(hidden) / len(present) > t.video_face_hidden_warn_share:
+        share = len(hidden) / len(present)
+        out.append(Finding(
+            "video.face_hidden", "warn",
+            f"{name}: no face seen in {share:.0%} of the samples (warn over "
+            f"{t.video_face_hidden_warn_share:.0%})",
+            round(share, 3), t.video_face_hidden_warn_share, "share of samples",
+        ))  # fmt: skip
+    return out
+
+
+def _cut_findings(name: str, cuts: list[CutMark], scan: CutScan) -> list[Finding]:
+    out = []
+    if cuts:
+        out.append(Finding(
+            "video.scene_cut", "block",
+            f"{name}: {len(cuts)} hard cut(s) at "
+            f"{', '.join(f'{c.time_s:.2f} s (frame {c.frame})' for c in cuts)}; the API wants "
+            "one continuous shot (prepare picks a window without a cut)",
+            len(cuts), 0, "cuts",
+        ))  # fmt: skip
+    if scan.transitions:
+        spans = ", ".join(f"{tr.kind} {tr.start_s:.2f}-{tr.end_s:.2f} s" for tr in scan.transitions)
+        out.append(Finding(
+            "video.transition", "block",
+            f"{name}: gradual transition(s): {spans}; the API wants one continuous shot",
+            len(scan.transitions), 0, "transitions",
+        ))  # fmt: skip
+    return out
+
+
+def _motion_findings(
+    name: str, motion: MotionSummary, camera: dict[str, Any] | None, t: Thresholds
+) -> list[Finding]:
+    out = []
+    if motion.median_speed is not None and motion.median_speed < t.low_motion_speed:
+        out.append(Finding(
+            "video.low_motion", "warn",
+            f"{name}: the limbs move {motion.median_speed:.2f} torso lengths/s (median; warn "
+            f"under {t.low_motion_speed:.2f}): little motion to transfer",
+            round(motion.median_speed, 3), t.low_motion_speed, "torso lengths/s",
+        ))  # fmt: skip
+    if motion.fast_share is not None and motion.fast_share > 0.25:
+        out.append(Finding(
+            "video.fast_motion", "warn",
+            f"{name}: hands or feet faster than {t.fast_motion_speed:.0f} torso lengths/s in "
+            f"{motion.fast_share:.0%} of the intervals: fast action is followed poorly",
+            round(motion.fast_share, 3), 0.25, "share of intervals",
+        ))  # fmt: skip
+    if camera:
+        parts = []
+        # Medians: a camera that moves most of the time, not one bump.
+        pan = float(camera.get("pan_pct_per_s_median") or 0.0)
+        tilt = float(camera.get("tilt_pct_per_s_median") or 0.0)
+        zoom = float(camera.get("zoom_pct_per_s_median") or 0.0)
+        shake = float(camera.get("shake_pct") or 0.0)
+        if max(abs(pan), abs(tilt)) >= t.camera_pan_warn_pct_per_s:
+            parts.append(f"pans/tilts {max(abs(pan), abs(tilt)):.0f}% of the frame a second")
+        if abs(zoom) >= t.camera_zoom_warn_pct_per_s:
+            parts.append(f"zooms {zoom:+.0f}%/s")
+        if shake >= t.camera_shake_warn_pct:
+            parts.append(f"shakes {shake:.1f}% of the diagonal")
+        if parts:
+            out.append(Finding(
+                "video.camera_motion", "warn",
+                f"{name}: the camera {', '.join(parts)} (warn from {t.camera_pan_warn_pct_per_s:.0f}"
+                f"%/s pan, {t.camera_zoom_warn_pct_per_s:.0f}%/s zoom, {t.camera_shake_warn_pct}% "
+                "shake); consider orientation image",
+                round(max(abs(pan), abs(tilt)), 2), t.camera_pan_warn_pct_per_s, "% of frame/s",
+            ))  # fmt: skip
+    return out
+
+
+def _times(samples: list[VideoSample]) -> str:
+    shown = ", ".join(f"{s.time_s:.1f} s" for s in samples[:6])
+    return shown + (f" and {len(samples) - 6} more" if len(samples) > 6 else "")

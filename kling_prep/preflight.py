@@ -1,0 +1,217 @@
+"""The pre-flight check: the one code path that `check`, `prepare`, `submit` and `batch` call.
+
+result = kling_prep.check(image="character.jpg", video="dance.mp4", prompt="...")
+result.verdict  # "ready", "warnings" or "blocked"
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kling_prep import __version__
+from kling_prep.checks.findings import SEVERITY_ORDER, Finding, worst_severity
+from kling_prep.checks.image import ImageReport, check_image
+from kling_prep.checks.pair import check_pair
+from kling_prep.checks.prompt import check_prompt
+from kling_prep.checks.video import VideoReport, check_video
+from kling_prep.errors import KlingPrepError
+from kling_prep.limits import Orientation
+from kling_prep.media.fetch import fetch_url, is_url
+from kling_prep.plan.orientation import OrientationSuggestion, suggest_orientation
+from kling_prep.plan.window import NoWindow, Window, choose_window
+from kling_prep.settings import Settings
+from kling_prep.vision.kit import VisionKit
+
+SCHEMA_VERSION = "1.0"
+EXIT_CODES = {"ready": 0, "warnings": 1, "blocked": 2}
+ProgressSink = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Everything one check found; the CLI renders it, the JSON mirrors it."""
+
+    image: ImageReport | None
+    video: VideoReport | None
+    requested_orientation: Orientation | None
+    orientation: OrientationSuggestion
+    window: Window | NoWindow | None
+    pair_findings: list[Finding]
+    prompt: str | None
+    prompt_findings: list[Finding]
+    suggested_prompt: str
+    keep_sound: bool
+    credits: int
+    profile: str
+    tool_version: str = __version__
+    schema_version: str = SCHEMA_VERSION
+    sources: dict[str, str] = field(default_factory=dict)  # input -> the URL it came from
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Every finding, worst first."""
+        every = [
+            *(self.image.findings if self.image else []),
+            *(self.video.findings if self.video else []),
+            *self.pair_findings,
+            *self.prompt_findings,
+        ]
+        return sorted(every, key=lambda f: SEVERITY_ORDER[f.severity])
+
+    @property
+    def verdict(self) -> str:
+        worst = worst_severity([f for f in self.findings if f.severity != "info"])
+        return {None: "ready", "warn": "warnings", "block": "blocked"}[worst]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+
+def suggest_prompt(image: ImageReport | None, video: VideoReport | None) -> str:
+    """A prompt in the API guide's shape, built from what the analysis saw."""
+    action = "moves"
+    style = "smooth, natural movement"
+    if video is not None and video.motion.median_speed is not None:
+        speed = video.motion.median_speed
+        if speed >= 1.5:
+            action, style = "dances energetically", "fast, energetic movement"
+        elif speed >= 0.5:
+            action, style = "moves expressively", "lively, fluid movement"
+        else:
+            action, style = "gestures calmly", "slow, steady movement"
+    framing = (image.framing if image else None) or "upper_body"
+    body = {"full_body": "full body in view", "head_and_shoulders": "head and shoulders in view"}
+    light = "soft, even lighting"
+    if image is not None and image.lighting is not None and image.lighting.exposure_stops < -1.5:
+        light = "dim, moody lighting"
+    return (
+        f"A person {action} in a simple studio setting, {body.get(framing, 'upper body in view')}, "
+        f"{light}, {style}"
+    )
+
+
+def _localise(
+    value: str | Path | None, workdir: Path, max_bytes: int, settings: Settings
+) -> tuple[Path | None, str | None]:
+    if value is None:
+        return None, None
+    text = str(value)
+    if is_url(text):
+        return fetch_url(
+            text, workdir, max_bytes=max_bytes, timeout_s=settings.fetch_timeout_s
+        ), text
+    path = Path(text)
+    if not path.is_file():
+        raise KlingPrepError(f"{path}: no such file")
+    return path, None
+
+
+def check(
+    image: str | Path | None = None,
+    video: str | Path | None = None,
+    *,
+    orientation: Orientation | None = None,
+    prompt: str | None = None,
+    keep_sound: bool = True,
+    settings: Settings | None = None,
+    allow_no_face: bool | None = None,
+    on_progress: ProgressSink | None = None,
+) -> CheckResult:
+    """Check a character image and/or a reference video before they cost credits.
+
+    Args:
+        image: the character image, a path or an http(s) URL.
+        video: the reference video, a path or an http(s) URL.
+        orientation: the `character_orientation` to be used; None to take the suggestion.
+        prompt: the prompt to be sent; None when not yet written (then `prompt.missing`).
+        keep_sound: whether `keep_original_sound` will be asked.
+        settings: profile, thresholds and options (defaults when None).
+        allow_no_face: accept a character without a visible face (warns instead of blocking).
+        on_progress: called with (stage, share 0..1) while working.
+
+    Returns:
+        The CheckResult; nothing printed, nothing exited.
+
+    Raises:
+        KlingPrepError: an input could not be read or fetched (a problem *in* an input is a
+            Finding, not an exception).
+    """
+    settings = settings or Settings()
+    if image is None and video is None:
+        raise KlingPrepError("give an image, a video or both")
+    no_face_ok = settings.allow_no_face if allow_no_face is None else allow_no_face
+    t = settings.thresholds
+    with (
+        tempfile.TemporaryDirectory(prefix="kling-prep-") as tmp,
+        VisionKit(
+            frontal_max_deg=t.frontal_max_yaw_deg, three_quarter_max_deg=t.three_quarter_max_yaw_deg
+        ) as kit,
+    ):
+        # 1. Inputs: local paths, or URLs downloaded within the limits.
+        workdir = Path(tmp)
+        image_path, image_url = _localise(
+            image, workdir, 4 * settings.profile.image_max_bytes, settings
+        )
+        video_path, video_url = _localise(
+            video, workdir, 2 * settings.profile.video_max_bytes, settings
+        )
+        # 2. The image.
+        image_report = None
+        if image_path is not None:
+            if on_progress:
+                on_progress("image", 0.0)
+            image_report = check_image(
+                image_path, profile=settings.profile, thresholds=t, kit=kit,
+                allow_no_face=no_face_ok, display_name=image_path.name,
+            )  # fmt: skip
+            if on_progress:
+                on_progress("image", 1.0)
+        # 3. The video (its duration limit follows the requested orientation, else 30 s).
+        video_report = None
+        if video_path is not None:
+            video_report = check_video(
+                video_path, profile=settings.profile, thresholds=t, kit=kit,
+                orientation=orientation or "video", keep_sound=keep_sound,
+                allow_no_face=no_face_ok,
+                on_progress=(lambda share: on_progress("video", share)) if on_progress else None,
+                display_name=video_path.name,
+            )  # fmt: skip
+    # 4. Plan: the window and the orientation.
+    window: Window | NoWindow | None = None
+    if video_report is not None:
+        longest = settings.profile.max_duration_s(orientation or "video")
+        window = choose_window(
+            video_report, max_s=longest, min_s=settings.profile.video_min_duration_s
+        )
+    suggestion = suggest_orientation(
+        image_report, video_report, settings.profile,
+        window_s=None if video_report is None else video_report.duration_s,
+    )  # fmt: skip
+    # 5. The pair and the prompt.
+    pair = check_pair(image_report, video_report, t) if image_report and video_report else []
+    proposed = suggest_prompt(image_report, video_report)
+    sources = {k: v for k, v in (("image", image_url), ("video", video_url)) if v}
+    return CheckResult(
+        image=image_report,
+        video=video_report,
+        requested_orientation=orientation,
+        orientation=suggestion,
+        window=window,
+        pair_findings=pair,
+        prompt=prompt,
+        # The prompt matters for a submission: both inputs, or a prompt given to lint.
+        prompt_findings=(
+            check_prompt(prompt, settings.profile, proposed)
+            if prompt is not None or (image_report and video_report)
+            else []
+        ),
+        suggested_prompt=proposed,
+        keep_sound=keep_sound,
+        credits=settings.profile.credits_per_job,
+        profile=settings.profile.name,
+        sources=sources,
+    )

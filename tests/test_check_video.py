@@ -1,0 +1,108 @@
+"""The video checks on generated clips with known answers: people over time, cuts, length."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kling_prep.checks.thresholds import Thresholds
+from kling_prep.checks.video import check_video
+from kling_prep.limits import get_profile
+from kling_prep.media.synthetic import FPS, studio, sway_frames, write_mp4
+
+
+def _check(path: Path, kit, orientation="video", keep_sound=True):
+    return check_video(
+        path, profile=get_profile(), thresholds=Thresholds(), kit=kit,
+        orientation=orientation, keep_sound=keep_sound,
+    )  # fmt: skip
+
+
+def _codes(report) -> dict[str, str]:
+    return {f.code: f.severity for f in report.findings}
+
+
+@pytest.fixture(scope="module")
+def sway(astronaut, astronaut_mask):
+    return sway_frames(astronaut, astronaut_mask, 4.0, (360, 480))
+
+
+def test_one_swaying_person_passes(kit, samples):
+    report = _check(samples / "reference.mp4", kit)
+    assert report.people_per_second == [1] * 6
+    assert report.cuts == []
+    assert report.transitions == []
+    assert "block" not in _codes(report).values()
+    assert report.motion.median_speed is not None
+    assert report.motion.median_speed > 0.15
+
+
+def test_a_cut_is_found_at_its_frame(kit, samples):
+    report = _check(samples / "bad" / "cut.mp4", kit)
+    assert len(report.cuts) == 1
+    assert abs(report.cuts[0].frame - 3 * FPS) <= 2
+    assert _codes(report)["video.scene_cut"] == "block"
+
+
+def test_length_limits_follow_the_orientation(kit, sway, clip_dir):
+    path = clip_dir / "twelve.mp4"
+    write_mp4(path, sway * 3, with_audio=False)  # 12 s
+    assert "video.too_long" not in _codes(_check(path, kit, "video", keep_sound=False))
+    assert _codes(_check(path, kit, "image", keep_sound=False))["video.too_long"] == "block"
+
+
+def test_a_clip_under_three_seconds_is_too_short(kit, sway, clip_dir):
+    path = clip_dir / "short.mp4"
+    write_mp4(path, sway[: 2 * FPS])
+    assert _codes(_check(path, kit))["video.too_short"] == "block"
+
+
+def test_missing_audio_warns_only_when_sound_is_kept(kit, sway, clip_dir):
+    path = clip_dir / "silent.mp4"
+    write_mp4(path, sway, with_audio=False)
+    assert _codes(_check(path, kit, keep_sound=True))["video.no_audio"] == "warn"
+    assert "video.no_audio" not in _codes(_check(path, kit, keep_sound=False))
+
+
+def test_a_second_person_entering_blocks_and_is_timed(kit, astronaut, astronaut_mask, clip_dir):
+    alone = sway_frames(astronaut, astronaut_mask, 2.0, (360, 480))
+    pair = [
+        np.concatenate([f, f[:, ::-1]], axis=1)
+        for f in sway_frames(astronaut, astronaut_mask, 2.0, (360, 480))
+    ]
+    alone = [np.concatenate([f, studio(360, 480, (200, 196, 188))], axis=1) for f in alone]
+    path = clip_dir / "second-person.mp4"
+    write_mp4(path, alone + pair)
+    report = _check(path, kit)
+    assert _codes(report)["video.multiple_people"] == "block"
+    assert report.people_per_second[:2] == [1, 1]
+    assert report.people_per_second[2:] == [2, 2]
+
+
+def test_nobody_in_half_the_clip_blocks(kit, sway, clip_dir):
+    empty = [studio(360, 480, (200, 196, 188))] * (2 * FPS)
+    path = clip_dir / "empty-half.mp4"
+    write_mp4(path, sway[: 2 * FPS] + empty)
+    report = _check(path, kit)
+    assert _codes(report)["video.no_person"] == "block"
+    assert report.people_per_second[-1] == 0
+
+
+def test_a_still_person_is_low_motion(kit, astronaut, astronaut_mask, clip_dir):
+    still = sway_frames(astronaut, astronaut_mask, 0.05, (360, 480))[:1] * (4 * FPS)
+    path = clip_dir / "still.mp4"
+    write_mp4(path, still)
+    assert _codes(_check(path, kit))["video.low_motion"] == "warn"
+
+
+@pytest.mark.shared_media
+@pytest.mark.parametrize("name", ["talk-gestures.mp4", "boy-walking.mp4", "dance-fullbody.mp4"])
+def test_real_footage_shows_one_person_and_no_cut(kit, shared_media, name):
+    report = _check(shared_media / name, kit)
+    assert set(report.people_per_second) == {1}
+    assert report.cuts == []
+    codes = _codes(report)
+    assert "video.multiple_people" not in codes
+    assert "video.scene_cut" not in codes
