@@ -1,0 +1,302 @@
+"""The HTML rendering of a check: one self-contained file (pictures inlined as data URIs) with
+the image's pose and face drawn, a contact sheet of the video and a timeline."""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from kling_prep.checks.findings import Finding
+from kling_prep.checks.image import ImageReport
+from kling_prep.checks.video import VideoReport
+from kling_prep.plan.window import NoWindow, Window
+from kling_prep.preflight import CheckResult
+from kling_prep.vision.pose import SKELETON
+
+_COLORS = {"block": "#c62828", "warn": "#b7791f", "info": "#2b6cb0"}
+_VIEW_COLORS = {
+    "frontal": "#2f855a",
+    "three_quarter": "#68d391",
+    "profile": "#dd6b20",
+    "no_face": "#c53030",
+    None: "#cbd5e0",
+}
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1a202c;max-width:1200px}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:24px 0 8px}
+.verdict{display:inline-block;padding:4px 10px;border-radius:4px;color:#fff;font-weight:600}
+.ready{background:#2f855a}.warnings{background:#b7791f}.blocked{background:#c62828}
+table{border-collapse:collapse;width:100%} td,th{padding:4px 8px;border-bottom:1px solid #e2e8f0;
+text-align:left;vertical-align:top} .sev{font-weight:600} img{max-width:100%;border:1px solid #cbd5e0}
+.grid{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:16px}
+.kv td:first-child{color:#4a5568;white-space:nowrap} .legend span{margin-right:12px}
+.sw{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
+"""
+
+
+def _data_uri(bgr: NDArray[Any]) -> str:
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+def draw_image_overlay(report: ImageReport) -> NDArray[Any] | None:
+    """The character image with every person's box, the pose skeleton and the face mesh."""
+    art = report.artefacts
+    if art is None:
+        return None
+    bgr = cv2.cvtColor(art.rgb, cv2.COLOR_RGB2BGR)
+    thick = max(2, round(max(bgr.shape[:2]) / 400))
+    for rank, person in enumerate(art.people):
+        x, y, w, h = person.detection.box
+        color = (60, 180, 60) if rank == 0 else (40, 40, 220)
+        cv2.rectangle(bgr, (x, y), (x + w, y + h), color, thick)
+    if art.pose is not None:
+        pts = art.pose.points_px
+        for a, b in SKELETON:
+            if art.pose.visibility[a] >= 0.5 and art.pose.visibility[b] >= 0.5:
+                cv2.line(
+                    bgr,
+                    tuple(int(v) for v in pts[a]),
+                    tuple(int(v) for v in pts[b]),
+                    (0, 220, 255),
+                    thick,
+                )
+        for i, p in enumerate(pts[:29]):
+            color = (0, 220, 255) if art.pose.visibility[i] >= 0.5 else (120, 120, 120)
+            cv2.circle(bgr, (int(p[0]), int(p[1])), thick + 1, color, -1)
+    face = art.face
+    if face is not None and face.mesh_px is not None:
+        for p in face.mesh_px[::3]:
+            cv2.circle(bgr, (int(p[0]), int(p[1])), 1, (255, 200, 0), -1)
+    if face is not None and face.box_px is not None:
+        x, y, w, h = face.box_px
+        cv2.rectangle(bgr, (x, y), (x + w, y + h), (255, 200, 0), max(1, thick // 2))
+    return bgr
+
+
+def contact_sheet(
+    report: VideoReport, *, columns: int = 4, max_tiles: int = 12
+) -> NDArray[Any] | None:
+    """Up to `max_tiles` evenly spread samples, each with its time and the main person's box."""
+    art = report.artefacts
+    if art is None or not art.samples:
+        return None
+    picks = (
+        np.linspace(0, len(art.samples) - 1, min(max_tiles, len(art.samples))).round().astype(int)
+    )
+    tiles = []
+    tile_w = 320
+    for i in picks:
+        sample = art.samples[int(i)]
+        bgr = cv2.cvtColor(sample.rgb, cv2.COLOR_RGB2BGR)
+        timeline = report.samples[int(i)] if int(i) < len(report.samples) else None
+        if timeline is not None and timeline.main_box is not None:
+            x, y, w, h = timeline.main_box
+            color = (60, 180, 60) if timeline.people == 1 else (40, 40, 220)
+            cv2.rectangle(bgr, (x, y), (x + w, y + h), color, 2)
+        scale = tile_w / bgr.shape[1]
+        bgr = cv2.resize(
+            bgr, (tile_w, max(2, round(bgr.shape[0] * scale))), interpolation=cv2.INTER_AREA
+        )
+        label = f"{sample.time_s:.1f}s"
+        if timeline is not None:
+            label += f"  people {timeline.people}  {timeline.face_view or '-'}"
+        cv2.rectangle(bgr, (0, 0), (tile_w, 20), (0, 0, 0), -1)
+        cv2.putText(
+            bgr, label, (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA
+        )
+        tiles.append(bgr)
+    tile_h = max(t.shape[0] for t in tiles)
+    tiles = [
+        cv2.copyMakeBorder(t, 0, tile_h - t.shape[0], 0, 0, cv2.BORDER_CONSTANT) for t in tiles
+    ]
+    while len(tiles) % columns:
+        tiles.append(np.zeros_like(tiles[0]))
+    rows = [np.hstack(tiles[r : r + columns]) for r in range(0, len(tiles), columns)]
+    return np.vstack(rows)
+
+
+def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
+    """Rows over time: people, face view, the change score with cuts, the usable window."""
+    width, left, row = 1000, 90, 26
+    dur = max(report.duration_s, 1e-3)
+
+    def x(t: float) -> float:
+        return left + (width - left - 10) * min(max(t, 0.0), dur) / dur
+
+    rows_y = {"people": 10, "face": 10 + row + 6, "change": 10 + 2 * (row + 6)}
+    height = rows_y["change"] + 2 * row + 30
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="timeline">']  # fmt: skip
+    if isinstance(window, Window):
+        out.append(f'<rect x="{x(window.start_s):.1f}" y="4" width="{x(window.end_s) - x(window.start_s):.1f}" '
+                   f'height="{height - 24}" fill="#c6f6d5" opacity="0.6"><title>usable window '
+                   f'{window.start_s:.2f}-{window.end_s:.2f} s</title></rect>')  # fmt: skip
+    for label, y in (
+        ("people", rows_y["people"]),
+        ("face view", rows_y["face"]),
+        ("change", rows_y["change"]),
+    ):
+        out.append(f'<text x="4" y="{y + 17}" font-size="12" fill="#4a5568">{label}</text>')
+    step = 1.0 / 2.0
+    for s in report.samples:
+        x0, x1 = x(s.time_s - step / 2), x(s.time_s + step / 2)
+        color = {0: "#a0aec0", 1: "#2f855a"}.get(s.people, "#c62828")
+        out.append(f'<rect x="{x0:.1f}" y="{rows_y["people"]}" width="{max(1.0, x1 - x0):.1f}" height="{row}" '
+                   f'fill="{color}"><title>{s.time_s:.1f} s: {s.people} people</title></rect>')  # fmt: skip
+        out.append(f'<rect x="{x0:.1f}" y="{rows_y["face"]}" width="{max(1.0, x1 - x0):.1f}" height="{row}" '
+                   f'fill="{_VIEW_COLORS.get(s.face_view, "#cbd5e0")}"><title>{s.time_s:.1f} s: '
+                   f'{s.face_view or "nobody"} {s.yaw_deg if s.yaw_deg is not None else ""}</title></rect>')  # fmt: skip
+    scores = report.artefacts.cut_scores if report.artefacts else []
+    if scores:
+        base = rows_y["change"] + 2 * row
+        pts = " ".join(f"{x(t):.1f},{base - 2 * row * min(1.0, s):.1f}" for t, s in scores)
+        out.append(f'<polyline points="{pts}" fill="none" stroke="#4a5568" stroke-width="1"/>')
+    for tr in report.transitions:
+        out.append(f'<rect x="{x(tr.start_s):.1f}" y="4" width="{max(2.0, x(tr.end_s) - x(tr.start_s)):.1f}" '
+                   f'height="{height - 24}" fill="#fbd38d" opacity="0.7"><title>{tr.kind} '
+                   f'{tr.start_s:.2f}-{tr.end_s:.2f} s</title></rect>')  # fmt: skip
+    for cut in report.cuts:
+        out.append(f'<line x1="{x(cut.time_s):.1f}" x2="{x(cut.time_s):.1f}" y1="4" y2="{height - 20}" '
+                   f'stroke="#c62828" stroke-width="2"><title>cut at {cut.time_s:.2f} s (frame {cut.frame})'
+                   f'</title></line>')  # fmt: skip
+    for sec in range(int(dur) + 1):
+        if dur > 20 and sec % 5:
+            continue
+        out.append(f'<text x="{x(sec):.1f}" y="{height - 6}" font-size="10" fill="#718096" '
+                   f'text-anchor="middle">{sec}s</text>')  # fmt: skip
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _findings_table(findings: list[Finding]) -> str:
+    if not findings:
+        return "<p>No findings.</p>"
+    rows = "".join(
+        f'<tr><td class="sev" style="color:{_COLORS[f.severity]}">{f.severity}</td>'
+        f"<td><code>{html.escape(f.code)}</code></td><td>{html.escape(f.message)}</td></tr>"
+        for f in findings
+    )
+    return f"<table><tr><th>severity</th><th>code</th><th>finding</th></tr>{rows}</table>"
+
+
+def _image_section(im: ImageReport) -> str:
+    overlay = draw_image_overlay(im)
+    picture = (
+        f'<img alt="character image with pose and face" src="{_data_uri(overlay)}">'
+        if overlay is not None
+        else "<p>(not decodable)</p>"
+    )
+    face = im.face
+    verdict = "no face" if face is None else face.view.replace("_", "-")
+    if face is not None and face.yaw_deg is not None:
+        verdict += f", yaw {face.yaw_deg:+.0f} deg"
+        if face.pitch_deg is not None:
+            verdict += f", pitch {face.pitch_deg:+.0f} deg"
+        verdict += f" ({face.source.replace('_', ' ')})"
+    light = im.lighting
+    rows = [
+        (
+            "file",
+            f"{im.path} ({im.width}x{im.height} {im.format.upper()}, {im.size_bytes / 1e6:.2f} MB)",
+        ),
+        ("score", f"{im.score}/100"),
+        ("people", str(len(im.people))),
+        ("face view", verdict),
+        ("framing", im.framing.replace("_", " ")),
+        ("visible", ", ".join(k for k, v in im.visible_parts.items() if v) or "-"),
+    ]
+    if light is not None:
+        ev = (
+            light.face_exposure_stops
+            if light.face_exposure_stops is not None
+            else light.exposure_stops
+        )
+        rows += [
+            ("lighting", f"{im.lighting_score}/100"),
+            (
+                "exposure",
+                f"{ev:+.2f} stops ({'face' if light.face_exposure_stops is not None else 'person'})",
+            ),
+            ("clipped", f"{light.clipped_highlights_pct:.1f}%"),
+            ("contrast", f"{light.contrast_stops:.1f} stops"),
+            (
+                "backlight",
+                "-" if light.backlight_stops is None else f"{light.backlight_stops:+.1f} stops",
+            ),
+            ("colour cast", f"{light.color_cast.hue_name}, {light.color_cast.chroma_lab:.1f} Lab"),
+            (
+                "blur",
+                "-" if light.blur is None else f"{light.blur.blur_sigma_px_equiv:.1f} px equiv.",
+            ),
+        ]
+    kv = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return (f'<h2>Character image</h2><div class="grid"><div>{picture}</div>'
+            f'<div><table class="kv">{kv}</table></div></div>{_findings_table(im.findings)}')  # fmt: skip
+
+
+def _video_section(v: VideoReport, window: Window | NoWindow | None) -> str:
+    sheet = contact_sheet(v)
+    picture = (
+        f'<img alt="contact sheet of the video" src="{_data_uri(sheet)}">'
+        if sheet is not None
+        else ""
+    )
+    legend = "".join(
+        f'<span><i class="sw" style="background:{c}"></i>{html.escape(str(k or "nobody"))}</span>'
+        for k, c in _VIEW_COLORS.items()
+    )
+    if isinstance(window, Window):
+        win = f"usable window {window.start_s:.2f}-{window.end_s:.2f} s ({window.reason})"
+    elif isinstance(window, NoWindow):
+        win = f"no usable window: {window.reason}"
+    else:
+        win = ""
+    cuts = ", ".join(f"{c.time_s:.2f} s (frame {c.frame})" for c in v.cuts) or "none"
+    info = (f"{v.path}: {v.width}x{v.height}, {v.fps:g} fps, {v.duration_s:.2f} s, {v.video_codec}, "
+            f"{'audio' if v.has_audio else 'no audio'}; score {v.score}/100; cuts: {cuts}")  # fmt: skip
+    return (f"<h2>Reference video</h2><p>{html.escape(info)}</p>{picture}"
+            f"<h2>Timeline</h2><p>{html.escape(win)}</p>{timeline_svg(v, window)}"
+            f'<p class="legend">face view: {legend}; people: green one, red more, grey none; '
+            f"red lines: cuts; orange: fades/dissolves; green band: usable window</p>"
+            f"{_findings_table(v.findings)}")  # fmt: skip
+
+
+def render_html(result: CheckResult) -> str:
+    o = result.orientation
+    head = (f'<h1>kling-prep pre-flight report</h1><p><span class="verdict {result.verdict}">'
+            f"{result.verdict.upper()}</span> &nbsp; {result.credits} credits at submission &nbsp; "
+            f"suggested orientation <b>{o.value}</b>: {html.escape('; '.join(o.reasons))}</p>")  # fmt: skip
+    body = [head, "<h2>All findings</h2>", _findings_table(result.findings)]
+    if result.image is not None:
+        body.append(_image_section(result.image))
+    if result.video is not None:
+        body.append(_video_section(result.video, result.window))
+    body.append(f"<h2>Prompt</h2><p>given: {html.escape(result.prompt or '(none)')}</p>"
+                f"<p>suggested: {html.escape(result.suggested_prompt)}</p>")  # fmt: skip
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>kling-prep report</title>'
+            f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>")  # fmt: skip
+
+
+def write_html(result: CheckResult, path: Path) -> None:
+    """Write the report atomically: a temporary file in the same folder, renamed when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = render_html(result)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
