@@ -145,12 +145,20 @@ def tight_face_box(face: FaceView | None) -> tuple[int, int, int, int] | None:
     )
 
 
+def backlight_of(m: LightingMetrics) -> float | None:
+    """Background minus face in stops when the face was measured (a dark coat is not a shadow),
+    else background minus the whole person."""
+    if m.face_exposure_stops is not None and m.background_exposure_stops is not None:
+        return m.background_exposure_stops - m.face_exposure_stops
+    return m.backlight_stops
+
+
 def lighting_score(m: LightingMetrics) -> int:
     """0-100: 100 less penalties that grow with each measure's distance from good practice."""
     ev = m.face_exposure_stops if m.face_exposure_stops is not None else m.exposure_stops
     penalty = 20 * max(0.0, abs(ev) - 0.75)
     penalty += 1.5 * m.clipped_highlights_pct
-    penalty += 15 * max(0.0, (m.backlight_stops or 0.0) - 0.5)
+    penalty += 15 * max(0.0, (backlight_of(m) or 0.0) - 0.5)
     penalty += 20 * max(0.0, 2.0 - m.contrast_stops)
     penalty += max(0.0, m.color_cast.chroma_lab - 10)
     if m.blur is not None:
@@ -286,13 +294,13 @@ def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Find
             f"{t.low_contrast_stops:.1f}): flat or hazy",
             round(m.contrast_stops, 2), t.low_contrast_stops, "stops",
         ))  # fmt: skip
-    back = m.backlight_stops
+    back = backlight_of(m)
     if back is not None and back >= t.backlit_warn_stops:
         severity = "block" if back >= t.backlit_block_stops else "warn"
         limit = t.backlit_block_stops if severity == "block" else t.backlit_warn_stops
         out.append(Finding(
             "image.backlit", severity,
-            f"{name}: the background is {back:.1f} stops brighter than the person ({severity} "
+            f"{name}: the background is {back:.1f} stops brighter than the {where} ({severity} "
             f"from {limit:.1f})",
             round(back, 2), limit, "stops",
         ))  # fmt: skip

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kling_prep.checks.findings import Finding
-from kling_prep.checks.image import ImageReport
+from kling_prep.checks.image import ImageReport, backlight_of
 from kling_prep.checks.video import VideoReport
 from kling_prep.plan.window import NoWindow, Window
 from kling_prep.preflight import CheckResult
@@ -232,7 +232,7 @@ def _image_section(im: ImageReport) -> str:
             ("contrast", f"{light.contrast_stops:.1f} stops"),
             (
                 "backlight",
-                "-" if light.backlight_stops is None else f"{light.backlight_stops:+.1f} stops",
+                "-" if backlight_of(light) is None else f"{backlight_of(light) or 0.0:+.1f} stops",
             ),
             ("colour cast", f"{light.color_cast.hue_name}, {light.color_cast.chroma_lab:.1f} Lab"),
             (

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kling_prep.checks.findings import Finding
-from kling_prep.checks.image import ImageReport
+from kling_prep.checks.image import ImageReport, backlight_of
 from kling_prep.checks.video import VideoReport
 from kling_prep.plan.window import NoWindow, Window
 from kling_prep.preflight import CheckResult
@@ -48,7 +48,8 @@ def _image_json(r: ImageReport) -> dict[str, Any]:
             "clipped_highlights_pct": _num(m.clipped_highlights_pct),
             "crushed_shadows_pct": _num(m.crushed_shadows_pct),
             "contrast_stops": _num(m.contrast_stops),
-            "backlight_stops": _num(m.backlight_stops),
+            "backlight_stops": _num(backlight_of(m)),
+            "background_exposure_stops": _num(m.background_exposure_stops),
             "color_cast": {
                 "a_star": _num(m.color_cast.a_star),
                 "b_star": _num(m.color_cast.b_star),

@@ -149,6 +149,9 @@ class LightingMetrics:
     """Background median minus subject median luminance, in stops: positive = the subject is
     darker than the background (+2 = the background has four times the light). None without a
     mask or when the background is under 5 % of the image."""
+    background_exposure_stops: float | None
+    """The background's median linear luminance over 18 % grey, in stops; None under the same
+    conditions as `backlight_stops`."""
     color_cast: ColorCast
     """The colour cast of the whole image; see ColorCast."""
     blur: BlurMetrics | None
@@ -209,10 +212,10 @@ def measure_lighting(
 
     # 4. Backlight: background against subject, only with a mask and enough background.
     backlight_stops = None
+    background_stops = None
     if subject_mask is not None and background.mean() >= MIN_BACKGROUND_FRACTION:
-        backlight_stops = _stops_quantile(stop_bins[background], None, 0.5) - _stops_quantile(
-            subject_bins, None, 0.5
-        )
+        background_stops = _stops_quantile(stop_bins[background], None, 0.5)
+        backlight_stops = background_stops - _stops_quantile(subject_bins, None, 0.5)
 
     # 5. Colour cast and blur.
     color_cast = _measure_color_cast(image_rgb)
@@ -231,6 +234,7 @@ def measure_lighting(
         crushed_shadows_pct=crushed_pct,
         contrast_stops=contrast_stops,
         backlight_stops=backlight_stops,
+        background_exposure_stops=background_stops,
         color_cast=color_cast,
         blur=blur,
         subject_fraction=float(subject.mean()),
