@@ -97,6 +97,10 @@ class Thresholds:
         3, "%/s", "The background scaling 3% a second (median): a zoom or dolly; about twice the "
         "estimator's floor on static real footage.",
     )  # fmt: skip
+    camera_min_tracked_share: float = _t(
+        0.5, "share of intervals",
+        "Camera motion is judged only where the background was tracked in half the intervals.",
+    )  # fmt: skip
     camera_shake_warn_pct: float = _t(
         0.8, "% of diagonal", "Jitter of the background beyond this is handheld shake."
     )

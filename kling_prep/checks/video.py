@@ -217,18 +217,49 @@ def _locate_cuts(path: Path, scan: CutScan, fps: float, thumb_width: int) -> lis
 
 
 def _camera(
-    samples: list[SampledFrame], boxes: list[tuple[int, int, int, int] | None]
+    samples: list[SampledFrame],
+    boxes: list[tuple[int, int, int, int] | None],
+    cuts: list[CutMark],
 ) -> dict[str, Any] | None:
+    """The camera's motion in each shot (tracking across a cut means nothing); the shot whose
+    camera moves most is reported. The person's box is widened so that loose clothing and
+    limbs outside the seen landmarks do not pass for background."""
     from kling_prep.vision.camera import estimate_camera_motion
 
-    frames = [
-        (s.time_s, np.asarray(cv2.cvtColor(s.rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8))
-        for s in samples
-    ]
-    if len(frames) < 2:
+    bounds = [0.0, *(c.time_s for c in cuts), math.inf]
+    worst: dict[str, Any] | None = None
+    worst_speed = -1.0
+    for start, end in itertools.pairwise(bounds):
+        shot = [(s, b) for s, b in zip(samples, boxes, strict=False) if start <= s.time_s < end]
+        if len(shot) < 3:
+            continue
+        frames = [
+            (s.time_s, np.asarray(cv2.cvtColor(s.rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8))
+            for s, _ in shot
+        ]
+        motion = estimate_camera_motion(
+            frames, [_widen(b, s.rgb.shape[1], s.rgb.shape[0]) for s, b in shot]
+        ).as_dict()
+        speed = max(
+            abs(float(motion.get("pan_pct_per_s_median") or 0.0)),
+            abs(float(motion.get("tilt_pct_per_s_median") or 0.0)),
+            abs(float(motion.get("zoom_pct_per_s_median") or 0.0)),
+        )
+        if speed > worst_speed:
+            worst, worst_speed = motion, speed
+    return worst
+
+
+def _widen(
+    box: tuple[int, int, int, int] | None, width: int, height: int
+) -> tuple[int, int, int, int] | None:
+    """The box grown by half its size on each side and down to the frame's bottom edge."""
+    if box is None:
         return None
-    motion = estimate_camera_motion(frames, boxes)
-    return dict(motion.as_dict())
+    x, y, w, h = box
+    x0, y0 = max(0, int(x - 0.5 * w)), max(0, int(y - 0.5 * h))
+    x1 = min(width, int(x + 1.5 * w))
+    return (x0, y0, max(1, x1 - x0), max(1, height - y0))
 
 
 def check_video(
@@ -301,7 +332,7 @@ def check_video(
         if on_progress is not None:
             on_progress(0.6 + 0.4 * (n + 1) / max(1, len(scan.samples)))
     # 4. Camera and the person's own motion.
-    camera = _camera(scan.samples, boxes)
+    camera = _camera(scan.samples, boxes, cuts)
     motion = measure_motion(poses, t)
     # 5. Findings.
     findings += _timeline_findings(name, samples, t, allow_no_face)
@@ -440,7 +471,9 @@ def _motion_findings(
             f"{motion.fast_share:.0%} of the intervals: fast action is followed poorly",
             round(motion.fast_share, 3), 0.25, "share of intervals",
         ))  # fmt: skip
-    if camera:
+    # A background tracked in under half the intervals (plain walls) says nothing reliable.
+    tracked = float(camera.get("tracked_fraction") or 0.0) if camera else 0.0
+    if camera and tracked >= t.camera_min_tracked_share:
         parts = []
         # Medians: a camera that moves most of the time, not one bump.
         pan = float(camera.get("pan_pct_per_s_median") or 0.0)
