@@ -4,6 +4,7 @@ blocked by a finding, 3 usage or environment error."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -162,3 +163,235 @@ def _run_check(
             image, video, orientation=orientation, prompt=prompt, keep_sound=keep_sound,
             settings=settings, allow_no_face=allow_no_face, on_progress=on_progress,
         )  # fmt: skip
+
+
+@main.group()
+def models() -> None:
+    """Optional better models (models/manifest.json). The bundled MediaPipe models are the
+    default; nothing downloads unless you ask here."""
+
+
+@models.command("list")
+@click.option("--manifest", type=click.Path(path_type=Path, exists=True), default=None)
+def models_list(manifest: Path | None) -> None:
+    """List the optional models, their URL and whether their hash is pinned."""
+    from kling_prep.modelstore import DEFAULT_MANIFEST, load_manifest
+
+    try:
+        entries = load_manifest(manifest or DEFAULT_MANIFEST)
+    except KlingPrepError as exc:
+        _fail(str(exc))
+        return
+    for entry in entries:
+        pinned = entry.sha256 or "not pinned"
+        click.echo(f"{entry.name}\n  {entry.purpose}\n  {entry.url}\n  sha256: {pinned}")
+
+
+@models.command("download")
+@click.argument("name")
+@click.option("--manifest", type=click.Path(path_type=Path, exists=True), default=None)
+@click.option(
+    "--dest", type=click.Path(path_type=Path), default=Path("models/downloads"), show_default=True
+)
+@click.option("--allow-unpinned", is_flag=True, help="Download an entry with no pinned sha256.")
+def models_download(name: str, manifest: Path | None, dest: Path, allow_unpinned: bool) -> None:
+    """Download model NAME into --dest and verify its sha256."""
+    from kling_prep.modelstore import DEFAULT_MANIFEST, download_model, load_manifest
+
+    try:
+        entries = {e.name: e for e in load_manifest(manifest or DEFAULT_MANIFEST)}
+        if name not in entries:
+            _fail(f"no model named {name!r}; known: {', '.join(sorted(entries))}")
+        path, digest = download_model(entries[name], dest, allow_unpinned=allow_unpinned)
+    except KlingPrepError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"{path}  sha256 {digest}")
+
+
+# -- Submitting: the check first, then the journal-backed client ---------------------------
+
+_JOURNAL_HELP = "The SQLite submission journal (default ~/.kling-prep/journal.sqlite)."
+
+
+def _journal(path: Path | None) -> Any:
+    from kling_prep.client import JobJournal
+
+    path = path or Path(os.environ.get("KLING_PREP_JOURNAL", "~/.kling-prep/journal.sqlite"))
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JobJournal(path)
+
+
+def _client(settings: Any, base_url: str | None, api_key: str | None) -> Any:
+    from kling_prep.client import KlingClient
+
+    key = api_key or settings.api_key
+    if not key:
+        _fail("no API key: set VYDRA_API_KEY or pass --api-key")
+    return KlingClient(key, base_url=base_url or settings.base_url, profile=settings.profile)
+
+
+def _echo_status(status: Any) -> None:
+    click.echo(f"  job {status.job_id}: {status.status}", err=True)
+
+
+def _client_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--base-url", default=None, help="API base URL (KLING_PREP_BASE_URL)."),
+            click.option("--api-key", default=None, help="API key (better: VYDRA_API_KEY)."),
+            click.option(
+                "--journal", "journal_path", type=click.Path(path_type=Path), help=_JOURNAL_HELP
+            ),
+            click.option("--config", type=click.Path(path_type=Path, exists=True), default=None),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@main.command()
+@click.option("--image", required=True, metavar="PATH_OR_URL", help="The character image.")
+@click.option("--video", required=True, metavar="PATH_OR_URL", help="The reference video.")
+@click.option("--prompt", required=True, help="The prompt (at most 2500 characters).")
+@click.option("--orientation", type=click.Choice(["video", "image"]), default=None,
+              help="character_orientation; left out, the check's suggestion is used.")  # fmt: skip
+@click.option("--no-sound", is_flag=True, help="Send keep_original_sound=false.")
+@click.option("--wait", "do_wait", is_flag=True, help="Poll until the job ends.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Save the result video here.")
+@click.option("--again", is_flag=True, help="Submit inputs that were already submitted.")
+@click.option("--budget", type=int, default=None, help="Refuse to exceed N credits in all.")
+@click.option("--max-jobs", type=int, default=None, help="At most N jobs in flight.")
+@click.option("--strict", is_flag=True, help="Refuse on warnings too, not only on blocks.")
+@click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
+@click.option("--s3-bucket", default=None, help="Upload local files here (presigned GET URLs).")
+@click.option("--s3-endpoint", default=None, help="An S3-compatible endpoint URL.")
+@_client_options
+def submit(
+    image: str, video: str, prompt: str, orientation: str | None, no_sound: bool,
+    do_wait: bool, output: Path | None, again: bool, budget: int | None, max_jobs: int | None,
+    strict: bool, allow_no_face: bool, s3_bucket: str | None, s3_endpoint: str | None,
+    base_url: str | None, api_key: str | None, journal_path: Path | None, config: Path | None,
+) -> None:  # fmt: skip
+    """Check, then submit one job (40 credits), recorded in the journal before the POST.
+
+    Nothing is sent when the check blocks (or warns, with --strict). Local paths are uploaded to
+    --s3-bucket; URLs are passed through. A submission whose outcome is unknown is never re-sent.
+
+    \b
+    Exit codes: 0 submitted (and completed with --wait), 2 refused by the check, 3 error.
+    """
+    from kling_prep.client import CreditBudget, PresignedS3Uploader, SubmissionRunner
+    from kling_prep.media.fetch import is_url
+
+    try:
+        settings = _settings(config)
+        # 1. The check, the same code path as `kling-prep check`.
+        result = _run_check(
+            image, video, orientation, prompt, not no_sound, allow_no_face or None, settings,
+            show_progress=sys.stderr.isatty(),
+        )  # fmt: skip
+        from rich.console import Console
+
+        from kling_prep.report.terminal import render_check
+
+        Console(stderr=True).print(render_check(result))
+        if result.verdict == "blocked" or (strict and result.verdict == "warnings"):
+            click.echo("not submitted: no credits spent", err=True)
+            sys.exit(2)
+        # 2. The journal-backed submission.
+        local = [p for p in (image, video) if not is_url(p)]
+        uploader = None
+        if local:
+            if not s3_bucket:
+                _fail(f"{', '.join(local)}: local files need --s3-bucket (or give http(s) URLs)")
+                return
+            uploader = PresignedS3Uploader(s3_bucket, endpoint_url=s3_endpoint)
+        chosen = orientation or result.orientation.value
+        with _client(settings, base_url, api_key) as client:
+            runner = SubmissionRunner(
+                client, _journal(journal_path),
+                budget=CreditBudget(budget) if budget is not None else None,
+                max_concurrent_jobs=max_jobs, uploader=uploader,
+            )  # fmt: skip
+            record = runner.submit(
+                image, video, prompt, character_orientation=chosen,  # type: ignore[arg-type]
+                keep_original_sound=not no_sound, again=again,
+            )  # fmt: skip
+            click.echo(f"submitted: job {record.job_id} ({record.credits_charged} credits)")
+            if do_wait or output is not None:
+                record = runner.wait(record.submission_id, on_progress=_echo_status)
+                click.echo(f"{record.job_status}: {record.output_url}")
+            if output is not None:
+                record = runner.download(record.submission_id, output)
+                click.echo(f"saved {output}")
+    except KlingPrepError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+@click.argument("job", required=False)
+@click.option("--journal", "journal_path", type=click.Path(path_type=Path), help=_JOURNAL_HELP)
+def status(job: str | None, journal_path: Path | None) -> None:
+    """Show what the journal knows: one job (id or submission id), or every submission.
+
+    A submission interrupted between the POST and its answer is shown as 'unknown': check the
+    account before submitting again with --again.
+    """
+    try:
+        journal = _journal(journal_path)
+        journal.reconcile()
+        records = [journal.get(job)] if job else journal.records()
+    except KlingPrepError as exc:
+        _fail(str(exc))
+        return
+    if not records:
+        click.echo("no submissions in the journal")
+    for record in records:
+        click.echo(f"{record.submission_id}  {record.state}  {record.explanation}")
+
+
+@main.command()
+@click.argument("job", required=False)
+@click.option("--resume", is_flag=True, help="Follow every pending job after a restart.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Save the result video here.")
+@_client_options
+def wait(
+    job: str | None, resume: bool, output: Path | None, base_url: str | None,
+    api_key: str | None, journal_path: Path | None, config: Path | None,
+) -> None:  # fmt: skip
+    """Poll JOB (or, with --resume, every pending job) until it ends. Never re-submits."""
+    from kling_prep.client import SubmissionRunner
+
+    if not job and not resume:
+        _fail("give a JOB or --resume")
+    try:
+        settings = _settings(config)
+        with _client(settings, base_url, api_key) as client:
+            runner = SubmissionRunner(client, _journal(journal_path))
+            if resume:
+                done = runner.resume_pending(on_progress=lambda _r, s: _echo_status(s))
+                for record in done.finished:
+                    click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
+                for record in done.unknown:
+                    click.echo(f"{record.submission_id}: unknown outcome: {record.explanation}")
+                for error in done.errors:
+                    click.echo(f"error: {error}", err=True)
+                return
+            record = runner.wait(job or "", on_progress=_echo_status)
+            click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
+            if output is not None:
+                runner.download(record.submission_id, output)
+                click.echo(f"saved {output}")
+    except KlingPrepError as exc:
+        _fail(str(exc))
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def sandbox(args: tuple[str, ...]) -> None:
+    """Run the local emulator of the API (kling-prep sandbox --help for its options)."""
+    from kling_prep.sandbox.__main__ import main as sandbox_main
+
+    sys.exit(sandbox_main(list(args)))

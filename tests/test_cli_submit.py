@@ -1,0 +1,58 @@
+"""`kling-prep submit/status/wait` against the real sandbox on loopback: the check runs first,
+a blocked pair spends nothing, a good one is submitted once and followed to its video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kling_prep.cli import main
+from kling_prep.sandbox.server import SandboxServer
+from tests.client_fixtures import StaticFileServer
+
+PROMPT = "An astronaut sways gently in a plain studio, soft even lighting, slow smooth movement"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("VYDRA_API_KEY", "test-key")
+    monkeypatch.setenv("KLING_PREP_JOURNAL", str(tmp_path / "journal.sqlite"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_a_blocked_pair_is_never_posted(env, samples):
+    with SandboxServer(delay_s=0.2) as sandbox, StaticFileServer(samples) as files:
+        code, out = _invoke(
+            "submit", "--image", files.url("bad/two-people.jpg"), "--video",
+            files.url("reference.mp4"), "--prompt", PROMPT, "--base-url", sandbox.url,
+        )  # fmt: skip
+        assert code == 2, out
+        assert "no credits spent" in out
+        assert sandbox.stats.jobs_created == 0
+        assert sandbox.balance("test-key") == 1000
+
+
+def test_a_good_pair_is_submitted_once_waited_for_and_saved(env, samples):
+    with SandboxServer(delay_s=0.3) as sandbox, StaticFileServer(samples) as files:
+        args = ("submit", "--image", files.url("character.jpg"), "--video",
+                files.url("reference.mp4"), "--prompt", PROMPT, "--base-url", sandbox.url)  # fmt: skip
+        code, out = _invoke(*args, "-o", str(env / "result.mp4"))
+        assert code == 0, out
+        assert "completed" in out
+        assert (env / "result.mp4").stat().st_size > 1000
+        assert sandbox.stats.jobs_created == 1
+        # The same inputs again are refused without --again: never paid twice by accident.
+        code, out = _invoke(*args)
+        assert code == 3, out
+        assert sandbox.stats.jobs_created == 1
+        code, out = _invoke("status")
+        assert code == 0
+        assert "completed" in out
