@@ -17,9 +17,27 @@ def test_the_checks_reference_is_regenerated():
 
 
 def test_every_code_the_issue_names_is_registered():
-    named = """image.multiple_people image.no_person image.face_profile image.no_face
-    image.underexposed image.overexposed image.backlit image.blurry image.too_small
-    image.aspect_ratio image.format video.too_long video.too_short video.multiple_people
-    video.no_person video.scene_cut video.person_leaves_frame video.low_motion
-    pair.framing_mismatch prompt.missing prompt.too_long""".split()
+    named = [
+        "image.multiple_people",
+        "image.no_person",
+        "image.face_profile",
+        "image.no_face",
+        "image.underexposed",
+        "image.overexposed",
+        "image.backlit",
+        "image.blurry",
+        "image.too_small",
+        "image.aspect_ratio",
+        "image.format",
+        "video.too_long",
+        "video.too_short",
+        "video.multiple_people",
+        "video.no_person",
+        "video.scene_cut",
+        "video.person_leaves_frame",
+        "video.low_motion",
+        "pair.framing_mismatch",
+        "prompt.missing",
+        "prompt.too_long",
+    ]
     assert set(named) <= set(CODES)
