@@ -304,8 +304,9 @@ def check_video(
     samples: list[VideoSample] = []
     poses: list[tuple[float, BodyPose | None]] = []
     boxes: list[tuple[int, int, int, int] | None] = []
+    tracker = kit.new_tracker()
     for n, frame in enumerate(scan.samples):
-        people = find_people(frame.rgb, kit.detector, kit.pose)
+        people = find_people(frame.rgb, kit.detector, kit.pose, tracker=tracker)
         main = people[0] if people else None
         pose = main.pose if main else None
         ratios = [p.size_px / main.size_px for p in people[1:]] if main else []

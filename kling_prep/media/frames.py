@@ -42,23 +42,34 @@ class VideoScan:
     scale: float  # sampled frame size / displayed size
 
 
-def _thumb_from_planes(frame: object, width: int, height: int) -> NDArray[Any]:
-    """A BGR thumbnail from a yuv420p frame's planes, area-averaged (no full-size conversion)."""
-    planes = frame.planes  # type: ignore[attr-defined]
-    fw, fh = frame.width, frame.height  # type: ignore[attr-defined]
-    luma = np.frombuffer(planes[0], np.uint8).reshape(-1, planes[0].line_size)[:fh, :fw]
-    cw, ch = (fw + 1) // 2, (fh + 1) // 2
-    u = np.frombuffer(planes[1], np.uint8).reshape(-1, planes[1].line_size)[:ch, :cw]
-    v = np.frombuffer(planes[2], np.uint8).reshape(-1, planes[2].line_size)[:ch, :cw]
+def _plane(plane: Any, width: int, height: int, step: int) -> NDArray[Any]:
+    """A plane as a (strided) array view, every `step`-th row and column."""
+    full = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width]
+    return np.ascontiguousarray(full[::step, ::step])
+
+
+def _thumb_from_planes(frame: Any, width: int, height: int) -> NDArray[Any]:
+    """A BGR thumbnail from a yuv420p frame's planes, with no full-size conversion.
+
+    Rows and columns are first decimated to about four times the thumbnail's size (an array
+    view, nearly free), then area-averaged: each thumbnail pixel still averages 16 samples,
+    which keeps the change score steady under motion, at a tenth of a full-plane resize.
+    """
+    fw, fh = frame.width, frame.height
+    step = max(1, fw // (4 * width))
+    chroma_step = max(1, step // 2)
     size = (width, height)
+    planes = frame.planes
+    luma = _plane(planes[0], fw, fh, step)
+    cw, ch = (fw + 1) // 2, (fh + 1) // 2
     yuv = cv2.merge(
         [
             cv2.resize(luma, size, interpolation=cv2.INTER_AREA),
-            cv2.resize(u, size, interpolation=cv2.INTER_AREA),
-            cv2.resize(v, size, interpolation=cv2.INTER_AREA),
+            cv2.resize(_plane(planes[1], cw, ch, chroma_step), size, interpolation=cv2.INTER_AREA),
+            cv2.resize(_plane(planes[2], cw, ch, chroma_step), size, interpolation=cv2.INTER_AREA),
         ]
     )
-    return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR)
+    return np.asarray(cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR))
 
 
 def _thumb(frame: object, width: int, height: int) -> NDArray[Any]:
@@ -92,6 +103,7 @@ def scan_video(
     on_thumb: ThumbSink | None = None,
     on_progress: ProgressSink | None = None,
     rotation_deg: int = 0,
+    skip_nonref: bool = True,
 ) -> VideoScan:
     """Decode the video once; stream thumbnails to `on_thumb`, keep samples for analysis.
 
@@ -103,6 +115,9 @@ def scan_video(
         on_thumb: called with (frame index, time in s, BGR thumbnail) for every decoded frame.
         on_progress: called with the share of the video decoded so far, 0..1.
         rotation_deg: the display rotation from the probe, applied to samples.
+        skip_nonref: let the decoder skip frames no other frame refers to (most B-frames):
+            about half the frames of a typical H.264 stream, 40% of the decoding time. Cuts
+            found between two decoded frames are then located exactly by `decode_thumbs`.
 
     Raises:
         MediaDecodeError: the stream breaks before any frame was decoded.
@@ -118,6 +133,8 @@ def scan_video(
     with container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if skip_nonref:
+            stream.codec_context.skip_frame = "NONREF"
         fps = float(stream.average_rate or stream.guessed_rate or 25.0)
         time_base = float(stream.time_base or 0) or 1 / fps
         start = float(stream.start_time or 0) * time_base

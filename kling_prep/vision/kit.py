@@ -16,6 +16,7 @@ class VisionKit:
         self._detector: PersonDetector | None = None
         self._pose: PoseEstimator | None = None
         self._pose_with_mask: PoseEstimator | None = None
+        self._tracker: PoseEstimator | None = None
         self._face: FaceViewEstimator | None = None
 
     @property
@@ -36,6 +37,13 @@ class VisionKit:
             self._pose_with_mask = PoseEstimator(with_segmentation=True)
         return self._pose_with_mask
 
+    def new_tracker(self) -> PoseEstimator:
+        """A fresh tracking landmarker for one video (its state must not leak between videos)."""
+        if self._tracker is not None:
+            self._tracker.close()
+        self._tracker = PoseEstimator(is_tracking=True)
+        return self._tracker
+
     @property
     def face(self) -> FaceViewEstimator:
         if self._face is None:
@@ -46,10 +54,10 @@ class VisionKit:
         return self._face
 
     def close(self) -> None:
-        for model in (self._detector, self._pose, self._pose_with_mask, self._face):
+        for model in (self._detector, self._pose, self._pose_with_mask, self._tracker, self._face):
             if model is not None:
                 model.close()
-        self._detector = self._pose = self._pose_with_mask = self._face = None
+        self._detector = self._pose = self._pose_with_mask = self._tracker = self._face = None
 
     def __enter__(self) -> VisionKit:
         return self

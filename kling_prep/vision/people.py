@@ -51,12 +51,14 @@ def _is_same_person(a: PersonBox, b: PersonBox) -> bool:
 
 
 def _tiles(width: int, height: int) -> list[tuple[int, int, int]]:
-    """Square tiles (x, y, side) covering a frame whose aspect ratio exceeds 1.3, half overlapping."""
+    """Square tiles (x, y, side) covering a frame whose aspect ratio exceeds 1.3, overlapping by
+    at least a fifth of a tile, so that a person cut by one tile's inner edge lies in the core
+    of the next (16:9 takes two tiles, 2.4:1 three)."""
     side = min(width, height)
     long_side = max(width, height)
     if long_side <= 1.3 * side:
         return []
-    count = math.ceil((long_side - side) / (side / 2)) + 1
+    count = math.ceil((long_side - side) / (0.8 * side)) + 1
     step = (long_side - side) / (count - 1)
     tiles = []
     for i in range(count):
@@ -87,8 +89,8 @@ class PersonDetector:
         """Detections whose hip centre lies in `core` (x0, y0, x1, y1 in the tile's pixels).
 
         A tile cuts through people at its inner edges, and the detector then guesses a body
-        from a part of one; with half-overlapping tiles every point lies in the core of one
-        tile, so only core detections are kept.
+        from a part of one; with overlapping tiles every point lies in the core of one tile
+        (the cores meet halfway through each overlap), so only core detections are kept.
         """
         height, width = image_rgb.shape[:2]
         result = self._graph.process({"image": np.ascontiguousarray(image_rgb)})
@@ -131,8 +133,12 @@ class PersonDetector:
         candidates = self._detect_once(image_rgb, 0, 0, everywhere)
         tiles = _tiles(width, height)
         for i, (x, y, side) in enumerate(tiles):
-            lo = -math.inf if i == 0 else side / 4
-            hi = math.inf if i == len(tiles) - 1 else 3 * side / 4
+            offset = x if width >= height else y
+            prev_end = tiles[i - 1][0 if width >= height else 1] + side if i > 0 else 0
+            next_start = tiles[i + 1][0 if width >= height else 1] if i + 1 < len(tiles) else 0
+            # The cores meet in the middle of each overlap, in this tile's own pixels.
+            lo = -math.inf if i == 0 else (offset + prev_end) / 2 - offset
+            hi = math.inf if i == len(tiles) - 1 else (next_start + offset + side) / 2 - offset
             core = (
                 (lo, -math.inf, hi, math.inf) if width >= height else (-math.inf, lo, math.inf, hi)
             )
@@ -175,7 +181,11 @@ class Person:
 
 
 def find_people(
-    image_rgb: NDArray[Any], detector: PersonDetector, estimator: PoseEstimator
+    image_rgb: NDArray[Any],
+    detector: PersonDetector,
+    estimator: PoseEstimator,
+    *,
+    tracker: PoseEstimator | None = None,
 ) -> list[Person]:
     """The people in a frame, largest first, each confirmed by its own pose.
 
@@ -188,6 +198,12 @@ def find_people(
     """
     boxes = detector.detect(image_rgb)
     if len(boxes) == 1:
+        # In a video, a tracking landmarker reuses the last frame's body region and skips its own
+        # detector; it is only trusted while its head lands inside the one detected body.
+        if tracker is not None:
+            tracked = tracker.estimate(image_rgb)
+            if tracked is not None and _is_inside(tracked, boxes[0]):
+                return [Person(detection=boxes[0], pose=tracked)]
         return [Person(detection=boxes[0], pose=estimator.estimate(image_rgb))]
     people: list[Person] = []
     for rank, box in enumerate(boxes):
@@ -204,6 +220,11 @@ def find_people(
             continue
         people.append(Person(detection=box, pose=pose))
     return people
+
+
+def _is_inside(pose: BodyPose, box: PersonBox) -> bool:
+    x, y = pose.head_center_px().tolist()
+    return bool(box.x <= x <= box.x + box.w and box.y <= y <= box.y + box.h)
 
 
 def _is_same_body(a: BodyPose, b: BodyPose) -> bool:
