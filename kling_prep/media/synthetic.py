@@ -47,7 +47,7 @@ def sway_frames(
     frames = []
     for i in range(round(seconds * FPS)):
         t = i / FPS
-        angle = 7.0 * math.sin(2 * math.pi * 0.6 * t)
+        angle = 12.0 * math.sin(2 * math.pi * 0.8 * t)
         shift_x = 0.06 * width * math.sin(2 * math.pi * 0.3 * t)
         pivot = (person.shape[1] / 2, person.shape[0] * 0.95)
         matrix = cv2.getRotationMatrix2D(pivot, angle, 1.0)

@@ -49,7 +49,8 @@ def pose_landmarker(*, is_video: bool, with_segmentation: bool) -> Any:
     return pose.Pose(
         static_image_mode=not is_video,
         model_complexity=1,
-        smooth_landmarks=is_video,
+        # No smoothing: samples are half a second apart, and the filter would damp real motion.
+        smooth_landmarks=False,
         enable_segmentation=with_segmentation,
         min_detection_confidence=0.5,
         min_tracking_confidence=0.5,
