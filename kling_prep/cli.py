@@ -3,9 +3,12 @@ blocked by a finding, 3 usage or environment error."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,36 @@ from kling_prep import __version__
 from kling_prep.errors import KlingPrepError
 
 EXIT_USAGE = 3
+
+
+_state = {"verbose": 0}
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Hide what MediaPipe's C++ threads write straight to file descriptor 2 (TensorFlow Lite
+    and absl start-up notices that cannot be turned off) while Python's own stderr, progress
+    bars and errors included, keeps the terminal. Shown again with -vv."""
+    if _state["verbose"] >= 2:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    original = sys.stderr
+    sys.stderr = io.TextIOWrapper(
+        os.fdopen(os.dup(saved), "wb", buffering=0), write_through=True, encoding="utf-8"
+    )
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+        sys.stderr.close()
+        sys.stderr = original
 
 
 def _settings(config: Path | None) -> Any:
@@ -55,6 +88,7 @@ def main(verbose: int) -> None:
 
     Start with:  kling-prep check --image character.jpg --video dance.mp4
     """
+    _state["verbose"] = verbose
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
@@ -130,6 +164,24 @@ def check(
 
 
 def _run_check(
+    image: str | None,
+    video: str | None,
+    orientation: Any,
+    prompt: str | None,
+    keep_sound: bool,
+    allow_no_face: bool | None,
+    settings: Any,
+    *,
+    show_progress: bool,
+) -> Any:
+    with _quiet_native_stderr():
+        return _run_check_quietly(
+            image, video, orientation, prompt, keep_sound, allow_no_face, settings,
+            show_progress=show_progress,
+        )  # fmt: skip
+
+
+def _run_check_quietly(
     image: str | None,
     video: str | None,
     orientation: Any,
