@@ -40,7 +40,7 @@ def sway_frames(
     width, height = size
     if mirror:
         rgb, mask = rgb[:, ::-1].copy(), mask[:, ::-1].copy()
-    scale = 0.95 * height / rgb.shape[0]
+    scale = 0.85 * height / rgb.shape[0]
     person = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     alpha = cv2.resize(mask, (person.shape[1], person.shape[0]))
     background = studio(width, height, tint)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kling_prep.checks.video import VideoReport
+from kling_prep.checks.video import SAMPLE_FPS, VideoReport
 
 _STEP_S = 0.25
 
@@ -35,19 +35,23 @@ class NoWindow:
 def usable_spans(video: VideoReport) -> list[tuple[float, float]]:
     """Spans with no cut, no transition, one person and the body in frame throughout."""
     bad: list[tuple[float, float]] = []
-    interval = 1.0 / 2.0
+    # Between a good sample and a bad one the change may come anywhere: a bad sample rules out
+    # the time back to the previous sample and on to the next.
+    interval = 1.0 / SAMPLE_FPS
     for sample in video.samples:
         if sample.people != 1 or not sample.is_body_in_frame:
             bad.append((sample.time_s - interval, sample.time_s + interval))
     for cut in video.cuts:
-        bad.append((cut.time_s - 1e-3, cut.time_s + 1e-3))
+        # A cut splits the video: the old shot ends where the new one starts.
+        bad.append((cut.time_s, cut.time_s))
     for tr in video.transitions:
         bad.append((tr.start_s, tr.end_s))
     spans = [(0.0, video.duration_s)]
     for b0, b1 in sorted(bad):
         next_spans = []
         for s0, s1 in spans:
-            if b1 <= s0 or b0 >= s1:
+            touches = (b0 < s1 and b1 > s0) if b1 > b0 else s0 < b0 < s1
+            if not touches:
                 next_spans.append((s0, s1))
                 continue
             if b0 > s0:
