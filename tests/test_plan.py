@@ -24,7 +24,7 @@ def _video(
             VideoSample(t, round(t * 30), count, 0, "frontal", 0.0, True, "upper_body", 0.6, None)
         )
         t = round(t + 0.5, 3)
-    motion = MotionSummary(speed, 0.0, [(s.time_s, speed) for s in samples])
+    motion = MotionSummary(speed, 0.3, 0.0, [(s.time_s, speed) for s in samples])
     return VideoReport(
         path="x.mp4", container="mp4", video_codec="h264", width=720, height=1280, fps=30.0,
         duration_s=duration_s, frame_count=round(duration_s * 30), size_bytes=1, has_audio=True,

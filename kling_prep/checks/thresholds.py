@@ -30,8 +30,10 @@ class Thresholds:
         "A smaller background person is reported as a warning down to a quarter of the size.",
     )  # fmt: skip
     multi_person_min_samples: float = _t(
-        2, "samples", "A second person must be seen in this many sampled frames to block a video."
-    )
+        2, "samples",
+        "A second person must be seen in this many sampled frames to block a video (one sample "
+        "warns); a background person must be seen as often to warn.",
+    )  # fmt: skip
     no_person_block_share: float = _t(
         0.2, "share of samples", "Nobody in a fifth of the video blocks; less warns."
     )
@@ -81,10 +83,11 @@ class Thresholds:
     leaves_frame_warn_share: float = _t(
         0.1, "share of samples", "The head or torso out of frame in a tenth of the video."
     )
-    # Motion in the video (speeds in torso lengths per second: framing-independent).
-    low_motion_speed: float = _t(
-        0.15, "torso lengths/s",
-        "Median limb speed under ~7 cm/s for an adult: a near-still clip.",
+    # Motion in the video (in torso lengths, ~50 cm in an adult: framing-independent).
+    low_motion_range: float = _t(
+        0.08, "torso lengths RMS",
+        "Elbows, wrists, knees and ankles staying within ~4 cm (RMS) of their mean position: a "
+        "near-still person. The pose's own jitter on a perfectly still clip is ~0.05-0.06.",
     )  # fmt: skip
     fast_motion_speed: float = _t(
         6.0, "torso lengths/s", "Wrist or ankle speed over ~3 m/s in most samples: too fast."

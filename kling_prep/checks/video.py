@@ -64,9 +64,16 @@ class TransitionSpan:
 
 @dataclass(frozen=True)
 class MotionSummary:
-    """The person's own motion (limbs relative to the torso), in torso lengths per second."""
+    """The person's own motion: limbs relative to the shoulders, in torso lengths.
 
-    median_speed: float | None  # median over intervals of the median limb speed
+    Speeds between samples half a second apart alias a periodic motion (a 1 Hz gait sampled at
+    2 Hz looks still), so how much the person moves is judged on the range of motion: the
+    spread of each limb's position over the clip, which sampling at any phase reveals. Speeds
+    serve for the fast-motion warning (aliasing can only under-read them) and the timeline.
+    """
+
+    median_speed: float | None  # median over intervals of the median limb speed, torso/s
+    range_of_motion: float | None  # median over limbs of the RMS spread of position, torso
     fast_share: float | None  # share of intervals whose fastest wrist/ankle exceeds the limit
     intervals: list[tuple[float, float]]  # (time_s, median limb speed) for the timeline
 
@@ -197,9 +204,26 @@ def measure_motion(poses: list[tuple[float, BodyPose | None]], t: Thresholds) ->
         extremities = [speeds[i] for i in _EXTREMITIES if i in speeds]
         if extremities and max(extremities) > t.fast_motion_speed:
             fast += 1
+    spread = _range_of_motion(poses, t)
     if not medians:
-        return MotionSummary(None, None, timeline)
-    return MotionSummary(float(np.median(medians)), fast / len(medians), timeline)
+        return MotionSummary(None, spread, None, timeline)
+    return MotionSummary(float(np.median(medians)), spread, fast / len(medians), timeline)
+
+
+def _range_of_motion(poses: list[tuple[float, BodyPose | None]], t: Thresholds) -> float | None:
+    """Median over limb points of the RMS distance from their mean position (relative to the
+    shoulder centre, in torso lengths), over the samples where each point is seen."""
+    spreads = []
+    for i in _LIMBS:
+        rel = [
+            (p.points_px[i] - (p.points_px[11] + p.points_px[12]) / 2) / _torso_length(p)
+            for _, p in poses
+            if p is not None and p.visibility[i] >= t.landmark_min_visibility
+        ]
+        if len(rel) >= 3:
+            points = np.asarray(rel)
+            spreads.append(float(np.sqrt(((points - points.mean(0)) ** 2).sum(1).mean())))
+    return float(np.median(spreads)) if spreads else None
 
 
 def _locate_cuts(path: Path, scan: CutScan, fps: float, thumb_width: int) -> list[CutMark]:
@@ -397,7 +421,7 @@ def _timeline_findings(
             1, t.multi_person_min_samples, "samples",
         ))  # fmt: skip
     background = [s for s in samples if s.background_people > 0]
-    if background:
+    if len(background) >= t.multi_person_min_samples:
         out.append(Finding(
             "video.background_person", "warn",
             f"{name}: a smaller person in the background at {_times(background)}",
@@ -458,12 +482,12 @@ def _motion_findings(
     name: str, motion: MotionSummary, camera: dict[str, Any] | None, t: Thresholds
 ) -> list[Finding]:
     out = []
-    if motion.median_speed is not None and motion.median_speed < t.low_motion_speed:
+    if motion.range_of_motion is not None and motion.range_of_motion < t.low_motion_range:
         out.append(Finding(
             "video.low_motion", "warn",
-            f"{name}: the limbs move {motion.median_speed:.2f} torso lengths/s (median; warn "
-            f"under {t.low_motion_speed:.2f}): little motion to transfer",
-            round(motion.median_speed, 3), t.low_motion_speed, "torso lengths/s",
+            f"{name}: the limbs stay within {motion.range_of_motion:.2f} torso lengths of their "
+            f"mean position (RMS; warn under {t.low_motion_range:.2f}): little motion to transfer",
+            round(motion.range_of_motion, 3), t.low_motion_range, "torso lengths",
         ))  # fmt: skip
     if motion.fast_share is not None and motion.fast_share > 0.25:
         out.append(Finding(

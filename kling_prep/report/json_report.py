@@ -138,8 +138,9 @@ def _video_json(r: VideoReport) -> dict[str, Any]:
         else None,
         "motion": {
             "median_limb_speed": _num(r.motion.median_speed),
+            "range_of_motion": _num(r.motion.range_of_motion),
             "fast_share": _num(r.motion.fast_share),
-            "unit": "torso lengths per second",
+            "unit": "torso lengths (per second for speeds)",
         },
         "body_in_frame_share": r.body_in_frame_share,
         "framing": r.framing,

@@ -34,7 +34,9 @@ holds ~12 stops below white, but the darkest levels are noise and JPEG quantisat
 ten stops below white keeps `contrast_stops` and the exposure of black images finite."""
 
 CLIPPED_LEVEL: Final = 250
-"""A channel at or above this 8-bit code value carries no highlight detail any more."""
+"""A pixel whose luma (Rec. 709 weights on the 8-bit code values) is at or above this carries no
+highlight detail any more. Luma, not any single channel: a saturated orange suit has its red
+channel at 255 with its detail intact in green and blue, and is not a blown highlight."""
 
 CRUSHED_LEVEL: Final = 5
 """A pixel whose every channel is at or below this 8-bit code value carries no shadow detail."""
@@ -139,7 +141,7 @@ class LightingMetrics:
     face_exposure_stops: float | None
     """The same measure over the face box alone; None without a face box."""
     clipped_highlights_pct: float
-    """Percent (0..100) of subject pixels with any channel at >= 250/255: blown highlights."""
+    """Percent (0..100) of subject pixels whose luma is >= 250/255: blown highlights."""
     crushed_shadows_pct: float
     """Percent (0..100) of subject pixels with every channel at <= 5/255: crushed shadows."""
     contrast_stops: float
@@ -203,7 +205,8 @@ def measure_lighting(
 
     # 3. Clipping and contrast over the subject's pixels.
     brightest_channel = image_rgb.max(axis=2)[subject]
-    clipped_pct = 100.0 * float(np.mean(brightest_channel >= CLIPPED_LEVEL))
+    luma = image_rgb[subject].astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    clipped_pct = 100.0 * float(np.mean(luma >= CLIPPED_LEVEL))
     crushed_pct = 100.0 * float(np.mean(brightest_channel <= CRUSHED_LEVEL))
     subject_bins = stop_bins[subject]
     contrast_stops = _stops_quantile(subject_bins, None, 0.95) - _stops_quantile(

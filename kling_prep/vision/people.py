@@ -172,7 +172,7 @@ class Person:
     """A person confirmed by two models: the detector found a body, the landmarker its pose."""
 
     detection: PersonBox
-    pose: BodyPose | None  # None only for the main person when the landmarker failed
+    pose: BodyPose  # every person is confirmed by a pose
 
     @property
     def size_px(self) -> float:
@@ -192,8 +192,9 @@ def find_people(
     1. The detector proposes bodies (whole frame and tiles).
     2. One proposal: the landmarker reads the whole frame (its best view of a single person).
        Several: each gets a landmarker pass on a narrow crop around its hips, so a neighbour
-       does not take its place; the detector alone also sees people in posters, hands and hats,
-       so any proposal but the largest must show a head and both shoulders.
+       does not take its place. A proposal the landmarker finds no body in is dropped (the
+       detector alone sees people in rockets, posters, hands and hats), and any proposal but
+       the largest must also show a head and both shoulders.
     3. Proposals whose heads land on a person already kept are the same person.
     """
     boxes = detector.detect(image_rgb)
@@ -204,17 +205,16 @@ def find_people(
             tracked = tracker.estimate(image_rgb)
             if tracked is not None and _is_inside(tracked, boxes[0]):
                 return [Person(detection=boxes[0], pose=tracked)]
-        return [Person(detection=boxes[0], pose=estimator.estimate(image_rgb))]
+        pose = estimator.estimate(image_rgb)
+        return [] if pose is None else [Person(detection=boxes[0], pose=pose)]
     people: list[Person] = []
     for rank, box in enumerate(boxes):
         r = box.body_radius_px
         region = (box.hip_x - 0.75 * r, box.hip_y - 1.25 * r, box.hip_x + 0.75 * r, box.hip_y + r)
         pose = estimator.estimate(image_rgb, region)
         if pose is None:
-            if rank == 0:
-                people.append(Person(detection=box, pose=None))
             continue
-        if any(_is_same_body(pose, kept.pose) for kept in people if kept.pose is not None):
+        if any(_is_same_body(pose, kept.pose) for kept in people):
             continue
         if rank > 0 and not _is_confident_body(pose):
             continue

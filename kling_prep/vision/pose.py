@@ -103,9 +103,7 @@ class PoseEstimator:
 
     def __init__(self, *, with_segmentation: bool = False, is_tracking: bool = False) -> None:
         self._with_segmentation = with_segmentation
-        self._pose: Any = pose_landmarker(
-            is_video=is_tracking, with_segmentation=with_segmentation
-        )
+        self._pose: Any = pose_landmarker(is_video=is_tracking, with_segmentation=with_segmentation)
 
     def close(self) -> None:
         self._pose.close()
