@@ -44,11 +44,13 @@ ADAPTIVE_WINDOW_S: Final = 1.0
 long enough to hold several frames even when only every 3rd frame is decoded, short enough to
 follow a shot whose motion speeds up."""
 
-MIN_CUT_SCORE: Final = 0.10
-"""Absolute floor on a cut's change score (see `change_score`): 0.10 is a tenth of the colour
-mass changing bins, or a mean luma step of ~25/255 after motion compensation. Unrelated shots
-score 0.3-1 and two shots of one palette ~0.2, while a still shot's noise scores ~0.015; without
-the floor, a flicker in a perfectly still shot could pass the ratio alone."""
+MIN_CUT_SCORE: Final = 0.06
+"""Absolute floor on a cut's change score (see `change_score`): 0.06 is 6 % of the colour mass
+changing bins, or a mean luma step of ~15/255 after motion compensation, the same floor as
+PySceneDetect's AdaptiveDetector (min_content_val 15 on a 0-255 scale). Unrelated shots score
+0.3-1, two shots of one palette ~0.2, a jump cut within one set (same wall, new framing) ~0.1,
+while a still shot's noise scores ~0.015; without the floor, a flicker in a perfectly still shot
+could pass the ratio alone."""
 
 DARK_LEVEL: Final = 40
 """A thumbnail is black when 95 % of its luma is at or below this 8-bit level (limited-range
