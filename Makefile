@@ -32,6 +32,8 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pip install --quiet --no-deps 'scenedetect>=0.6.4'
 	$(BIN)/python benchmarks/run_all.py
 
 samples: $(STAMP)

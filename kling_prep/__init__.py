@@ -1,7 +1,8 @@
 """kling_prep: pre-flight checks, trimming and a safe client for the Kling Motion Control API.
 
-The Python API for production code is `kling_prep.check(...)`; it returns the same result object
-the CLI renders, never prints and never exits. Heavy libraries load on first use.
+The Python API for production code is `kling_prep.check(...)` and `kling_prep.prepare(...)`; they
+return the same result objects the CLI renders, never print and never exit. Heavy libraries load
+on first use.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from kling_prep.preflight import check
 
-__all__ = ["__version__", "check"]
+__all__ = ["__version__", "check", "prepare"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,4 +22,10 @@ def __getattr__(name: str) -> Any:
         from kling_prep.preflight import check
 
         return check
+    if name == "prepare":
+        # Imported by name: kling_prep.prepare sits above the check in the layers, and a
+        # static import here would make every `from kling_prep import __version__` reach it.
+        import importlib
+
+        return importlib.import_module("kling_prep.prepare").prepare
     raise AttributeError(f"module 'kling_prep' has no attribute {name!r}")

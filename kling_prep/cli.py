@@ -174,31 +174,24 @@ def _run_check(
     *,
     show_progress: bool,
 ) -> Any:
+    from kling_prep.preflight import check as run_check
+
     with _quiet_native_stderr():
-        return _run_check_quietly(
-            image, video, orientation, prompt, keep_sound, allow_no_face, settings,
+        return _with_progress(
+            lambda on_progress: run_check(
+                image, video, orientation=orientation, prompt=prompt, keep_sound=keep_sound,
+                settings=settings, allow_no_face=allow_no_face, on_progress=on_progress,
+            ),
             show_progress=show_progress,
         )  # fmt: skip
 
 
-def _run_check_quietly(
-    image: str | None,
-    video: str | None,
-    orientation: Any,
-    prompt: str | None,
-    keep_sound: bool,
-    allow_no_face: bool | None,
-    settings: Any,
-    *,
-    show_progress: bool,
+def _with_progress(
+    work: Any, *, show_progress: bool, describe: Any = "analysing the {}".format
 ) -> Any:
-    from kling_prep.preflight import check as run_check
-
+    """Run `work(on_progress)` under one progress bar per stage (none when not shown)."""
     if not show_progress:
-        return run_check(
-            image, video, orientation=orientation, prompt=prompt, keep_sound=keep_sound,
-            settings=settings, allow_no_face=allow_no_face,
-        )  # fmt: skip
+        return work(None)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -208,13 +201,10 @@ def _run_check_quietly(
 
         def on_progress(stage: str, share: float) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(f"analysing the {stage}", total=1.0)
+                tasks[stage] = bar.add_task(describe(stage), total=1.0)
             bar.update(tasks[stage], completed=share)
 
-        return run_check(
-            image, video, orientation=orientation, prompt=prompt, keep_sound=keep_sound,
-            settings=settings, allow_no_face=allow_no_face, on_progress=on_progress,
-        )  # fmt: skip
+        return work(on_progress)
 
 
 @main.group()
@@ -447,3 +437,150 @@ def sandbox(args: tuple[str, ...]) -> None:
     from kling_prep.sandbox.__main__ import main as sandbox_main
 
     sys.exit(sandbox_main(list(args)))
+
+
+# -- Preparing: trim and normalize the video, fix the image, check the result -----------------
+
+
+@main.command()
+@click.option(
+    "--image",
+    "image",
+    metavar="PATH_OR_URL",
+    help="The character image (any format Pillow or pillow-heif reads).",
+)
+@click.option(
+    "--video", "video", metavar="PATH_OR_URL", help="The reference video (any format ffmpeg reads)."
+)
+@click.option(
+    "--out-dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where the prepared .mp4, image and report.json go.",
+)
+@click.option(
+    "--orientation",
+    type=click.Choice(["video", "image"]),
+    default=None,
+    help="The character_orientation you will send: the window is at most 30 s for "
+    "video, 10 s for image.",
+)
+@click.option(
+    "--max-seconds", type=float, default=None, help="A shorter longest window (at least 3)."
+)
+@click.option(
+    "--start",
+    "start_s",
+    type=float,
+    default=None,
+    help="Pin the window's start (s) instead of choosing it.",
+)
+@click.option("--end", "end_s", type=float, default=None, help="Pin the window's end (s).")
+@click.option(
+    "--max-height",
+    type=int,
+    default=1080,
+    show_default=True,
+    help="Downscale so the shorter side is at most this many pixels.",
+)
+@click.option("--prompt", default=None, help="The prompt you will send (checked with the result).")
+@click.option(
+    "--no-sound",
+    is_flag=True,
+    help="You will send keep_original_sound=false: the audio is left out.",
+)
+@click.option(
+    "--crop-to-person",
+    is_flag=True,
+    help="Crop the image around the person instead of padding its aspect ratio.",
+)
+@click.option(
+    "--auto-exposure",
+    is_flag=True,
+    help="Correct the image's exposure (off by default; said when done).",
+)
+@click.option("--no-stream-copy", is_flag=True, help="Re-encode even a video that could be copied.")
+@click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json only (silent otherwise).")
+@click.option(
+    "--config", type=click.Path(path_type=Path, exists=True), help="A kling-prep.toml to use."
+)
+def prepare(
+    image: str | None, video: str | None, out_dir: Path, orientation: str | None,
+    max_seconds: float | None, start_s: float | None, end_s: float | None, max_height: int,
+    prompt: str | None, no_sound: bool, crop_to_person: bool, auto_exposure: bool,
+    no_stream_copy: bool, allow_no_face: bool, as_json: bool, config: Path | None,
+) -> None:  # fmt: skip
+    """Turn your files into files the API accepts, then check them.
+
+    The video: the best window (one person, no cut, body in frame, most motion; at most 30 s,
+    10 s with --orientation image), cut frame-accurately and made H.264/AAC MP4 at a constant
+    frame rate, upright, SDR, within the size limits; copied without re-encoding when it
+    already complies. The image: upright, JPEG or PNG, within the sides, bytes and aspect
+    ratio (padded, not cropped). --out-dir then holds the video, the image and report.json
+    (the check of the prepared files, with what was done to each).
+
+    \b
+    Exit codes: 0 ready as given, 1 fixed or warnings, 2 blocked or refused (nothing
+    written), 3 usage or environment error.
+    Examples:
+      kling-prep prepare --image me.heic --video dance.mov --out-dir ready/ --prompt "..."
+      kling-prep prepare --video long.mp4 --out-dir ready/ --start 12 --end 30 --json
+    """
+    if image is None and video is None:
+        _fail("give --image, --video or both (see kling-prep prepare --help)")
+    from kling_prep.prepare import prepare as run_prepare
+    from kling_prep.prepare import report_dict
+
+    show_progress = not as_json and sys.stderr.isatty()
+    try:
+        settings = _settings(config)
+        kwargs: dict[str, Any] = {
+            "orientation": orientation, "max_seconds": max_seconds, "start_s": start_s,
+            "end_s": end_s, "max_height": max_height, "prompt": prompt,
+            "keep_sound": not no_sound, "settings": settings,
+            "allow_no_face": allow_no_face or None, "crop_to_person": crop_to_person,
+            "auto_exposure": auto_exposure, "allow_stream_copy": not no_stream_copy,
+        }  # fmt: skip
+        with _quiet_native_stderr():
+            result = _with_progress(
+                lambda on_progress: run_prepare(
+                    image, video, out_dir, on_progress=on_progress, **kwargs
+                ),
+                show_progress=show_progress,
+                describe=str,
+            )
+    except KlingPrepError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report_dict(result), indent=2, ensure_ascii=False))
+        sys.exit(result.exit_code)
+    if result.refusal is not None:
+        click.echo(f"refused: {result.refusal.message}", err=True)
+        click.echo(f"  rule: {result.refusal.rule}; nothing was written", err=True)
+        sys.exit(result.exit_code)
+    if result.window is not None:
+        w = result.window
+        click.echo(f"window  {w.start_s:.2f}-{w.end_s:.2f} s ({w.duration_s:.1f} s, "
+                   f"{result.window_source}): {w.reason}", err=True)  # fmt: skip
+    for label, path, steps in (
+        ("video", result.video_path, result.video_steps),
+        ("image", result.image_path, result.image_steps),
+    ):
+        if path is None:
+            continue
+        taken = f" [{result.path_taken}]" if label == "video" else ""
+        click.echo(f"{label}   {path}{taken}", err=True)
+        for step in steps:
+            click.echo(f"  - {step.action}: {step.detail}", err=True)
+    if result.check is not None:
+        from rich.console import Console
+
+        from kling_prep.report.terminal import render_check
+
+        Console(stderr=True).print(render_check(result.check))
+    click.echo(f"report  {result.report_path}  (verdict: {result.verdict})", err=True)
+    sys.exit(result.exit_code)

@@ -1,0 +1,408 @@
+"""Prepare: turn the user's files into files the API accepts, checked by the one pre-flight
+path (`kling_prep.preflight.check`) before and after.
+
+result = kling_prep.prepare(image="me.heic", video="dance.mov", out_dir="ready/")
+result.video_path, result.path_taken, result.window, result.check.verdict
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from kling_prep.errors import KlingPrepError
+from kling_prep.limits import Orientation
+from kling_prep.media.fetch import fetch_url, is_url
+from kling_prep.media.imagefix import ImageFix, fix_image, write_atomically
+from kling_prep.media.probe import probe_video
+from kling_prep.media.transcode import (
+    PathTaken,
+    Step,
+    TranscodeResult,
+    VideoTarget,
+    normalize_video,
+)
+from kling_prep.plan.window import NoWindow, Window, choose_window
+from kling_prep.preflight import CheckResult, check
+from kling_prep.report.json_report import finding_json, to_json_dict
+from kling_prep.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ProgressSink = Callable[[str, float], None]
+REPORT_NAME = "report.json"
+# Inputs may be larger than the API takes (that is what prepare fixes), within reason.
+INPUT_SIZE_FACTOR = 10
+EXIT_CODES = {"ready": 0, "warnings": 1, "fixed": 1, "blocked": 2, "refused": 2}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why nothing was prepared: the file, what was measured and the rule."""
+
+    file: str
+    message: str
+    measured: str | float | None
+    rule: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "message": self.message,
+            "measured": self.measured,
+            "rule": self.rule,
+        }
+
+
+@dataclass(frozen=True)
+class PrepareResult:
+    """What prepare wrote, what it did to each file, and the check of what it wrote."""
+
+    out_dir: Path
+    input_check: CheckResult | None  # the inputs' analysis (None when none was needed)
+    check: CheckResult | None  # the check of the prepared files (None when refused)
+    image_path: Path | None = None
+    video_path: Path | None = None
+    report_path: Path | None = None
+    image_steps: list[Step] = field(default_factory=list)
+    video_steps: list[Step] = field(default_factory=list)
+    window: Window | None = None  # the kept span of the input, with its candidates
+    window_source: Literal["chosen", "pinned"] | None = None
+    path_taken: PathTaken | None = None
+    transcode: TranscodeResult | None = None
+    image_fix: ImageFix | None = None
+    refusal: Refusal | None = None
+
+    @property
+    def is_refused(self) -> bool:
+        return self.refusal is not None
+
+    @property
+    def is_changed(self) -> bool:
+        """Whether any input was changed (not merely copied)."""
+        kept = {"copy", "stream_copy"}
+        video_kept = all(s.action in kept for s in self.video_steps)
+        return not (video_kept and all(s.action in kept for s in self.image_steps))
+
+    @property
+    def verdict(self) -> str:
+        """ "refused", else the prepared files' verdict, with "fixed" for a ready result that
+        needed changes: "ready", "fixed", "warnings" or "blocked"."""
+        if self.refusal is not None or self.check is None:
+            return "refused"
+        verdict = self.check.verdict
+        return "fixed" if verdict == "ready" and self.is_changed else verdict
+
+    @property
+    def exit_code(self) -> int:
+        """0 ready as given, 1 fixed or warnings, 2 blocked or refused."""
+        return EXIT_CODES[self.verdict]
+
+
+def _localise(value: str | Path, workdir: Path, max_bytes: int, settings: Settings) -> Path:
+    text = str(value)
+    if is_url(text):
+        return fetch_url(text, workdir, max_bytes=max_bytes, timeout_s=settings.fetch_timeout_s)
+    path = Path(text)
+    if not path.is_file():
+        raise KlingPrepError(f"{path}: no such file")
+    return path
+
+
+def _destination(out_dir: Path, source: Path, suffix: str) -> Path:
+    dest = out_dir / f"{source.stem}{suffix}"
+    # Never overwrite the input itself (out_dir may be the input's own folder).
+    if dest.resolve() == source.resolve() or dest.with_suffix(".jpg").resolve() == source.resolve():
+        dest = out_dir / f"{source.stem}-prepared{suffix}"
+    return dest
+
+
+def _pinned_window(
+    video_path: Path, start_s: float | None, end_s: float | None, longest_s: float, min_s: float
+) -> Window:
+    duration_s = probe_video(video_path).duration_s
+    start = 0.0 if start_s is None else start_s
+    end = min(duration_s, start + longest_s) if end_s is None else min(end_s, duration_s)
+    if start < 0 or start >= duration_s:
+        raise KlingPrepError(
+            f"{video_path.name}: --start {start:.2f} s is outside the video (0-{duration_s:.2f} s)"
+        )
+    if end - start < min_s - 1e-3 or end - start > longest_s + 1e-3:
+        raise KlingPrepError(
+            f"{video_path.name}: the pinned window {start:.2f}-{end:.2f} s lasts "
+            f"{end - start:.2f} s; it must last {min_s:.0f}-{longest_s:.0f} s"
+        )
+    return Window(start, end, 0.0, "pinned with --start/--end", [(start, end, 0.0)])
+
+
+def prepare(
+    image: str | Path | None = None,
+    video: str | Path | None = None,
+    out_dir: str | Path = "prepared",
+    *,
+    orientation: Orientation | None = None,
+    max_seconds: float | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    max_height: int = 1080,
+    prompt: str | None = None,
+    keep_sound: bool = True,
+    settings: Settings | None = None,
+    allow_no_face: bool | None = None,
+    crop_to_person: bool = False,
+    auto_exposure: bool = False,
+    allow_stream_copy: bool = True,
+    on_progress: ProgressSink | None = None,
+) -> PrepareResult:
+    """Trim and normalize the video, fix the image, and check what was written.
+
+    Args:
+        image: the character image (path or http(s) URL), or None.
+        video: the reference video (path or http(s) URL), or None.
+        out_dir: the folder for the prepared video (.mp4), image (.jpg/.png) and report.json.
+        orientation: the `character_orientation` to be sent; it sets the longest window
+            (30 s for video, 10 s for image). None: as for video.
+        max_seconds: a shorter longest window than the orientation allows.
+        start_s, end_s: pin the window instead of choosing it (either may be left out).
+        max_height: the output's shorter side at most this many pixels (downscaled above).
+        prompt, keep_sound, allow_no_face: as for `check`; without keep_sound the audio is
+            left out.
+        settings: profile, thresholds and options (defaults when None).
+        crop_to_person: crop the image around the person instead of padding its aspect.
+        auto_exposure: correct the image's exposure towards middle grey (said in the steps).
+        allow_stream_copy: False re-encodes even a compliant video.
+        on_progress: called with (stage, share 0..1).
+
+    Returns:
+        The PrepareResult. When no window of the minimum length qualifies, it carries a
+        `refusal` and nothing was written.
+
+    Raises:
+        KlingPrepError: an input cannot be read or fetched, a pinned window is invalid, or
+            ffmpeg failed (FFmpegFailedError, with its stderr tail); files this call wrote are
+            removed.
+    """
+    settings = settings or Settings()
+    profile = settings.profile
+    if image is None and video is None:
+        raise KlingPrepError("give an image, a video or both")
+    longest = profile.max_duration_s(orientation or "video")
+    if max_seconds is not None:
+        if max_seconds < profile.video_min_duration_s:
+            raise KlingPrepError(
+                f"--max-seconds {max_seconds:g} is under the API's minimum of "
+                f"{profile.video_min_duration_s:.0f} s"
+            )
+        longest = min(longest, max_seconds)
+    is_pinned = start_s is not None or end_s is not None
+    out = Path(out_dir)
+    with tempfile.TemporaryDirectory(prefix="kling-prep-") as tmp:
+        # 1. Inputs: local paths, or URLs downloaded within (generous) limits.
+        workdir = Path(tmp)
+        image_path = (
+            _localise(image, workdir, INPUT_SIZE_FACTOR * profile.image_max_bytes, settings)
+            if image is not None
+            else None
+        )
+        video_path = (
+            _localise(video, workdir, INPUT_SIZE_FACTOR * profile.video_max_bytes, settings)
+            if video is not None
+            else None
+        )
+        # 2. The inputs' analysis, through the one check path, where a decision needs it.
+        analyse_image = image_path is not None and (crop_to_person or auto_exposure)
+        analyse_video = video_path is not None and not is_pinned
+        input_check = None
+        if analyse_image or analyse_video:
+            input_check = check(
+                image_path if analyse_image else None, video_path if analyse_video else None,
+                orientation=orientation, prompt=prompt, keep_sound=keep_sound,
+                settings=settings, allow_no_face=allow_no_face,
+                on_progress=(lambda stage, share: on_progress(f"input {stage}", share))
+                if on_progress else None,
+            )  # fmt: skip
+        # 3. The window: pinned, or the best one; none qualifying refuses before any write.
+        window: Window | None = None
+        if video_path is not None:
+            if is_pinned:
+                window = _pinned_window(
+                    video_path, start_s, end_s, longest, profile.video_min_duration_s
+                )
+            else:
+                if input_check is None or input_check.video is None:
+                    raise KlingPrepError(f"{video_path}: the video was not analysed")
+                chosen = choose_window(
+                    input_check.video, max_s=longest, min_s=profile.video_min_duration_s
+                )
+                if isinstance(chosen, NoWindow):
+                    return PrepareResult(
+                        out_dir=out, input_check=input_check, check=None,
+                        refusal=Refusal(
+                            file=str(video), measured=input_check.video.duration_s,
+                            message=f"{video_path.name}: nothing prepared: {chosen.reason}",
+                            rule=f"a window of {profile.video_min_duration_s:.0f}-{longest:.0f} s "
+                            "with one person, the body in frame and no cut",
+                        ),
+                    )  # fmt: skip
+                window = chosen
+        # 4. Write: video, then image; on any failure remove what this call wrote.
+        out.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        try:
+            transcode = None
+            if video_path is not None and window is not None:
+                transcode = normalize_video(
+                    video_path, _destination(out, video_path, ".mp4"),
+                    VideoTarget(window.start_s, window.end_s, max_height, keep_sound),
+                    profile=profile, allow_stream_copy=allow_stream_copy,
+                    on_progress=(lambda share: on_progress("encoding the video", share))
+                    if on_progress else None,
+                )  # fmt: skip
+                written.append(transcode.path)
+            fixed = None
+            if image_path is not None:
+                fixed = _fix(image_path, out, input_check, crop_to_person, auto_exposure, settings)
+                written.append(fixed.path)
+            # 5. The prepared files through the same check.
+            result_check = check(
+                fixed.path if fixed else None, transcode.path if transcode else None,
+                orientation=orientation, prompt=prompt, keep_sound=keep_sound,
+                settings=settings, allow_no_face=allow_no_face,
+                on_progress=(lambda stage, share: on_progress(f"output {stage}", share))
+                if on_progress else None,
+            )  # fmt: skip
+            result = PrepareResult(
+                out_dir=out, input_check=input_check, check=result_check,
+                image_path=fixed.path if fixed else None,
+                video_path=transcode.path if transcode else None,
+                report_path=out / REPORT_NAME,
+                image_steps=fixed.steps if fixed else [],
+                video_steps=transcode.steps if transcode else [],
+                window=window, window_source=None if window is None else
+                ("pinned" if is_pinned else "chosen"),
+                path_taken=transcode.path_taken if transcode else None,
+                transcode=transcode, image_fix=fixed,
+            )  # fmt: skip
+            # 6. The report: the check's JSON of the output plus what prepare did.
+            write_atomically(
+                (json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n").encode(),
+                out / REPORT_NAME,
+            )
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+    return result
+
+
+def _fix(
+    image_path: Path,
+    out: Path,
+    input_check: CheckResult | None,
+    crop_to_person: bool,
+    auto_exposure: bool,
+    settings: Settings,
+) -> ImageFix:
+    box = None
+    exposure = None
+    report = input_check.image if input_check is not None else None
+    if report is not None:
+        # The check's boxes are in the analysed image (at most 1280 px a side, upright).
+        from kling_prep.checks.image import ANALYSIS_MAX_SIDE_PX
+
+        scale = 1 / min(1.0, ANALYSIS_MAX_SIDE_PX / max(report.width, report.height, 1))
+        if report.people:
+            x, y, w, h = report.people[0].box
+            box = (round(x * scale), round(y * scale), round(w * scale), round(h * scale))
+        if report.lighting is not None:
+            m = report.lighting
+            exposure = (
+                m.face_exposure_stops if m.face_exposure_stops is not None else m.exposure_stops
+            )
+    return fix_image(
+        image_path, _destination(out, image_path, ""), profile=settings.profile,
+        person_box=box, crop_to_person=crop_to_person, auto_exposure=auto_exposure,
+        exposure_stops=exposure,
+    )  # fmt: skip
+
+
+def _window_dict(result: PrepareResult) -> dict[str, Any] | None:
+    w = result.window
+    if w is None:
+        return None
+    return {
+        "source": result.window_source,
+        "start_s": round(w.start_s, 3),
+        "end_s": round(w.end_s, 3),
+        "duration_s": round(w.duration_s, 3),
+        "motion_score": w.motion_score,
+        "reason": w.reason,
+        "candidates": [
+            {"start_s": a, "end_s": b, "motion_score": round(m, 3)} for a, b, m in w.candidates
+        ],
+    }
+
+
+def prepare_dict(result: PrepareResult) -> dict[str, Any]:
+    """The `prepare` section of report.json: what was done, as data."""
+    t = result.transcode
+    f = result.image_fix
+    before = result.input_check
+    return {
+        "verdict": result.verdict,
+        "exit_code": result.exit_code,
+        "refusal": result.refusal.as_dict() if result.refusal else None,
+        "window": _window_dict(result),
+        "video": None
+        if t is None
+        else {
+            "path": str(t.path),
+            "path_taken": t.path_taken,
+            "copy_blockers": t.copy_blockers,
+            "start_s": t.start_s,
+            "end_s": t.end_s,
+            "duration_s": t.duration_s,
+            "width": t.width,
+            "height": t.height,
+            "fps": t.fps,
+            "size_bytes": t.size_bytes,
+            "tone_map_method": t.tone_map_method,
+            "steps": [s.as_dict() for s in t.steps],
+        },
+        "image": None
+        if f is None
+        else {
+            "path": str(f.path),
+            "format": f.format,
+            "width": f.width,
+            "height": f.height,
+            "size_bytes": f.size_bytes,
+            "steps": [s.as_dict() for s in f.steps],
+        },
+        "input_findings": [finding_json(x) for x in before.findings] if before else [],
+    }
+
+
+def report_dict(result: PrepareResult) -> dict[str, Any]:
+    """report.json: the check's JSON of the prepared files plus a `prepare` section."""
+    base = to_json_dict(result.check) if result.check is not None else {}
+    return {**base, "prepare": prepare_dict(result)}
+
+
+class _CallableModule(types.ModuleType):
+    """`kling_prep.prepare` names both this module and its function: importing a submodule
+    sets it as an attribute of the package, which would hide the package's lazy export of the
+    same name. Calling the module calls the function, whichever of the two one gets."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> PrepareResult:
+        return prepare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
