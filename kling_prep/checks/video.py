@@ -3,8 +3,11 @@ body in frame, cuts and transitions, the camera's own motion, and the person's m
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +21,7 @@ from kling_prep.checks.findings import Finding, score_from
 from kling_prep.checks.image import framing_of
 from kling_prep.checks.thresholds import Thresholds
 from kling_prep.limits import ApiProfile, Orientation
-from kling_prep.media.frames import SampledFrame, decode_thumbs, scan_video
+from kling_prep.media.frames import SampledFrame, VideoScan, decode_thumbs, scan_video
 from kling_prep.media.probe import VideoProbe, probe_video
 from kling_prep.vision.cuts import CutDetector, CutScan, locate_cut
 from kling_prep.vision.kit import VisionKit
@@ -286,6 +289,35 @@ def _widen(
     return (x0, y0, max(1, x1 - x0), max(1, height - y0))
 
 
+def _analyse_sample(
+    frame: SampledFrame, kit: VisionKit, tracker: Any, t: Thresholds
+) -> tuple[VideoSample, BodyPose | None, tuple[int, int, int, int] | None]:
+    """People, pose, face view and framing of one sample."""
+    people = find_people(frame.rgb, kit.detector, kit.pose, tracker=tracker)
+    main = people[0] if people else None
+    pose = main.pose if main else None
+    ratios = [p.size_px / main.size_px for p in people[1:]] if main else []
+    face = kit.face.estimate(frame.rgb, pose) if main is not None else None
+    share = None
+    box = None
+    if pose is not None:
+        x, y, w, h = pose.bbox_px(min_visibility=t.landmark_min_visibility)
+        share = max(0.0, min(frame.rgb.shape[0], y + h) - max(0.0, y)) / frame.rgb.shape[0]
+        box = (int(x), int(y), int(w), int(h))
+    sample = VideoSample(
+        time_s=round(frame.time_s, 3), frame=frame.index,
+        people=0 if main is None else 1 + sum(r >= t.other_person_block_ratio for r in ratios),
+        background_people=sum(t.other_person_warn_ratio <= r < t.other_person_block_ratio for r in ratios),
+        face_view=face.view if face else None,
+        yaw_deg=None if face is None or face.yaw_deg is None else round(face.yaw_deg, 1),
+        is_body_in_frame=pose is not None and not {"head", "shoulders"} & set(pose.out_of_frame_parts()),
+        framing=framing_of(pose, min_visibility=t.landmark_min_visibility),
+        person_height_share=None if share is None else round(share, 3),
+        main_box=box,
+    )  # fmt: skip
+    return sample, pose, box if box is not None else (main.detection.box if main else None)
+
+
 def check_video(
     path: Path,
     *,
@@ -313,49 +345,48 @@ def check_video(
     fps = probe.fps or 25.0
     detector = CutDetector(fps)
     thumb_width = 64
-    scan = scan_video(
-        path,
-        sample_fps=SAMPLE_FPS,
-        max_side_px=SAMPLE_MAX_SIDE_PX,
-        thumb_width=thumb_width,
-        on_thumb=detector.push,
-        on_progress=(lambda share: on_progress(0.6 * share)) if on_progress else None,
-        rotation_deg=probe.rotation_deg,
-    )
-    cut_scan = detector.finish()
-    cuts = _locate_cuts(path, cut_scan, fps, thumb_width)
-    # 3. People, pose and face view on each sample.
+    # 3. While the decoder runs in a thread, people, pose and face view are read from each
+    #    sample as it arrives: both sides spend their time in native code that releases the GIL.
+    arrived: queue.Queue[SampledFrame | None] = queue.Queue(maxsize=8)
+    outcome: dict[str, Any] = {}
+
+    def decode() -> None:
+        try:
+            outcome["scan"] = scan_video(
+                path, sample_fps=SAMPLE_FPS, max_side_px=SAMPLE_MAX_SIDE_PX,
+                thumb_width=thumb_width, on_thumb=detector.push,
+                on_progress=(lambda share: on_progress(0.9 * share)) if on_progress else None,
+                rotation_deg=probe.rotation_deg, on_sample=arrived.put,
+            )  # fmt: skip
+        except BaseException as exc:  # re-raised in the calling thread below
+            outcome["error"] = exc
+        finally:
+            arrived.put(None)
+
+    decoder = threading.Thread(target=decode, name="kling-prep-decode", daemon=True)
+    decoder.start()
     samples: list[VideoSample] = []
     poses: list[tuple[float, BodyPose | None]] = []
     boxes: list[tuple[int, int, int, int] | None] = []
     tracker = kit.new_tracker()
-    for n, frame in enumerate(scan.samples):
-        people = find_people(frame.rgb, kit.detector, kit.pose, tracker=tracker)
-        main = people[0] if people else None
-        pose = main.pose if main else None
-        ratios = [p.size_px / main.size_px for p in people[1:]] if main else []
-        face = kit.face.estimate(frame.rgb, pose) if main is not None else None
-        share = None
-        box = None
-        if pose is not None:
-            x, y, w, h = pose.bbox_px(min_visibility=t.landmark_min_visibility)
-            share = max(0.0, min(frame.rgb.shape[0], y + h) - max(0.0, y)) / frame.rgb.shape[0]
-            box = (int(x), int(y), int(w), int(h))
-        samples.append(VideoSample(
-            time_s=round(frame.time_s, 3), frame=frame.index,
-            people=0 if main is None else 1 + sum(r >= t.other_person_block_ratio for r in ratios),
-            background_people=sum(t.other_person_warn_ratio <= r < t.other_person_block_ratio for r in ratios),
-            face_view=face.view if face else None,
-            yaw_deg=None if face is None or face.yaw_deg is None else round(face.yaw_deg, 1),
-            is_body_in_frame=pose is not None and not {"head", "shoulders"} & set(pose.out_of_frame_parts()),
-            framing=framing_of(pose, min_visibility=t.landmark_min_visibility),
-            person_height_share=None if share is None else round(share, 3),
-            main_box=box,
-        ))  # fmt: skip
-        poses.append((frame.time_s, pose))
-        boxes.append(box if box is not None else (main.detection.box if main else None))
-        if on_progress is not None:
-            on_progress(0.6 + 0.4 * (n + 1) / max(1, len(scan.samples)))
+    try:
+        while (frame := arrived.get()) is not None:
+            sample, pose, box = _analyse_sample(frame, kit, tracker, t)
+            samples.append(sample)
+            poses.append((frame.time_s, pose))
+            boxes.append(box)
+    finally:
+        while decoder.is_alive():  # never leave the decoder blocked on a full queue
+            with contextlib.suppress(queue.Empty):
+                arrived.get(timeout=0.1)
+        decoder.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    scan: VideoScan = outcome["scan"]
+    cut_scan = detector.finish()
+    cuts = _locate_cuts(path, cut_scan, fps, thumb_width)
+    if on_progress is not None:
+        on_progress(1.0)
     # 4. Camera and the person's own motion.
     camera = _camera(scan.samples, boxes, cuts)
     motion = measure_motion(poses, t)

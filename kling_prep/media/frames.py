@@ -104,6 +104,7 @@ def scan_video(
     on_progress: ProgressSink | None = None,
     rotation_deg: int = 0,
     skip_nonref: bool = True,
+    on_sample: Callable[[SampledFrame], None] | None = None,
 ) -> VideoScan:
     """Decode the video once; stream thumbnails to `on_thumb`, keep samples for analysis.
 
@@ -115,6 +116,8 @@ def scan_video(
         on_thumb: called with (frame index, time in s, BGR thumbnail) for every decoded frame.
         on_progress: called with the share of the video decoded so far, 0..1.
         rotation_deg: the display rotation from the probe, applied to samples.
+        on_sample: called with each sample as soon as it is decoded (analysis can then run
+            beside the decoder instead of after it).
         skip_nonref: let the decoder skip frames no other frame refers to (most B-frames):
             about half the frames of a typical H.264 stream, 40% of the decoding time. Cuts
             found between two decoded frames are then located exactly by `decode_thumbs`.
@@ -155,7 +158,10 @@ def scan_video(
                     width = max(2, round(frame.width * scale / 2) * 2)
                     height = max(2, round(frame.height * scale / 2) * 2)
                     rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-                    samples.append(SampledFrame(index, time_s, _upright(rgb, rotation_deg)))
+                    sample = SampledFrame(index, time_s, _upright(rgb, rotation_deg))
+                    samples.append(sample)
+                    if on_sample is not None:
+                        on_sample(sample)
                     next_sample_s += 1.0 / sample_fps
                 decoded += 1
                 if on_progress is not None and duration_s > 0 and decoded % 15 == 0:
