@@ -307,14 +307,23 @@ def _client_options(func: Any) -> Any:
 @click.option("--max-jobs", type=int, default=None, help="At most N jobs in flight.")
 @click.option("--strict", is_flag=True, help="Refuse on warnings too, not only on blocks.")
 @click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
+@click.option(
+    "--prepare", "do_prepare", is_flag=True,
+    help="Trim and normalize first (as kling-prep prepare) and submit the prepared files.",
+)  # fmt: skip
+@click.option(
+    "--prepared-dir", type=click.Path(path_type=Path), default=Path("prepared"),
+    show_default=True, help="Where --prepare writes the files it submits.",
+)  # fmt: skip
 @click.option("--s3-bucket", default=None, help="Upload local files here (presigned GET URLs).")
 @click.option("--s3-endpoint", default=None, help="An S3-compatible endpoint URL.")
 @_client_options
 def submit(
     image: str, video: str, prompt: str, orientation: str | None, no_sound: bool,
     do_wait: bool, output: Path | None, again: bool, budget: int | None, max_jobs: int | None,
-    strict: bool, allow_no_face: bool, s3_bucket: str | None, s3_endpoint: str | None,
-    base_url: str | None, api_key: str | None, journal_path: Path | None, config: Path | None,
+    strict: bool, allow_no_face: bool, do_prepare: bool, prepared_dir: Path,
+    s3_bucket: str | None, s3_endpoint: str | None, base_url: str | None, api_key: str | None,
+    journal_path: Path | None, config: Path | None,
 ) -> None:  # fmt: skip
     """Check, then submit one job (40 credits), recorded in the journal before the POST.
 
@@ -329,11 +338,18 @@ def submit(
 
     try:
         settings = _settings(config)
-        # 1. The check, the same code path as `kling-prep check`.
-        result = _run_check(
-            image, video, orientation, prompt, not no_sound, allow_no_face or None, settings,
-            show_progress=sys.stderr.isatty(),
-        )  # fmt: skip
+        # 1. The check (of the prepared files with --prepare), the same code path as `check`.
+        if do_prepare:
+            prepared = _run_prepare_for_submit(
+                image, video, prepared_dir, orientation, prompt, not no_sound,
+                allow_no_face or None, settings,
+            )  # fmt: skip
+            image, video, result = str(prepared.image_path), str(prepared.video_path), prepared.check
+        else:
+            result = _run_check(
+                image, video, orientation, prompt, not no_sound, allow_no_face or None, settings,
+                show_progress=sys.stderr.isatty(),
+            )  # fmt: skip
         from rich.console import Console
 
         from kling_prep.report.terminal import render_check
@@ -370,6 +386,30 @@ def submit(
                 click.echo(f"saved {output}")
     except KlingPrepError as exc:
         _fail(str(exc))
+
+
+def _run_prepare_for_submit(
+    image: str, video: str, out_dir: Path, orientation: Any, prompt: str, keep_sound: bool,
+    allow_no_face: bool | None, settings: Any,
+) -> Any:  # fmt: skip
+    """`prepare` before a submission; a refusal exits 2 with nothing sent."""
+    from kling_prep.prepare import prepare as run_prepare
+
+    with _quiet_native_stderr():
+        result = _with_progress(
+            lambda on_progress: run_prepare(
+                image, video, out_dir, orientation=orientation, prompt=prompt,
+                keep_sound=keep_sound, settings=settings, allow_no_face=allow_no_face,
+                on_progress=on_progress,
+            ),
+            show_progress=sys.stderr.isatty(), describe=str,
+        )  # fmt: skip
+    if result.refusal is not None or result.check is None:
+        reason = result.refusal.message if result.refusal else "nothing was prepared"
+        click.echo(f"not submitted: {reason}; no credits spent", err=True)
+        sys.exit(2)
+    click.echo(f"prepared {result.image_path} and {result.video_path}", err=True)
+    return result
 
 
 @main.command()

@@ -56,3 +56,38 @@ def test_a_good_pair_is_submitted_once_waited_for_and_saved(env, samples):
         code, out = _invoke("status")
         assert code == 0
         assert "completed" in out
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_submit_prepare_trims_a_long_clip_uploads_it_and_submits_once(
+    env, samples, s3_endpoint, monkeypatch
+):
+    import boto3
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="inputs")
+    with SandboxServer(delay_s=0.2) as sandbox:
+        code, out = _invoke(
+            "submit", "--prepare", "--prepared-dir", str(env / "ready"), "--image",
+            str(samples / "character.jpg"), "--video", str(samples / "bad" / "too-long.mp4"),
+            "--prompt", PROMPT, "--base-url", sandbox.url, "--s3-bucket", "inputs",
+            "--s3-endpoint", s3_endpoint, "--wait",
+        )  # fmt: skip
+        assert code == 0, out
+        assert "completed" in out
+        assert sandbox.stats.jobs_created == 1
+    prepared = sorted(p.name for p in (env / "ready").iterdir())
+    assert "report.json" in prepared
+    assert any(name.endswith(".mp4") for name in prepared)
