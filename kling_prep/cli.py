@@ -344,7 +344,8 @@ def submit(
                 image, video, prepared_dir, orientation, prompt, not no_sound,
                 allow_no_face or None, settings,
             )  # fmt: skip
-            image, video, result = str(prepared.image_path), str(prepared.video_path), prepared.check
+            image, video = str(prepared.image_path), str(prepared.video_path)
+            result = prepared.check
         else:
             result = _run_check(
                 image, video, orientation, prompt, not no_sound, allow_no_face or None, settings,
