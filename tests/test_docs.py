@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from kling_prep.checks.findings import CODES
-from kling_prep.checks.reference import render
+from kling_prep.report.reference import render
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_checks_reference_is_regenerated():
     assert (ROOT / "docs" / "CHECKS.md").read_text() == render(), (
-        "run: python -m kling_prep.checks.reference > docs/CHECKS.md"
+        "run: python -m kling_prep.report.reference > docs/CHECKS.md"
     )
 
 

@@ -1,6 +1,6 @@
 """The `character_orientation` suggestion, with its reasons.
 
-Rules, in order (docs/CHECKS.md repeats them):
+Rules, in order (docs/CHECKS.md is generated from this docstring):
 1. A video (or chosen window) over 10 s forces `video`: `image` takes at most 10 s.
 2. Arguments for `image`: the camera moves (the character keeps the image's framing rather
    than following a moving view); the character image has a distinctive pose (arms held clear of

@@ -1,6 +1,6 @@
 """docs/CHECKS.md, generated from the code so the table of codes and thresholds cannot drift.
 
-Regenerate with `python -m kling_prep.checks.reference > docs/CHECKS.md`; a test compares.
+Regenerate with `python -m kling_prep.report.reference > docs/CHECKS.md`; a test compares.
 """
 
 from __future__ import annotations
@@ -8,14 +8,15 @@ from __future__ import annotations
 from kling_prep.checks.findings import CODES
 from kling_prep.checks.thresholds import threshold_table
 from kling_prep.limits import PROFILES
+from kling_prep.plan import orientation
 
 
 def render() -> str:
     lines = [
         "# Checks reference",
         "",
-        "Generated from `kling_prep/checks/findings.py`, `thresholds.py` and `limits.py` by",
-        "`python -m kling_prep.checks.reference`; do not edit by hand.",
+        "Generated from `kling_prep/checks/findings.py`, `thresholds.py`, `plan/orientation.py` and `limits.py` by",
+        "`python -m kling_prep.report.reference`; do not edit by hand.",
         "",
         "## Finding codes",
         "",
@@ -37,6 +38,11 @@ def render() -> str:
     ]
     for name, default, unit, why in threshold_table():
         lines.append(f"| `{name}` | {default:g} | {unit} | {why} |")
+    lines += ["", "## The `character_orientation` suggestion", ""]
+    lines += [
+        line.strip() if not line.startswith("   ") else line
+        for line in (orientation.__doc__ or "").strip().splitlines()[2:]
+    ]
     lines += ["", "## API profiles (override under `[limits]`, choose with `profile = ...`)", ""]
     for profile in PROFILES.values():
         lines += [
