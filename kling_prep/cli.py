@@ -625,3 +625,205 @@ def prepare(
         Console(stderr=True).print(render_check(result.check))
     click.echo(f"report  {result.report_path}  (verdict: {result.verdict})", err=True)
     sys.exit(result.exit_code)
+
+
+# -- Batches and the pipeline gate: the same check, for many rows or one -------------------
+
+
+def _batch_progress(enabled: bool) -> Any:
+    """A rich progress bar on stderr (a no-op context in pipes) and its per-row callback."""
+    if not enabled:
+        return contextlib.nullcontext(None)
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+    )  # fmt: skip
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--out-dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="results.jsonl, summary.json, summary.html, sheets/, prepared/.")  # fmt: skip
+@click.option("--prepare", "do_prepare", is_flag=True,
+              help="Trim and normalize each row that passes (or that prepare can fix).")  # fmt: skip
+@click.option("--submit", "do_submit", is_flag=True,
+              help="Submit the rows that pass, once each, through the journal.")  # fmt: skip
+@click.option("--budget", type=int, default=None,
+              help="With --submit: spend at most N credits over this batch's runs.")  # fmt: skip
+@click.option("--strict", is_flag=True, help="With --submit: skip rows with warnings too.")
+@click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local worker processes (default: the CPU count); with Ray, the most tasks "
+              "in flight (default: 2 per cluster CPU).")  # fmt: skip
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Processes on this machine, or Ray tasks.")  # fmt: skip
+@click.option("--address", default=None,
+              help="With --executor ray: the cluster (ray://head:10001); default a local Ray.")  # fmt: skip
+@click.option("--s3-bucket", default=None, help="Upload local files here (presigned GET URLs).")
+@click.option("--s3-endpoint", default=None, help="An S3-compatible endpoint URL.")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
+@_client_options
+def batch(
+    manifest: Path, out_dir: Path, do_prepare: bool, do_submit: bool, budget: int | None,
+    strict: bool, allow_no_face: bool, workers: int | None, executor: str, address: str | None,
+    s3_bucket: str | None, s3_endpoint: str | None, as_json: bool, base_url: str | None,
+    api_key: str | None, journal_path: Path | None, config: Path | None,
+) -> None:  # fmt: skip
+    """Check (and prepare, submit) every row of a CSV or JSONL manifest, resumably.
+
+    Columns: image, video, prompt, and optionally orientation, keep_sound, profile; paths are
+    relative to the manifest, or http(s) URLs. Re-running the same command skips the rows
+    already done: a crash or Ctrl-C loses nothing, and no row is ever submitted twice.
+
+    \b
+    Exit codes: 0 every row done, 1 some rows ended in an error (re-run to retry them),
+    3 usage or environment error, 130 interrupted (re-run to resume).
+    Examples:
+      kling-prep batch uploads.csv --out-dir out/ --workers 2
+      kling-prep batch uploads.jsonl --out-dir out/ --prepare --submit --budget 4000 --s3-bucket b
+      kling-prep batch uploads.csv --out-dir out/ --executor ray --address ray://head:10001
+    """
+    from dataclasses import replace
+
+    from kling_prep.batch import BatchOptions, run_batch
+
+    if budget is not None and not do_submit:
+        _fail("--budget applies to --submit")
+    if address is not None and executor != "ray":
+        _fail("--address applies to --executor ray")
+    if do_submit and do_prepare and not s3_bucket:
+        _fail("--prepare --submit sends the prepared files: give --s3-bucket to upload them")
+    try:
+        settings = _settings(config)
+        if do_submit:
+            key = api_key or settings.api_key
+            if not key:
+                _fail("no API key: set VYDRA_API_KEY or pass --api-key")
+            settings = replace(settings, api_key=key, base_url=base_url or settings.base_url)
+        if do_prepare:
+            try:
+                import kling_prep.prepare  # noqa: F401
+            except ImportError as exc:
+                _fail(f"--prepare is not available in this installation ({exc})")
+        options = BatchOptions(
+            prepare=do_prepare, submit=do_submit, strict=strict,
+            allow_no_face=allow_no_face or None, budget_credits=budget,
+            journal_path=_journal(journal_path).path if do_submit else None,
+            s3_bucket=s3_bucket, s3_endpoint=s3_endpoint,
+        )  # fmt: skip
+        show = not as_json and sys.stderr.isatty()
+        with _quiet_native_stderr(), _batch_progress(show) as bar:
+            task = bar.add_task("rows", total=None) if bar is not None else None
+            counts: dict[str, int] = {}
+
+            def on_progress(done: int, total: int, line: dict[str, Any] | None) -> None:
+                if bar is None:
+                    return
+                if line is not None:
+                    verdict = line["verdict"] or line["status"]
+                    counts[verdict] = counts.get(verdict, 0) + 1
+                text = ", ".join(f"{k} {n}" for k, n in sorted(counts.items())) or "rows"
+                bar.update(task, completed=done, total=total, description=text)
+
+            result = run_batch(
+                manifest, out_dir, settings=settings, options=options,
+                executor=executor,  # type: ignore[arg-type]
+                workers=workers, address=address, on_progress=on_progress,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        click.echo(
+            f"interrupted: the rows finished are in {out_dir / 'results.jsonl'}; run the same "
+            "command again to resume",
+            err=True,
+        )
+        sys.exit(130)
+    except KlingPrepError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        import json
+
+        click.echo(json.dumps(result.summary, indent=2, ensure_ascii=False))
+        sys.exit(result.exit_code)
+    s = result.summary
+    rows, credits, speed = s["rows"], s["credits"], s["throughput"]
+    blocks = {code: n["block"] for code, n in s["findings"].items() if n.get("block")}
+    click.echo(
+        f"rows        {rows['total']}: {rows['done']} done, {rows['to_retry']} to retry, "
+        f"{rows['not_run']} not run, {rows['duplicates']} duplicates "
+        f"({result.rows_skipped} already done before this run)"
+    )
+    click.echo("verdicts    " + (", ".join(f"{k} {n}" for k, n in s["verdicts"].items()) or "-"))
+    click.echo("blocks      " + (", ".join(f"{k} {n}" for k, n in blocks.items()) or "-"))
+    if s["submissions"]:
+        click.echo("submitted   " + ", ".join(f"{k} {n}" for k, n in s["submissions"].items()))
+    click.echo(
+        f"credits     {credits['spent']} spent, {credits['possibly_spent']} possibly spent, "
+        f"{credits['saved']} saved ({credits['per_job']} per blocked row)"
+    )
+    if speed["rows_per_min"] is not None:
+        click.echo(
+            f"throughput  {speed['rows_per_min']} rows/min ({speed['rows_run']} rows in "
+            f"{speed['wall_s']} s, {executor}, {speed['workers'] or 'auto'} workers)"
+        )
+    click.echo(f"results     {result.results_path}")
+    click.echo(f"summary     {result.summary_path}  {result.html_path}")
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.option("--image", "image", metavar="PATH_OR_URL", help="The character image.")
+@click.option("--video", "video", metavar="PATH_OR_URL", help="The reference video.")
+@click.option("--orientation", type=click.Choice(["video", "image"]), default=None,
+              help="The character_orientation you will send.")  # fmt: skip
+@click.option("--prompt", default=None, help="The prompt you will send.")
+@click.option("--no-sound", is_flag=True, help="You will send keep_original_sound=false.")
+@click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report on one line.")
+@click.option("--config", type=click.Path(path_type=Path, exists=True), default=None)
+def gate(
+    image: str | None, video: str | None, orientation: str | None, prompt: str | None,
+    no_sound: bool, allow_no_face: bool, as_json: bool, config: Path | None,
+) -> None:  # fmt: skip
+    """The check for pipelines: one line of output, the verdict as the exit code.
+
+    \b
+    Exit codes: 0 pass, 1 warnings, 2 blocked, 3 error (the reason on stderr).
+    Example:
+      kling-prep gate --image in/me.jpg --video in/dance.mp4 --prompt "..." && upload ...
+    """
+    if image is None and video is None:
+        _fail("give --image, --video or both")
+    try:
+        result = _run_check(
+            image, video, orientation, prompt, not no_sound, allow_no_face or None,
+            _settings(config), show_progress=False,
+        )  # fmt: skip
+    except KlingPrepError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        import json
+
+        from kling_prep.report.json_report import to_json_dict
+
+        click.echo(json.dumps(to_json_dict(result), ensure_ascii=False, separators=(",", ":")))
+    else:
+        parts = [{"ready": "pass", "warnings": "warnings", "blocked": "blocked"}[result.verdict]]
+        for severity in ("block", "warn"):
+            codes = sorted({f.code for f in result.findings if f.severity == severity})
+            if codes:
+                parts.append(f"{severity}: {', '.join(codes)}")
+        parts.append(f"orientation: {result.orientation.value}")
+        click.echo("  ".join(parts))
+    sys.exit(result.exit_code)

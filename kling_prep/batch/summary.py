@@ -1,0 +1,248 @@
+"""The batch summary: counts per verdict and finding code, credits spent and saved, throughput and
+the per-row cost by stage, as `summary.json` data; and `summary.html`, one self-contained page
+with a contact sheet per blocked row."""
+
+from __future__ import annotations
+
+import base64
+import html
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kling_prep.batch.row import BLOCKED_VERDICTS
+
+SUMMARY_VERSION = "1.0"
+# Pictures inlined in summary.html; beyond this the page links to the files in sheets/.
+MAX_INLINE_SHEETS = 200
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """This run's own figures: what it did and how long it took."""
+
+    executor: str
+    workers: int
+    rows_run: int
+    rows_skipped: int
+    wall_s: float
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(statistics.fmean(values), 3) if values else None
+
+
+def cost_split(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean seconds per row, by stage, over rows that were checked.
+
+    decode: the video's single decode pass; analysis: the rest of the check (image, people,
+    pose, face, lighting, cuts, plan) and prepare's own checks; encode: prepare's video encode;
+    io: fetching URLs and building the models; submit: upload and POST; cpu: processor time of
+    the worker (all its threads) per row, which can exceed total when MediaPipe runs threads.
+    """
+    checked = [line["timings_s"] for line in lines if line.get("check") and line.get("timings_s")]
+    decode, analysis, encode, io, submit, total, cpu = [], [], [], [], [], [], []
+    for t in checked:
+        check_s = t.get("check_s", 0.0)
+        d = t.get("video_decode_s", 0.0)
+        e = t.get("encode_s", 0.0)
+        f = t.get("fetch_s", 0.0)
+        decode.append(d)
+        io.append(f)
+        analysis.append(max(0.0, check_s - d - f) + max(0.0, t.get("prepare_s", 0.0) - e))
+        encode.append(e)
+        submit.append(t.get("submit_s", 0.0))
+        total.append(t.get("total_s", 0.0))
+        cpu.append(t.get("cpu_s", 0.0))
+    return {
+        "rows": len(checked),
+        "decode_s": _mean(decode),
+        "analysis_s": _mean(analysis),
+        "encode_s": _mean(encode),
+        "io_s": _mean(io),
+        "submit_s": _mean(submit),
+        "total_s": _mean(total),
+        "cpu_s": _mean(cpu),
+    }
+
+
+def build_summary(
+    lines: list[dict[str, Any]],
+    *,
+    rows: int,
+    duplicates: list[dict[str, int]],
+    manifest: str,
+    out_dir: Path,
+    credits_per_job: int,
+    budget_credits: int | None,
+    run: RunStats,
+) -> dict[str, Any]:
+    """summary.json's content.
+
+    Args:
+        lines: the current result of each manifest row (one per key, last line wins).
+        rows: the manifest's row count, bad rows included.
+        duplicates: rows that repeat an earlier row's inputs (`{"row", "same_as"}`).
+        run: this run's figures, for throughput.
+    """
+    verdicts: Counter[str] = Counter()
+    findings: dict[str, Counter[str]] = {}
+    submissions: Counter[str] = Counter()
+    spent = possibly = 0
+    for line in lines:
+        verdicts[line["verdict"] if line["status"] == "done" else "error"] += 1
+        for f in (line.get("check") or {}).get("findings", []):
+            findings.setdefault(f["code"], Counter())[f["severity"]] += 1
+        sub = line.get("submission")
+        if sub:
+            submissions[sub["status"]] += 1
+            if sub["status"] == "submitted":
+                spent += sub.get("credits_charged") or credits_per_job
+            elif sub["status"] == "unknown":
+                possibly += sub.get("intended_credits") or credits_per_job
+    blocked = sum(verdicts[v] for v in BLOCKED_VERDICTS)
+    done = sum(1 for line in lines if line.get("final"))
+    minutes = run.wall_s / 60
+    return {
+        "summary_version": SUMMARY_VERSION,
+        "manifest": manifest,
+        "out_dir": str(out_dir),
+        "rows": {
+            "total": rows,
+            "done": done,
+            "to_retry": len(lines) - done,
+            "not_run": rows - len(lines) - len(duplicates),
+            "duplicates": len(duplicates),
+        },
+        "verdicts": dict(sorted(verdicts.items())),
+        "findings": {code: dict(c) for code, c in sorted(findings.items())},
+        "submissions": dict(sorted(submissions.items())),
+        "credits": {
+            "per_job": credits_per_job,
+            "spent": spent,
+            "possibly_spent": possibly,
+            "saved": blocked * credits_per_job,
+            "saved_rule": "blocked rows x credits per job: jobs the check kept from being paid for",
+            "budget": budget_credits,
+        },
+        "throughput": {
+            "executor": run.executor,
+            "workers": run.workers,
+            "rows_run": run.rows_run,
+            "rows_skipped": run.rows_skipped,
+            "wall_s": round(run.wall_s, 2),
+            "rows_per_min": round(run.rows_run / minutes, 2) if run.rows_run and minutes else None,
+        },
+        "cost_per_row_s": cost_split(lines),
+        "duplicates": duplicates,
+    }
+
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1a202c;max-width:1200px}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px} h3{font-size:15px;margin:0}
+table{border-collapse:collapse} td,th{padding:4px 10px;border-bottom:1px solid #e2e8f0;
+text-align:left;vertical-align:top} .num{text-align:right} .sev{font-weight:600}
+.row{border:1px solid #cbd5e0;border-radius:6px;padding:12px;margin:12px 0}
+.row img{max-width:100%;border:1px solid #cbd5e0;margin-top:8px} .muted{color:#4a5568}
+.pics{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,2fr);gap:12px}
+.verdict{display:inline-block;padding:2px 8px;border-radius:4px;color:#fff;font-weight:600}
+.ready,.fixed{background:#2f855a}.warnings{background:#b7791f}.blocked,.refused{background:#c62828}
+.error{background:#4a5568} code{font-size:13px}
+"""
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def _findings_of(line: dict[str, Any]) -> list[Any]:
+    from kling_prep.checks.findings import CODES, Finding
+
+    found = [*(line.get("check") or {}).get("findings", [])]
+    found += (line.get("prepare") or {}).get("findings", [])
+    out = []
+    for f in found:
+        if f["code"] in CODES and f["severity"] != "info":
+            out.append(Finding(f["code"], f["severity"], f["message"], f.get("measured"),
+                               f.get("threshold"), f.get("unit", "")))  # fmt: skip
+    return out
+
+
+def _picture(out_dir: Path, relative: str | None, alt: str, inline: bool) -> str:
+    if relative is None or not (out_dir / relative).is_file():
+        return ""
+    if inline:
+        data = base64.b64encode((out_dir / relative).read_bytes()).decode("ascii")
+        return f'<img alt="{html.escape(alt)}" src="data:image/jpeg;base64,{data}">'
+    return f'<p><a href="{html.escape(relative)}">{html.escape(alt)}</a></p>'
+
+
+def _blocked_row(line: dict[str, Any], out_dir: Path, inline: bool) -> str:
+    from kling_prep.report.html import _findings_table
+
+    inputs = line.get("inputs", {})
+    pics = line.get("pictures", {})
+    image = _picture(out_dir, pics.get("image"), "character image", inline)
+    video = _picture(out_dir, pics.get("video"), "contact sheet", inline)
+    title = (f'<h3>row {line["row"]} <span class="verdict {line["verdict"]}">{line["verdict"]}'
+             f"</span></h3><p class=muted>{html.escape(str(inputs.get('image')))}<br>"
+             f"{html.escape(str(inputs.get('video')))}</p>")  # fmt: skip
+    return (f'<div class="row">{title}{_findings_table(_findings_of(line))}'
+            f'<div class="pics"><div>{image}</div><div>{video}</div></div></div>')  # fmt: skip
+
+
+def render_summary_html(summary: dict[str, Any], lines: list[dict[str, Any]], out_dir: Path) -> str:
+    """summary.html: the figures, the findings by code, the errors, and each blocked row with
+    its findings, its image overlay and its video's contact sheet (inlined: one file)."""
+    from kling_prep.checks.findings import CODES
+
+    esc = html.escape
+    rows, credits, speed = summary["rows"], summary["credits"], summary["throughput"]
+    cost = summary["cost_per_row_s"]
+    head = (f"<h1>kling-prep batch</h1><p class=muted>{esc(summary['manifest'])} &rarr; "
+            f"{esc(summary['out_dir'])}</p>")  # fmt: skip
+    figures = _table(["", ""], [
+        ["rows", f"{rows['total']} ({rows['done']} done, {rows['to_retry']} to retry, "
+                 f"{rows['not_run']} not run, {rows['duplicates']} duplicates)"],
+        ["verdicts", ", ".join(f'<span class="verdict {esc(v)}">{esc(v)}</span> {n}'
+                               for v, n in summary["verdicts"].items()) or "-"],
+        ["credits", f"{credits['spent']} spent, {credits['possibly_spent']} possibly spent, "
+                    f"<b>{credits['saved']} saved</b> ({esc(credits['saved_rule'])})"
+                    + (f"; budget {credits['budget']}" if credits["budget"] is not None else "")],
+        ["submissions", ", ".join(f"{esc(k)} {n}" for k, n in summary["submissions"].items()) or "-"],
+        ["throughput", f"{speed['rows_per_min'] or '-'} rows/min ({speed['rows_run']} rows in "
+                       f"{speed['wall_s']} s, {speed['workers']} {esc(speed['executor'])} workers; "
+                       f"{speed['rows_skipped']} already done)"],
+        ["cost per row", ", ".join(f"{k.removesuffix('_s')} {v} s" for k, v in cost.items()
+                                   if k.endswith("_s") and v is not None) or "-"],
+    ])  # fmt: skip
+    code_rows = [
+        [f"<code>{esc(code)}</code>", esc(CODES[code].meaning if code in CODES else ""),
+         *(f'<span class="num">{counts.get(s, 0)}</span>' for s in ("block", "warn", "info"))]
+        for code, counts in summary["findings"].items()
+    ]  # fmt: skip
+    findings = _table(["code", "meaning", "block", "warn", "info"], code_rows)
+    errors = [line for line in lines if line["status"] == "error"]
+    error_rows = [
+        [str(line["row"]), esc(line["error"]["type"]), esc(line["error"]["message"])]
+        for line in sorted(errors, key=lambda x: x["row"])
+    ]
+    blocked = sorted(
+        (line for line in lines if line.get("verdict") in BLOCKED_VERDICTS), key=lambda x: x["row"]
+    )
+    cards = "".join(
+        _blocked_row(line, out_dir, i < MAX_INLINE_SHEETS) for i, line in enumerate(blocked)
+    )
+    body = [
+        head, figures, "<h2>Findings by code (rows)</h2>", findings,
+        f"<h2>Errors ({len(errors)})</h2>",
+        _table(["row", "type", "reason"], error_rows) if errors else "<p>None.</p>",
+        f"<h2>Blocked rows ({len(blocked)})</h2>", cards or "<p>None.</p>",
+    ]  # fmt: skip
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>kling-prep batch'
+            f"</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>")  # fmt: skip
