@@ -22,7 +22,7 @@ from kling_prep.limits import get_profile
 from kling_prep.media.ffmpeg import find_ffmpeg
 from kling_prep.media.transcode import VideoTarget, normalize_video
 from kling_prep.preflight import check
-from kling_prep.prepare import prepare
+from kling_prep.preparation import prepare
 
 PROMPT = "A person moves in a plain studio, full body in view, soft even lighting"
 

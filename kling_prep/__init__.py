@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from kling_prep.version import __version__
 
 if TYPE_CHECKING:
     from kling_prep.preflight import check
+    from kling_prep.preparation import prepare
 
 __all__ = ["__version__", "check", "prepare"]
 
@@ -23,9 +24,7 @@ def __getattr__(name: str) -> Any:
 
         return check
     if name == "prepare":
-        # Imported by name: kling_prep.prepare sits above the check in the layers, and a
-        # static import here would make every `from kling_prep import __version__` reach it.
-        import importlib
+        from kling_prep.preparation import prepare
 
-        return importlib.import_module("kling_prep.prepare").prepare
+        return prepare
     raise AttributeError(f"module 'kling_prep' has no attribute {name!r}")

@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from kling_prep import __version__
 from kling_prep.errors import KlingPrepError
+from kling_prep.version import __version__
 
 EXIT_USAGE = 3
 
@@ -394,7 +394,7 @@ def _run_prepare_for_submit(
     allow_no_face: bool | None, settings: Any,
 ) -> Any:  # fmt: skip
     """`prepare` before a submission; a refusal exits 2 with nothing sent."""
-    from kling_prep.prepare import prepare as run_prepare
+    from kling_prep.preparation import prepare as run_prepare
 
     with _quiet_native_stderr():
         result = _with_progress(
@@ -570,8 +570,8 @@ def prepare(
     """
     if image is None and video is None:
         _fail("give --image, --video or both (see kling-prep prepare --help)")
-    from kling_prep.prepare import prepare as run_prepare
-    from kling_prep.prepare import report_dict
+    from kling_prep.preparation import prepare as run_prepare
+    from kling_prep.preparation import report_dict
 
     show_progress = not as_json and sys.stderr.isatty()
     try:
@@ -710,11 +710,6 @@ def batch(
             if not key:
                 _fail("no API key: set VYDRA_API_KEY or pass --api-key")
             settings = replace(settings, api_key=key, base_url=base_url or settings.base_url)
-        if do_prepare:
-            try:
-                import kling_prep.prepare  # noqa: F401
-            except ImportError as exc:
-                _fail(f"--prepare is not available in this installation ({exc})")
         options = BatchOptions(
             prepare=do_prepare, submit=do_submit, strict=strict,
             allow_no_face=allow_no_face or None, budget_credits=budget,

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kling_prep import __version__
 from kling_prep.checks.findings import SEVERITY_ORDER, Finding, worst_severity
 from kling_prep.checks.image import ImageReport, check_image
 from kling_prep.checks.pair import check_pair
@@ -23,6 +22,7 @@ from kling_prep.media.fetch import fetch_url, is_url
 from kling_prep.plan.orientation import OrientationSuggestion, suggest_orientation
 from kling_prep.plan.window import NoWindow, Window, choose_window
 from kling_prep.settings import Settings
+from kling_prep.version import __version__
 from kling_prep.vision.kit import VisionKit
 
 SCHEMA_VERSION = "1.0"
@@ -120,6 +120,7 @@ def check(
     settings: Settings | None = None,
     allow_no_face: bool | None = None,
     on_progress: ProgressSink | None = None,
+    kit: VisionKit | None = None,
 ) -> CheckResult:
     """Check a character image and/or a reference video before they cost credits.
 
@@ -132,6 +133,7 @@ def check(
         settings: profile, thresholds and options (defaults when None).
         allow_no_face: accept a character without a visible face (warns instead of blocking).
         on_progress: called with (stage, share 0..1) while working.
+        kit: models to reuse across calls (a batch worker's); built and closed here when None.
 
     Returns:
         The CheckResult; nothing printed, nothing exited.

@@ -15,7 +15,9 @@ from kling_prep.media.fetch import fetch_url
 
 def test_a_url_input_is_checked_like_a_local_file(samples):
     with StaticFileServer(samples) as files:
-        result = CliRunner().invoke(main, ["check", "--image", files.url("character.jpg"), "--json"])
+        result = CliRunner().invoke(
+            main, ["check", "--image", files.url("character.jpg"), "--json"]
+        )
     assert result.exit_code in (0, 1), result.output
     assert '"people_count": 1' in result.output
     assert files.url("character.jpg") in result.output

@@ -37,6 +37,7 @@ from kling_prep.settings import Settings
 if TYPE_CHECKING:
     from kling_prep.client import JobJournal, KlingClient, SubmissionRecord, SubmissionRunner
     from kling_prep.preflight import CheckResult
+    from kling_prep.vision.kit import VisionKit
 
 log = logging.getLogger(__name__)
 
@@ -172,10 +173,15 @@ def row_key(
     return hashlib.sha256(encoded).hexdigest()
 
 
+# The share of the video's progress that `check_video` gives to its decoding pass.
+VIDEO_DECODE_SHARE = 0.9
+
+
 class StageClock:
     """Times a check's stages from its progress calls: the image, the video's one decode pass
-    (the first 60 % of the video's progress, as `check_video` reports it) and its analysis;
-    and, for prepare, the video's encoding."""
+    (the first 90 % of the video's progress, as `check_video` reports it; the samples are
+    analysed beside the decoder, so `video_analysis_s` is the analysis that outlasts the
+    decode) and, for prepare, the video's encoding."""
 
     def __init__(self) -> None:
         self.start = time.perf_counter()
@@ -187,7 +193,7 @@ class StageClock:
         self.marks[f"{stage}:last"] = now
         if stage == "image" and share <= 0.0:
             self.marks["image:start"] = now
-        if stage == "video" and share <= 0.6:
+        if stage == "video" and share <= VIDEO_DECODE_SHARE:
             self.marks["video:decoded"] = now
 
     def check_split(self, end: float) -> dict[str, float]:
@@ -218,6 +224,20 @@ class RowContext:
         self.config = config
         self._client: KlingClient | None = None
         self._runner: SubmissionRunner | None = None
+        self._kit: VisionKit | None = None
+
+    @property
+    def kit(self) -> VisionKit:
+        """The MediaPipe models, built once per worker and reused by every row's check."""
+        if self._kit is None:
+            from kling_prep.vision.kit import VisionKit
+
+            t = self.config.settings.thresholds
+            self._kit = VisionKit(
+                frontal_max_deg=t.frontal_max_yaw_deg,
+                three_quarter_max_deg=t.three_quarter_max_yaw_deg,
+            )
+        return self._kit
 
     @property
     def runner(self) -> SubmissionRunner:
@@ -256,7 +276,10 @@ class RowContext:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+        if self._kit is not None:
+            self._kit.close()
         self._client = self._runner = None
+        self._kit = None
 
 
 # One context per configuration in each worker process: a process pool's initializer or a Ray
@@ -443,7 +466,7 @@ def process_row(task: RowTask, context: RowContext) -> RowOutcome:
         result = check(
             row.image, row.video, orientation=row.orientation, prompt=row.prompt,
             keep_sound=row.keep_sound, settings=settings, allow_no_face=options.allow_no_face,
-            on_progress=clock.on_progress,
+            on_progress=clock.on_progress, kit=context.kit,
         )  # fmt: skip
         timings.update(clock.check_split(time.perf_counter()))
         verdict = result.verdict
@@ -453,7 +476,7 @@ def process_row(task: RowTask, context: RowContext) -> RowOutcome:
         to_submit = (row.image, row.video)
         orientation = row.orientation or result.orientation.value
         if options.prepare and _should_prepare(result):
-            from kling_prep.prepare import prepare, prepare_dict
+            from kling_prep.preparation import prepare, prepare_dict
 
             prep_clock = StageClock()
             prepared = prepare(

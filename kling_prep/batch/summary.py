@@ -183,7 +183,7 @@ def _picture(out_dir: Path, relative: str | None, alt: str, inline: bool) -> str
 
 
 def _blocked_row(line: dict[str, Any], out_dir: Path, inline: bool) -> str:
-    from kling_prep.report.html import _findings_table
+    from kling_prep.report.html import findings_table
 
     inputs = line.get("inputs", {})
     pics = line.get("pictures", {})
@@ -192,7 +192,7 @@ def _blocked_row(line: dict[str, Any], out_dir: Path, inline: bool) -> str:
     title = (f'<h3>row {line["row"]} <span class="verdict {line["verdict"]}">{line["verdict"]}'
              f"</span></h3><p class=muted>{html.escape(str(inputs.get('image')))}<br>"
              f"{html.escape(str(inputs.get('video')))}</p>")  # fmt: skip
-    return (f'<div class="row">{title}{_findings_table(_findings_of(line))}'
+    return (f'<div class="row">{title}{findings_table(_findings_of(line))}'
             f'<div class="pics"><div>{image}</div><div>{video}</div></div></div>')  # fmt: skip
 
 

@@ -179,7 +179,7 @@ def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
     return "".join(out)
 
 
-def _findings_table(findings: list[Finding]) -> str:
+def findings_table(findings: list[Finding]) -> str:
     if not findings:
         return "<p>No findings.</p>"
     rows = "".join(
@@ -242,7 +242,7 @@ def _image_section(im: ImageReport) -> str:
         ]
     kv = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return (f'<h2>Character image</h2><div class="grid"><div>{picture}</div>'
-            f'<div><table class="kv">{kv}</table></div></div>{_findings_table(im.findings)}')  # fmt: skip
+            f'<div><table class="kv">{kv}</table></div></div>{findings_table(im.findings)}')  # fmt: skip
 
 
 def _video_section(v: VideoReport, window: Window | NoWindow | None) -> str:
@@ -269,7 +269,7 @@ def _video_section(v: VideoReport, window: Window | NoWindow | None) -> str:
             f"<h2>Timeline</h2><p>{html.escape(win)}</p>{timeline_svg(v, window)}"
             f'<p class="legend">face view: {legend}; people: green one, red more, grey none; '
             f"red lines: cuts; orange: fades/dissolves; green band: usable window</p>"
-            f"{_findings_table(v.findings)}")  # fmt: skip
+            f"{findings_table(v.findings)}")  # fmt: skip
 
 
 def render_html(result: CheckResult) -> str:
@@ -277,7 +277,7 @@ def render_html(result: CheckResult) -> str:
     head = (f'<h1>kling-prep pre-flight report</h1><p><span class="verdict {result.verdict}">'
             f"{result.verdict.upper()}</span> &nbsp; {result.credits} credits at submission &nbsp; "
             f"suggested orientation <b>{o.value}</b>: {html.escape('; '.join(o.reasons))}</p>")  # fmt: skip
-    body = [head, "<h2>All findings</h2>", _findings_table(result.findings)]
+    body = [head, "<h2>All findings</h2>", findings_table(result.findings)]
     if result.image is not None:
         body.append(_image_section(result.image))
     if result.video is not None:

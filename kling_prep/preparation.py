@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import tempfile
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,15 +392,3 @@ def report_dict(result: PrepareResult) -> dict[str, Any]:
     """report.json: the check's JSON of the prepared files plus a `prepare` section."""
     base = to_json_dict(result.check) if result.check is not None else {}
     return {**base, "prepare": prepare_dict(result)}
-
-
-class _CallableModule(types.ModuleType):
-    """`kling_prep.prepare` names both this module and its function: importing a submodule
-    sets it as an attribute of the package, which would hide the package's lazy export of the
-    same name. Calling the module calls the function, whichever of the two one gets."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> PrepareResult:
-        return prepare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
