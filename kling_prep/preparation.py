@@ -18,7 +18,8 @@ from typing import Any, Literal
 from kling_prep.errors import KlingPrepError
 from kling_prep.limits import Orientation
 from kling_prep.media.fetch import fetch_url, is_url
-from kling_prep.media.imagefix import ImageFix, fix_image, write_atomically
+from kling_prep.media.imagefix import ImageFix, fix_image
+from kling_prep.media.outputs import write_atomically
 from kling_prep.media.probe import probe_video
 from kling_prep.media.transcode import (
     PathTaken,

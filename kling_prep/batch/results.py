@@ -10,36 +10,17 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from kling_prep.errors import KlingPrepError
+from kling_prep.media.outputs import write_atomically
 
 RESULTS_NAME = "results.jsonl"
 STATE_NAME = "batch.json"
 LOCK_NAME = ".batch.lock"
 SHEETS_DIR = "sheets"
-
-
-def write_atomically(data: bytes, path: Path) -> None:
-    """Write a whole file or nothing: a temporary file in the same folder, fsynced, renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp makes the file private (0600); a report is as readable as any file made here.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kling_prep.batch.manifest import Manifest, read_manifest
-from kling_prep.batch.results import ResultStore, latest_by_key, write_atomically
+from kling_prep.batch.results import ResultStore, latest_by_key
 from kling_prep.batch.row import (
     BatchOptions,
     RowOutcome,
@@ -30,6 +30,7 @@ from kling_prep.batch.row import (
 )
 from kling_prep.batch.summary import RunStats, build_summary, render_summary_html
 from kling_prep.errors import ConfigError, KlingPrepError
+from kling_prep.media.outputs import write_atomically
 from kling_prep.settings import Settings
 
 log = logging.getLogger(__name__)

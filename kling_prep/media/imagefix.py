@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kling_prep.errors import MediaDecodeError, UnsupportedMediaError
 from kling_prep.limits import ApiProfile
+from kling_prep.media.outputs import write_atomically
 from kling_prep.media.transcode import Step
 
 if TYPE_CHECKING:
@@ -261,20 +260,6 @@ def _encode(
             f"{current.width}x{current.height}", f"{smaller[0]}x{smaller[1]}",
         ))  # fmt: skip
         current = current.resize(smaller, Image.Resampling.LANCZOS)
-
-
-def write_atomically(data: bytes, dest: Path) -> None:
-    """Write `data` to a temporary name beside `dest`, make it durable, then rename it."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def fix_image(

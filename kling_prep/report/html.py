@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from numpy.typing import NDArray
 from kling_prep.checks.findings import Finding
 from kling_prep.checks.image import ImageReport, backlight_of
 from kling_prep.checks.video import VideoReport
+from kling_prep.media.outputs import write_atomically
 from kling_prep.plan.window import NoWindow, Window
 from kling_prep.preflight import CheckResult
 from kling_prep.vision.pose import SKELETON
@@ -290,13 +289,4 @@ def render_html(result: CheckResult) -> str:
 
 def write_html(result: CheckResult, path: Path) -> None:
     """Write the report atomically: a temporary file in the same folder, renamed when complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = render_html(result)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(render_html(result).encode("utf-8"), path)
