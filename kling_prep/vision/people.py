@@ -8,6 +8,7 @@ person at a useful size, and detections seen twice are merged.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,11 +120,13 @@ class PersonDetector:
             )
         return found
 
-    def detect(self, image_rgb: NDArray[Any]) -> list[PersonBox]:
+    def detect(self, image_rgb: NDArray[Any], *, use_tiles: bool = True) -> list[PersonBox]:
         """Every person found, largest first.
 
         Args:
             image_rgb: HxWx3 uint8 RGB frame.
+            use_tiles: also look in square tiles along the long side (small people side by
+                side); off, only the whole frame is read.
 
         Returns:
             One box per person, duplicates across tiles merged, largest body first.
@@ -131,7 +134,7 @@ class PersonDetector:
         height, width = image_rgb.shape[:2]
         everywhere = (-math.inf, -math.inf, math.inf, math.inf)
         candidates = self._detect_once(image_rgb, 0, 0, everywhere)
-        tiles = _tiles(width, height)
+        tiles = _tiles(width, height) if use_tiles else []
         for i, (x, y, side) in enumerate(tiles):
             offset = x if width >= height else y
             prev_end = tiles[i - 1][0 if width >= height else 1] + side if i > 0 else 0
@@ -183,9 +186,10 @@ class Person:
 def find_people(
     image_rgb: NDArray[Any],
     detector: PersonDetector,
-    estimator: PoseEstimator,
+    estimator: PoseEstimator | Callable[[], PoseEstimator],
     *,
     tracker: PoseEstimator | None = None,
+    use_tiles: bool = True,
 ) -> list[Person]:
     """The people in a frame, largest first, each confirmed by its own pose.
 
@@ -197,14 +201,19 @@ def find_people(
        the largest must also show a head and both shoulders.
     3. Proposals whose heads land on a person already kept are the same person.
     """
-    boxes = detector.detect(image_rgb)
-    if len(boxes) == 1:
+    boxes = detector.detect(image_rgb, use_tiles=use_tiles)
+    if not boxes:
+        return []
+    if len(boxes) == 1 and tracker is not None:
         # In a video, a tracking landmarker reuses the last frame's body region and skips its own
         # detector; it is only trusted while its head lands inside the one detected body.
-        if tracker is not None:
-            tracked = tracker.estimate(image_rgb)
-            if tracked is not None and _is_inside(tracked, boxes[0]):
-                return [Person(detection=boxes[0], pose=tracked)]
+        tracked = tracker.estimate(image_rgb)
+        if tracked is not None and _is_inside(tracked, boxes[0]):
+            return [Person(detection=boxes[0], pose=tracked)]
+    # The still-image landmarker (a graph of its own) is only built when it is needed.
+    if not isinstance(estimator, PoseEstimator):
+        estimator = estimator()
+    if len(boxes) == 1:
         pose = estimator.estimate(image_rgb)
         return [] if pose is None else [Person(detection=boxes[0], pose=pose)]
     people: list[Person] = []
