@@ -20,7 +20,6 @@ run: $(STAMP)
 	$(BIN)/kling-prep check --image samples/character.jpg --video samples/reference.mp4 \
 		--prompt "An astronaut sways and turns in front of a plain studio wall, soft even light" \
 		--html out/report.html; code=$$?; [ $$code -le 2 ] || exit $$code
-	@echo "HTML report: out/report.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
