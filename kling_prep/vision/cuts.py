@@ -52,6 +52,12 @@ PySceneDetect's AdaptiveDetector (min_content_val 15 on a 0-255 scale). Unrelate
 while a still shot's noise scores ~0.015; without the floor, a flicker in a perfectly still shot
 could pass the ratio alone."""
 
+STEP_RATIO: Final = 2.0
+"""A cut changes the picture in one step: its score must be at least this many times each of
+the two neighbouring steps. Motion that changes the picture a lot spreads the change over
+several steps of similar size (a person walking into an empty frame adds a slice of body each
+frame), which the adaptive ratio alone, against a still background, would take for a cut."""
+
 DARK_LEVEL: Final = 40
 """A thumbnail is black when 95 % of its luma is at or below this 8-bit level (limited-range
 black is 16; 40 leaves room for noise, grain and a faint logo)."""
@@ -322,6 +328,9 @@ class CutDetector:
             # A floor on the baseline keeps the ratio finite on a perfectly still shot.
             ratio = scores[i] / max(baseline, 0.01)
             if ratio < ADAPTIVE_RATIO:
+                continue
+            steps = [scores[j] for j in (i - 1, i + 1) if 1 <= j < count]
+            if steps and scores[i] < STEP_RATIO * max(steps):
                 continue
             if any(start < i <= end for _, start, end in spans) or self._is_flash(i, times):
                 continue
