@@ -16,6 +16,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from kling_prep.checks.findings import Finding, score_from
 from kling_prep.checks.image import framing_of
@@ -30,6 +31,7 @@ from kling_prep.vision.pose import BodyPose
 
 SAMPLE_FPS = 2.0  # analysis samples a second: people, pose, face view, camera
 SAMPLE_MAX_SIDE_PX = 640
+CAMERA_WIDTH_PX = 320  # the background's motion is measured at about this width
 _LIMBS = (13, 14, 15, 16, 25, 26, 27, 28)  # elbows, wrists, knees, ankles
 _EXTREMITIES = (15, 16, 27, 28)  # wrists, ankles
 
@@ -260,12 +262,13 @@ def _camera(
         shot = [(s, b) for s, b in zip(samples, boxes, strict=False) if start <= s.time_s < end]
         if len(shot) < 3:
             continue
-        frames = [
-            (s.time_s, np.asarray(cv2.cvtColor(s.rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8))
-            for s, _ in shot
-        ]
+        # The background is tracked at about 320 px wide: its measures are shares of the frame,
+        # so the size changes nothing but the cost.
+        scale = min(1.0, CAMERA_WIDTH_PX / shot[0][0].rgb.shape[1])
+        frames = [(s.time_s, _grey(s.rgb, scale)) for s, _ in shot]
         motion = estimate_camera_motion(
-            frames, [_widen(b, s.rgb.shape[1], s.rgb.shape[0]) for s, b in shot]
+            frames,
+            [_scaled(_widen(b, s.rgb.shape[1], s.rgb.shape[0]), scale) for s, b in shot],
         ).as_dict()
         speed = max(
             abs(float(motion.get("pan_pct_per_s_median") or 0.0)),
@@ -275,6 +278,21 @@ def _camera(
         if speed > worst_speed:
             worst, worst_speed = motion, speed
     return worst
+
+
+def _grey(rgb: NDArray[Any], scale: float) -> NDArray[np.uint8]:
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if scale < 1.0:
+        grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return np.asarray(grey, dtype=np.uint8)
+
+
+def _scaled(
+    box: tuple[int, int, int, int] | None, scale: float
+) -> tuple[int, int, int, int] | None:
+    if box is None:
+        return None
+    return (int(box[0] * scale), int(box[1] * scale), int(box[2] * scale), int(box[3] * scale))
 
 
 def _widen(
