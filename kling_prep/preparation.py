@@ -30,7 +30,7 @@ from kling_prep.media.transcode import (
 )
 from kling_prep.plan.window import NoWindow, Window, choose_window
 from kling_prep.preflight import CheckResult, check
-from kling_prep.report.json_report import finding_json, to_json_dict
+from kling_prep.report.json_report import finding_json, to_json_dict, window_json
 from kling_prep.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -333,20 +333,8 @@ def _fix(
 
 
 def _window_dict(result: PrepareResult) -> dict[str, Any] | None:
-    w = result.window
-    if w is None:
-        return None
-    return {
-        "source": result.window_source,
-        "start_s": round(w.start_s, 3),
-        "end_s": round(w.end_s, 3),
-        "duration_s": round(w.duration_s, 3),
-        "motion_score": w.motion_score,
-        "reason": w.reason,
-        "candidates": [
-            {"start_s": a, "end_s": b, "motion_score": round(m, 3)} for a, b, m in w.candidates
-        ],
-    }
+    window = window_json(result.window)
+    return None if window is None else {"source": result.window_source, **window}
 
 
 def prepare_dict(result: PrepareResult) -> dict[str, Any]:

@@ -149,15 +149,16 @@ def _video_json(r: VideoReport) -> dict[str, Any]:
     }
 
 
-def _window_json(w: Window | NoWindow | None) -> dict[str, Any] | None:
+def window_json(w: Window | NoWindow | None) -> dict[str, Any] | None:
+    """A trim window (or why there is none) as JSON data: the check's and prepare's."""
     if w is None:
         return None
     if isinstance(w, NoWindow):
         return {"found": False, "reason": w.reason}
     return {
         "found": True,
-        "start_s": w.start_s,
-        "end_s": w.end_s,
+        "start_s": round(w.start_s, 3),
+        "end_s": round(w.end_s, 3),
         "duration_s": round(w.duration_s, 3),
         "motion_score": w.motion_score,
         "reason": w.reason,
@@ -187,7 +188,7 @@ def to_json_dict(result: CheckResult) -> dict[str, Any]:
         "suggested_prompt": result.suggested_prompt,
         "image": _image_json(result.image) if result.image else None,
         "video": _video_json(result.video) if result.video else None,
-        "window": _window_json(result.window),
+        "window": window_json(result.window),
         "pair_findings": [finding_json(f) for f in result.pair_findings],
         "prompt_findings": [finding_json(f) for f in result.prompt_findings],
         "findings": [finding_json(f) for f in result.findings],
