@@ -136,6 +136,12 @@ def test_blur_is_measured_on_the_face_box_else_the_subject_box() -> None:
     with_mask = measure_lighting(image, subject_mask=mask).blur
     assert with_mask is not None
     assert with_mask.region_box == (60, 50, 80, 130)
+    # An explicit region wins over both (the check reads blur on the whole person).
+    chosen = measure_lighting(
+        image, subject_mask=mask, face_box=(80, 20, 40, 40), blur_box=(10, 10, 100, 90)
+    ).blur
+    assert chosen is not None
+    assert chosen.region_box == (10, 10, 100, 90)
 
 
 def test_blur_grows_with_gaussian_blur() -> None:

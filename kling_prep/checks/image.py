@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from kling_prep.limits import ApiProfile
 from kling_prep.media.probe import ImageProbe, probe_image
 from kling_prep.vision.face import FaceView
 from kling_prep.vision.kit import VisionKit
-from kling_prep.vision.lighting import LightingMetrics, measure_blur, measure_lighting
+from kling_prep.vision.lighting import LightingMetrics, measure_lighting
 from kling_prep.vision.people import Person, find_people
 from kling_prep.vision.pose import UPPER_BODY_PARTS, BodyPose
 
@@ -400,13 +400,12 @@ def check_image(
     findings += _body_findings(name, pose, share, thresholds)
     # 5. Lighting, on the person's mask.
     mask = pose.mask if pose is not None else None
-    lighting = measure_lighting(rgb, mask, tight_face_box(face))
+    person_box = None
     if pose is not None:
         # Blur is read on the whole person: smooth skin alone reads soft even when sharp.
         x, y, w, h = pose.bbox_px(min_visibility=thresholds.landmark_min_visibility)
-        box = _clip_box(x, y, w, h, rgb.shape[1], rgb.shape[0])
-        if box is not None:
-            lighting = replace(lighting, blur=measure_blur(rgb, box))
+        person_box = _clip_box(x, y, w, h, rgb.shape[1], rgb.shape[0])
+    lighting = measure_lighting(rgb, mask, tight_face_box(face), blur_box=person_box)
     findings += lighting_findings(name, lighting, thresholds)
     return ImageReport(
         path=str(path),

@@ -167,6 +167,7 @@ def measure_lighting(
     image_rgb: npt.NDArray[np.uint8],
     subject_mask: npt.NDArray[np.floating[Any]] | npt.NDArray[np.bool_] | None = None,
     face_box: tuple[int, int, int, int] | None = None,
+    blur_box: tuple[int, int, int, int] | None = None,
 ) -> LightingMetrics:
     """Measure the lighting of a character image.
 
@@ -175,6 +176,8 @@ def measure_lighting(
         subject_mask: optional HxW person mask, bool or float 0..1 (e.g. from a segmentation
             model); pixels with weight > 0.5 are the subject, < 0.5 the background.
         face_box: optional face box (x, y, w, h) in pixels; clipped to the image.
+        blur_box: optional region (x, y, w, h) to judge blur on; by default the face box, else
+            the subject's bounding box, else the whole image.
 
     Returns:
         The LightingMetrics of the image.
@@ -222,12 +225,13 @@ def measure_lighting(
 
     # 5. Colour cast and blur.
     color_cast = _measure_color_cast(image_rgb)
-    if face is not None:
-        blur_box = face
-    elif subject_mask is not None and subject.any():
-        blur_box = _bounding_box(subject)
-    else:
-        blur_box = (0, 0, width, height)
+    if blur_box is None:
+        if face is not None:
+            blur_box = face
+        elif subject_mask is not None and subject.any():
+            blur_box = _bounding_box(subject)
+        else:
+            blur_box = (0, 0, width, height)
     blur = measure_blur(image_rgb, blur_box)
 
     return LightingMetrics(
