@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kling_prep.errors import KlingPrepError
 from kling_prep.limits import Orientation
@@ -32,6 +32,9 @@ from kling_prep.plan.window import NoWindow, Window, choose_window
 from kling_prep.preflight import CheckResult, check
 from kling_prep.report.json_report import finding_json, to_json_dict, window_json
 from kling_prep.settings import Settings
+
+if TYPE_CHECKING:
+    from kling_prep.vision.kit import VisionKit
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +162,8 @@ def prepare(
     auto_exposure: bool = False,
     allow_stream_copy: bool = True,
     on_progress: ProgressSink | None = None,
+    input_check: CheckResult | None = None,
+    kit: VisionKit | None = None,
 ) -> PrepareResult:
     """Trim and normalize the video, fix the image, and check what was written.
 
@@ -178,6 +183,9 @@ def prepare(
         auto_exposure: correct the image's exposure towards middle grey (said in the steps).
         allow_stream_copy: False re-encodes even a compliant video.
         on_progress: called with (stage, share 0..1).
+        input_check: the check of these same inputs with the same options, when the caller
+            has just run it (a batch row): reused instead of analysing the inputs again.
+        kit: models to reuse across calls (a batch worker's); built per check when None.
 
     Returns:
         The PrepareResult. When no window of the minimum length qualifies, it carries a
@@ -218,14 +226,17 @@ def prepare(
         # 2. The inputs' analysis, through the one check path, where a decision needs it.
         analyse_image = image_path is not None and (crop_to_person or auto_exposure)
         analyse_video = video_path is not None and not is_pinned
-        input_check = None
-        if analyse_image or analyse_video:
+        is_covered = input_check is not None and (
+            (not analyse_image or input_check.image is not None)
+            and (not analyse_video or input_check.video is not None)
+        )
+        if (analyse_image or analyse_video) and not is_covered:
             input_check = check(
                 image_path if analyse_image else None, video_path if analyse_video else None,
                 orientation=orientation, prompt=prompt, keep_sound=keep_sound,
                 settings=settings, allow_no_face=allow_no_face,
                 on_progress=(lambda stage, share: on_progress(f"input {stage}", share))
-                if on_progress else None,
+                if on_progress else None, kit=kit,
             )  # fmt: skip
         # 3. The window: pinned, or the best one; none qualifying refuses before any write.
         window: Window | None = None
@@ -275,7 +286,7 @@ def prepare(
                 orientation=orientation, prompt=prompt, keep_sound=keep_sound,
                 settings=settings, allow_no_face=allow_no_face,
                 on_progress=(lambda stage, share: on_progress(f"output {stage}", share))
-                if on_progress else None,
+                if on_progress else None, kit=kit,
             )  # fmt: skip
             result = PrepareResult(
                 out_dir=out, input_check=input_check, check=result_check,

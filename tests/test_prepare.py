@@ -141,3 +141,25 @@ def test_the_cli_writes_report_json_and_exits_by_the_verdict(character, short_cl
     assert on_disk["prepare"]["video"]["path_taken"] == "re_encode"
     assert on_disk["prepare"]["window"]["source"] == "pinned"
     assert run.exit_code == on_disk["prepare"]["exit_code"] == 1  # fixed: trimmed
+
+
+def test_a_check_just_run_on_the_inputs_is_reused_not_repeated(samples, tmp_path, monkeypatch):
+    import kling_prep.preparation as preparation
+
+    source = samples / "bad" / "too-long.mp4"
+    before = kling_prep.check(video=source, prompt=PROMPT)
+    calls: list[object] = []
+    real_check = preparation.check
+
+    def counting_check(*args, **kwargs):
+        calls.append(args[1])
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(preparation, "check", counting_check)
+    result = kling_prep.prepare(video=source, out_dir=tmp_path / "ready", prompt=PROMPT,
+                                input_check=before)  # fmt: skip
+    assert len(calls) == 1  # only the check of what was written
+    assert result.input_check is before
+    assert result.window is not None
+    assert result.video_path is not None
+    assert result.window.duration_s <= 30.0
