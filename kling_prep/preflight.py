@@ -18,7 +18,7 @@ from kling_prep.checks.prompt import check_prompt
 from kling_prep.checks.video import VideoReport, check_video
 from kling_prep.errors import KlingPrepError
 from kling_prep.limits import Orientation
-from kling_prep.media.fetch import fetch_url, is_url
+from kling_prep.media.fetch import is_url, localise_input
 from kling_prep.plan.orientation import OrientationSuggestion, suggest_orientation
 from kling_prep.plan.window import NoWindow, Window, choose_window
 from kling_prep.settings import Settings
@@ -97,17 +97,11 @@ def suggest_prompt(image: ImageReport | None, video: VideoReport | None) -> str:
 def _localise(
     value: str | Path | None, workdir: Path, max_bytes: int, settings: Settings
 ) -> tuple[Path | None, str | None]:
+    """The input as a local path, and the URL it came from (None for a local file)."""
     if value is None:
         return None, None
-    text = str(value)
-    if is_url(text):
-        return fetch_url(
-            text, workdir, max_bytes=max_bytes, timeout_s=settings.fetch_timeout_s
-        ), text
-    path = Path(text)
-    if not path.is_file():
-        raise KlingPrepError(f"{path}: no such file")
-    return path, None
+    path = localise_input(value, workdir, max_bytes=max_bytes, timeout_s=settings.fetch_timeout_s)
+    return path, str(value) if is_url(str(value)) else None
 
 
 def check(

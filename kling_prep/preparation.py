@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from kling_prep.errors import KlingPrepError
 from kling_prep.limits import Orientation
-from kling_prep.media.fetch import fetch_url, is_url
+from kling_prep.media.fetch import localise_input
 from kling_prep.media.imagefix import ImageFix, fix_image
 from kling_prep.media.outputs import write_atomically
 from kling_prep.media.probe import probe_video
@@ -106,16 +106,6 @@ class PrepareResult:
     def exit_code(self) -> int:
         """0 ready as given, 1 fixed or warnings, 2 blocked or refused."""
         return EXIT_CODES[self.verdict]
-
-
-def _localise(value: str | Path, workdir: Path, max_bytes: int, settings: Settings) -> Path:
-    text = str(value)
-    if is_url(text):
-        return fetch_url(text, workdir, max_bytes=max_bytes, timeout_s=settings.fetch_timeout_s)
-    path = Path(text)
-    if not path.is_file():
-        raise KlingPrepError(f"{path}: no such file")
-    return path
 
 
 def _destination(out_dir: Path, source: Path, suffix: str) -> Path:
@@ -214,12 +204,22 @@ def prepare(
         # 1. Inputs: local paths, or URLs downloaded within (generous) limits.
         workdir = Path(tmp)
         image_path = (
-            _localise(image, workdir, INPUT_SIZE_FACTOR * profile.image_max_bytes, settings)
+            localise_input(
+                image,
+                workdir,
+                max_bytes=INPUT_SIZE_FACTOR * profile.image_max_bytes,
+                timeout_s=settings.fetch_timeout_s,
+            )
             if image is not None
             else None
         )
         video_path = (
-            _localise(video, workdir, INPUT_SIZE_FACTOR * profile.video_max_bytes, settings)
+            localise_input(
+                video,
+                workdir,
+                max_bytes=INPUT_SIZE_FACTOR * profile.video_max_bytes,
+                timeout_s=settings.fetch_timeout_s,
+            )
             if video is not None
             else None
         )

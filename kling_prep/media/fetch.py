@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from kling_prep.errors import FetchError
+from kling_prep.errors import FetchError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +64,19 @@ def fetch_url(url: str, dest_dir: Path, *, max_bytes: int, timeout_s: float = 60
         raise
     log.info("fetched %s (%d bytes)", url, received)
     return final
+
+
+def localise_input(value: str | Path, workdir: Path, *, max_bytes: int, timeout_s: float) -> Path:
+    """A local path for an input given as a path or an http(s) URL (downloaded into `workdir`).
+
+    Raises:
+        InputError: a path that names no file.
+        FetchError: a URL that could not be downloaded within the limits.
+    """
+    text = str(value)
+    if is_url(text):
+        return fetch_url(text, workdir, max_bytes=max_bytes, timeout_s=timeout_s)
+    path = Path(text)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    return path
