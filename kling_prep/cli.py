@@ -106,7 +106,7 @@ def main(verbose: int) -> None:
 @click.option("--prompt", default=None, help="The prompt you will send (checked and linted).")
 @click.option("--no-sound", is_flag=True, help="You will send keep_original_sound=false.")
 @click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema 1.x) only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema 2.x) only.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write an HTML report.")
 @click.option(
     "--config", type=click.Path(path_type=Path, exists=True), help="A kling-prep.toml to use."
@@ -186,12 +186,12 @@ def _run_check(
         )  # fmt: skip
 
 
-def _with_progress(
-    work: Any, *, show_progress: bool, describe: Any = "analysing the {}".format
-) -> Any:
+def _with_progress(work: Any, *, show_progress: bool, describe: Any = None) -> Any:
     """Run `work(on_progress)` under one progress bar per stage (none when not shown)."""
     if not show_progress:
         return work(None)
+    if describe is None:
+        describe = {"decoding": "decoding the video"}.get
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -201,7 +201,8 @@ def _with_progress(
 
         def on_progress(stage: str, share: float) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(describe(stage), total=1.0)
+                label = describe(stage) or f"analysing the {stage}"
+                tasks[stage] = bar.add_task(label, total=1.0)
             bar.update(tasks[stage], completed=share)
 
         return work(on_progress)

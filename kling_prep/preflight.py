@@ -6,6 +6,7 @@ result.verdict  # "ready", "warnings" or "blocked"
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from kling_prep.checks.findings import SEVERITY_ORDER, Finding, worst_severity
 from kling_prep.checks.image import ImageReport, check_image
 from kling_prep.checks.pair import check_pair
 from kling_prep.checks.prompt import check_prompt
-from kling_prep.checks.video import VideoReport, check_video
+from kling_prep.checks.video import VideoDecoding, VideoReport, check_video
 from kling_prep.errors import KlingPrepError
 from kling_prep.limits import Orientation
 from kling_prep.media.fetch import is_url, localise_input
@@ -25,7 +26,7 @@ from kling_prep.settings import Settings
 from kling_prep.version import __version__
 from kling_prep.vision.kit import VisionKit
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 EXIT_CODES = {"ready": 0, "warnings": 1, "blocked": 2}
 ProgressSink = Callable[[str, float], None]
 
@@ -141,21 +142,35 @@ def check(
         raise KlingPrepError("give an image, a video or both")
     no_face_ok = settings.allow_no_face if allow_no_face is None else allow_no_face
     t = settings.thresholds
-    with (
-        tempfile.TemporaryDirectory(prefix="kling-prep-") as tmp,
-        VisionKit(
-            frontal_max_deg=t.frontal_max_yaw_deg, three_quarter_max_deg=t.three_quarter_max_yaw_deg
-        ) as kit,
-    ):
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kling-prep-")))
+        if kit is None:
+            kit = stack.enter_context(
+                VisionKit(
+                    frontal_max_deg=t.frontal_max_yaw_deg,
+                    three_quarter_max_deg=t.three_quarter_max_yaw_deg,
+                )
+            )
         # 1. Inputs: local paths, or URLs downloaded within the limits.
-        workdir = Path(tmp)
         image_path, image_url = _localise(
             image, workdir, 4 * settings.profile.image_max_bytes, settings
         )
         video_path, video_url = _localise(
             video, workdir, 2 * settings.profile.video_max_bytes, settings
         )
-        # 2. The image.
+        # 2. The video's decode starts first, in a thread: it runs while the models load and
+        #    the image is checked.
+        decoding = None
+        if video_path is not None:
+            decoding = stack.enter_context(
+                VideoDecoding(
+                    video_path,
+                    on_share=(lambda share: on_progress("decoding", share))
+                    if on_progress
+                    else None,
+                )
+            )
+        # 3. The image.
         image_report = None
         if image_path is not None:
             if on_progress:
@@ -166,7 +181,7 @@ def check(
             )  # fmt: skip
             if on_progress:
                 on_progress("image", 1.0)
-        # 3. The video (its duration limit follows the requested orientation, else 30 s).
+        # 4. The video (its duration limit follows the requested orientation, else 30 s).
         video_report = None
         if video_path is not None:
             video_report = check_video(
@@ -174,9 +189,9 @@ def check(
                 orientation=orientation or "video", keep_sound=keep_sound,
                 allow_no_face=no_face_ok,
                 on_progress=(lambda share: on_progress("video", share)) if on_progress else None,
-                display_name=video_path.name,
+                display_name=video_path.name, decoding=decoding,
             )  # fmt: skip
-    # 4. Plan: the window and the orientation.
+    # 5. Plan: the window and the orientation.
     window: Window | NoWindow | None = None
     if video_report is not None:
         longest = settings.profile.max_duration_s(orientation or "video")
@@ -187,7 +202,7 @@ def check(
         image_report, video_report, settings.profile,
         window_s=None if video_report is None else video_report.duration_s,
     )  # fmt: skip
-    # 5. The pair and the prompt.
+    # 6. The pair and the prompt.
     pair = check_pair(image_report, video_report, t) if image_report and video_report else []
     proposed = suggest_prompt(image_report, video_report)
     sources = {k: v for k, v in (("image", image_url), ("video", video_url)) if v}

@@ -21,7 +21,9 @@ def _video(
     while t < duration_s:
         count = next((n for start, n in sorted(people.items(), reverse=True) if t >= start), 1)
         samples.append(
-            VideoSample(t, round(t * 30), count, 0, "frontal", 0.0, True, "upper_body", 0.6, None)
+            VideoSample(
+                t, round(t * 30), count, 0, True, "frontal", 0.0, True, "upper_body", 0.6, None
+            )
         )
         t = round(t + 0.5, 3)
     motion = MotionSummary(speed, 0.3, 0.0, [(s.time_s, speed) for s in samples])

@@ -173,15 +173,11 @@ def row_key(
     return hashlib.sha256(encoded).hexdigest()
 
 
-# The share of the video's progress that `check_video` gives to its decoding pass.
-VIDEO_DECODE_SHARE = 0.9
-
-
 class StageClock:
     """Times a check's stages from its progress calls: the image, the video's one decode pass
-    (the first 90 % of the video's progress, as `check_video` reports it; the samples are
-    analysed beside the decoder, so `video_analysis_s` is the analysis that outlasts the
-    decode) and, for prepare, the video's encoding."""
+    (the "decoding" stage, which runs in a thread beside the image check and the analysis) and
+    the video's analysis, whose `video_analysis_s` is the part that outlasts the decode; for
+    prepare, also the video's encoding."""
 
     def __init__(self) -> None:
         self.start = time.perf_counter()
@@ -193,8 +189,6 @@ class StageClock:
         self.marks[f"{stage}:last"] = now
         if stage == "image" and share <= 0.0:
             self.marks["image:start"] = now
-        if stage == "video" and share <= VIDEO_DECODE_SHARE:
-            self.marks["video:decoded"] = now
 
     def check_split(self, end: float) -> dict[str, float]:
         """Seconds per stage of one check, measured from `start` to `end`."""
@@ -202,12 +196,12 @@ class StageClock:
         out: dict[str, float] = {"check_s": end - self.start}
         image_start = m.get("image:start", self.start)
         out["fetch_s"] = image_start - self.start
-        video_start = m.get("image:last", image_start)
         if "image:last" in m:
             out["image_s"] = m["image:last"] - image_start
-        if "video:decoded" in m:
-            out["video_decode_s"] = m["video:decoded"] - video_start
-            out["video_analysis_s"] = m.get("video:last", m["video:decoded"]) - m["video:decoded"]
+        if "decoding:first" in m:
+            decoded = m["decoding:last"]
+            out["video_decode_s"] = decoded - m["decoding:first"]
+            out["video_analysis_s"] = m.get("video:last", decoded) - decoded
         return {k: round(max(0.0, v), 4) for k, v in out.items()}
 
     def span(self, stage: str) -> float:

@@ -37,8 +37,9 @@ def _mean(values: list[float]) -> float | None:
 def cost_split(lines: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean seconds per row, by stage, over rows that were checked.
 
-    decode: the video's single decode pass; analysis: the rest of the check (image, people,
-    pose, face, lighting, cuts, plan) and prepare's own checks; encode: prepare's video encode;
+    decode: the video's single decode pass; analysis: what the check takes beyond the decode
+    (the image, people, pose and face run beside the decoder; this is what outlasts it, plus
+    the plan) and prepare's own checks; encode: prepare's video encode;
     io: fetching URLs and building the models; submit: upload and POST; cpu: processor time of
     the worker (all its threads) per row, which can exceed total when MediaPipe runs threads.
     """

@@ -9,7 +9,7 @@ import math
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,15 @@ from kling_prep.media.frames import SampledFrame, VideoScan, decode_thumbs, scan
 from kling_prep.media.probe import VideoProbe, probe_video
 from kling_prep.vision.cuts import CutDetector, CutScan, locate_cut
 from kling_prep.vision.kit import VisionKit
-from kling_prep.vision.people import find_people
+from kling_prep.vision.people import PersonBox, confirm_people
 from kling_prep.vision.pose import BodyPose
 
-SAMPLE_FPS = 2.0  # analysis samples a second: people, pose, face view, camera
+SAMPLE_FPS = 2.0  # analysis samples a second: people and the camera
+# The pose and the face view are read on every other sample (once a second), and on any sample
+# whose people are not the one person of the sample before: in between, a single proposal where
+# the last confirmed person stood is that person, already confirmed half a second ago.
+POSE_EVERY = 2
+TILES_EVERY = 4  # the tiled look for small people side by side: every 2 s
 SAMPLE_MAX_SIDE_PX = 640
 CAMERA_WIDTH_PX = 320  # the background's motion is measured at about this width
 _LIMBS = (13, 14, 15, 16, 25, 26, 27, 28)  # elbows, wrists, knees, ankles
@@ -44,10 +49,11 @@ class VideoSample:
     frame: int
     people: int  # people of comparable size (the main person and rivals)
     background_people: int  # smaller people, down to the warn ratio
-    face_view: str | None  # frontal, three_quarter, profile, no_face; None without a person
+    pose_read: bool  # the pose and face view were read here (see `POSE_EVERY`)
+    face_view: str | None  # frontal, three_quarter, profile, no_face; None: nobody or not read
     yaw_deg: float | None
-    is_body_in_frame: bool  # head and shoulders inside the frame
-    framing: str
+    is_body_in_frame: bool | None  # head and shoulders inside the frame; None: not read
+    framing: str  # "unknown" when nobody or not read
     person_height_share: float | None
     main_box: tuple[int, int, int, int] | None  # in the sample's pixels
 
@@ -308,18 +314,16 @@ def _widen(
 
 
 def _analyse_sample(
-    frame: SampledFrame, kit: VisionKit, tracker: Any, t: Thresholds, *, use_tiles: bool
-) -> tuple[VideoSample, BodyPose | None, tuple[int, int, int, int] | None]:
-    """People, pose, face view and framing of one sample."""
-    people = find_people(
-        frame.rgb, kit.detector, lambda: kit.pose, tracker=tracker, use_tiles=use_tiles
-    )
+    frame: SampledFrame, proposed: list[PersonBox], kit: VisionKit, tracker: Any, t: Thresholds
+) -> tuple[VideoSample, BodyPose | None, PersonBox | None]:
+    """People (from the detector's proposals), pose, face view and framing of one sample."""
+    people = confirm_people(frame.rgb, proposed, lambda: kit.pose, tracker=tracker)
     main = people[0] if people else None
     pose = main.pose if main else None
     ratios = [p.size_px / main.size_px for p in people[1:]] if main else []
     face = kit.face.estimate(frame.rgb, pose) if main is not None else None
     share = None
-    box = None
+    box = main.detection.box if main else None
     if pose is not None:
         x, y, w, h = pose.bbox_px(min_visibility=t.landmark_min_visibility)
         share = max(0.0, min(frame.rgb.shape[0], y + h) - max(0.0, y)) / frame.rgb.shape[0]
@@ -328,6 +332,7 @@ def _analyse_sample(
         time_s=round(frame.time_s, 3), frame=frame.index,
         people=0 if main is None else 1 + sum(r >= t.other_person_block_ratio for r in ratios),
         background_people=sum(t.other_person_warn_ratio <= r < t.other_person_block_ratio for r in ratios),
+        pose_read=True,
         face_view=face.view if face else None,
         yaw_deg=None if face is None or face.yaw_deg is None else round(face.yaw_deg, 1),
         is_body_in_frame=pose is not None and not {"head", "shoulders"} & set(pose.out_of_frame_parts()),
@@ -335,7 +340,139 @@ def _analyse_sample(
         person_height_share=None if share is None else round(share, 3),
         main_box=box,
     )  # fmt: skip
-    return sample, pose, box if box is not None else (main.detection.box if main else None)
+    return sample, pose, main.detection if main else None
+
+
+def _is_still_there(proposed: list[PersonBox], last: PersonBox | None) -> bool:
+    """One proposal, where the person confirmed in the sample before stood: half a second
+    later the hips have moved less than a body radius and the body's size by under half."""
+    if last is None or len(proposed) != 1:
+        return False
+    now = proposed[0]
+    moved = math.hypot(now.hip_x - last.hip_x, now.hip_y - last.hip_y)
+    grown = now.body_radius_px / max(1e-6, last.body_radius_px)
+    return moved < last.body_radius_px and 2 / 3 <= grown <= 1.5
+
+
+def _person_only_sample(frame: SampledFrame, person: PersonBox) -> VideoSample:
+    return VideoSample(
+        time_s=round(frame.time_s, 3), frame=frame.index, people=1, background_people=0,
+        pose_read=False, face_view=None, yaw_deg=None, is_body_in_frame=None, framing="unknown",
+        person_height_share=None, main_box=person.box,
+    )  # fmt: skip
+
+
+class VideoDecoding:
+    """The one decode of a video, started in a thread ahead of its analysis.
+
+    Starting it first lets the decoder run while the caller imports the models and checks the
+    image; the samples wait in a queue (they are all kept for the report anyway). `close()`
+    stops the decoder and waits for it, whatever happened.
+    """
+
+    def __init__(self, path: Path, *, on_share: Callable[[float], None] | None = None) -> None:
+        """Probe the video and start decoding it.
+
+        Raises:
+            UnsupportedMediaError: no video stream.
+        """
+        self.path = path
+        self.probe = probe_video(path)
+        self.fps = self.probe.fps or 25.0
+        self.thumb_width = 64
+        self.cut_detector = CutDetector(self.fps)
+        self._samples: queue.SimpleQueue[SampledFrame | None] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._outcome: dict[str, Any] = {}
+        self._on_share = on_share
+        self._thread = threading.Thread(target=self._decode, name="kling-prep-decode", daemon=True)
+        self._thread.start()
+
+    def _decode(self) -> None:
+        try:
+            self._outcome["scan"] = scan_video(
+                self.path, sample_fps=SAMPLE_FPS, max_side_px=SAMPLE_MAX_SIDE_PX,
+                thumb_width=self.thumb_width, on_thumb=self.cut_detector.push,
+                on_progress=self._on_share, rotation_deg=self.probe.rotation_deg,
+                on_sample=self._samples.put, stop=self._stop,
+            )  # fmt: skip
+        except BaseException as exc:  # re-raised in the analysing thread by result()
+            self._outcome["error"] = exc
+        finally:
+            self._samples.put(None)
+
+    def samples(self) -> Iterator[SampledFrame]:
+        """The samples in order, each as soon as it is decoded."""
+        while (sample := self._samples.get()) is not None:
+            yield sample
+
+    def result(self) -> VideoScan:
+        """The finished scan.
+
+        Raises:
+            MediaDecodeError: nothing could be decoded.
+        """
+        self._thread.join()
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        scan: VideoScan = self._outcome["scan"]
+        return scan
+
+    @property
+    def expected_samples(self) -> int:
+        return max(1, math.ceil(self.probe.duration_s * SAMPLE_FPS))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> VideoDecoding:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_Boxes = list[PersonBox]
+
+
+def _detect_ahead(
+    frames: Iterator[SampledFrame], kit: VisionKit, stop: threading.Event
+) -> tuple[Iterator[tuple[SampledFrame, _Boxes]], threading.Thread]:
+    """Person proposals for each sample, computed in a thread of their own.
+
+    The detector and the pose landmarker are separate graphs that release the GIL, so
+    proposing people for the next samples while the landmarker reads this one keeps both cores
+    busy. Tiles (small people side by side, `TILES_EVERY`) cost two more detector passes, so
+    they are looked at every 2 s; the whole frame is read on every sample.
+    """
+    detected: queue.SimpleQueue[tuple[SampledFrame, _Boxes] | BaseException | None] = (
+        queue.SimpleQueue()
+    )
+    detector = kit.detector
+
+    def work() -> None:
+        try:
+            for n, frame in enumerate(frames):
+                if stop.is_set():
+                    break
+                tiles = n % TILES_EVERY == 0
+                detected.put((frame, detector.detect(frame.rgb, use_tiles=tiles)))
+        except BaseException as exc:  # re-raised in the consuming thread
+            detected.put(exc)
+        finally:
+            detected.put(None)
+
+    thread = threading.Thread(target=work, name="kling-prep-detect", daemon=True)
+    thread.start()
+
+    def results() -> Iterator[tuple[SampledFrame, _Boxes]]:
+        while (item := detected.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    return results(), thread
 
 
 def check_video(
@@ -349,8 +486,13 @@ def check_video(
     allow_no_face: bool = False,
     on_progress: Callable[[float], None] | None = None,
     display_name: str | None = None,
+    decoding: VideoDecoding | None = None,
 ) -> VideoReport:
     """Probe, decode once, analyse and judge a reference video.
+
+    Args:
+        decoding: the video's decode, already started (see `VideoDecoding`); started here
+            when None. Either way it is closed here.
 
     Raises:
         UnsupportedMediaError: no video stream.
@@ -358,63 +500,50 @@ def check_video(
     """
     t = thresholds
     name = display_name or path.name
-    # 1. Probe and the API's limits.
-    probe = probe_video(path)
-    findings = _limit_findings(probe, profile, orientation, keep_sound)
-    # 2. One decode: every frame's thumbnail to the cut detector, samples kept for analysis.
-    fps = probe.fps or 25.0
-    detector = CutDetector(fps)
-    thumb_width = 64
-    # 3. While the decoder runs in a thread, people, pose and face view are read from each
-    #    sample as it arrives: both sides spend their time in native code that releases the GIL.
-    arrived: queue.Queue[SampledFrame | None] = queue.Queue(maxsize=8)
-    outcome: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        # 1. Probe and decode once (a thread): every frame's thumbnail to the cut detector,
+        #    samples to the analysis as they arrive.
+        if decoding is None:
+            decoding = VideoDecoding(path)
+        stack.callback(decoding.close)
+        probe = decoding.probe
+        fps = decoding.fps
+        findings = _limit_findings(probe, profile, orientation, keep_sound)
+        # 2. People proposed in a second thread; poses and face views read here.
+        stop = threading.Event()
+        proposals, detecting = _detect_ahead(decoding.samples(), kit, stop)
 
-    def decode() -> None:
-        try:
-            outcome["scan"] = scan_video(
-                path, sample_fps=SAMPLE_FPS, max_side_px=SAMPLE_MAX_SIDE_PX,
-                thumb_width=thumb_width, on_thumb=detector.push,
-                on_progress=(lambda share: on_progress(0.9 * share)) if on_progress else None,
-                rotation_deg=probe.rotation_deg, on_sample=arrived.put,
-            )  # fmt: skip
-        except BaseException as exc:  # re-raised in the calling thread below
-            outcome["error"] = exc
-        finally:
-            arrived.put(None)
+        def end_detection() -> None:
+            stop.set()
+            decoding.close()  # the detector then sees the end of the samples
+            detecting.join()
 
-    decoder = threading.Thread(target=decode, name="kling-prep-decode", daemon=True)
-    decoder.start()
-    samples: list[VideoSample] = []
-    poses: list[tuple[float, BodyPose | None]] = []
-    boxes: list[tuple[int, int, int, int] | None] = []
-    tracker = kit.new_tracker()
-    try:
-        while (frame := arrived.get()) is not None:
-            # Tiles (small people side by side) on every other sample: once a second, which
-            # still gives the per-second count a tiled look and a rival two looks to block.
-            sample, pose, box = _analyse_sample(
-                frame, kit, tracker, t, use_tiles=len(samples) % 2 == 0
-            )
+        stack.callback(end_detection)
+        samples: list[VideoSample] = []
+        poses: list[tuple[float, BodyPose | None]] = []
+        boxes: list[tuple[int, int, int, int] | None] = []
+        tracker = kit.new_tracker()
+        expected = decoding.expected_samples
+        last: PersonBox | None = None  # the main person confirmed in the sample before
+        for n, (frame, proposed) in enumerate(proposals):
+            if n % POSE_EVERY and _is_still_there(proposed, last):
+                sample, pose, last = _person_only_sample(frame, proposed[0]), None, proposed[0]
+            else:
+                sample, pose, last = _analyse_sample(frame, proposed, kit, tracker, t)
+                poses.append((frame.time_s, pose))
             samples.append(sample)
-            poses.append((frame.time_s, pose))
-            boxes.append(box)
-    finally:
-        while decoder.is_alive():  # never leave the decoder blocked on a full queue
-            with contextlib.suppress(queue.Empty):
-                arrived.get(timeout=0.1)
-        decoder.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    scan: VideoScan = outcome["scan"]
-    cut_scan = detector.finish()
-    cuts = _locate_cuts(path, cut_scan, fps, thumb_width)
-    if on_progress is not None:
-        on_progress(1.0)
-    # 4. Camera and the person's own motion.
+            boxes.append(sample.main_box)
+            if on_progress is not None:
+                on_progress(min(0.95, 0.95 * len(samples) / expected))
+        scan = decoding.result()
+    cut_scan = decoding.cut_detector.finish()
+    cuts = _locate_cuts(path, cut_scan, fps, decoding.thumb_width)
+    # 3. Camera and the person's own motion.
     camera = _camera(scan.samples, boxes, cuts)
     motion = measure_motion(poses, t)
-    # 5. Findings.
+    if on_progress is not None:
+        on_progress(1.0)
+    # 4. Findings.
     findings += _timeline_findings(name, samples, t, allow_no_face)
     findings += _cut_findings(name, cuts, cut_scan)
     findings += _motion_findings(name, motion, camera, t)
@@ -423,7 +552,7 @@ def check_video(
     for s in samples:
         second = min(seconds - 1, int(s.time_s))
         per_second[second] = max(per_second[second], s.people)
-    with_person = [s for s in samples if s.people > 0]
+    with_person = [s for s in samples if s.people > 0 and s.pose_read]
     framings = Counter(s.framing for s in with_person)
     heights = [s.person_height_share for s in with_person if s.person_height_share is not None]
     return VideoReport(
@@ -439,7 +568,8 @@ def check_video(
         ],
         camera=camera, motion=motion,
         body_in_frame_share=(
-            round(sum(s.is_body_in_frame for s in with_person) / len(with_person), 3) if with_person else None
+            round(sum(bool(s.is_body_in_frame) for s in with_person) / len(with_person), 3)
+            if with_person else None
         ),
         framing=framings.most_common(1)[0][0] if framings else "unknown",
         person_height_share=round(float(np.median(heights)), 3) if heights else None,
@@ -491,7 +621,8 @@ def _timeline_findings(
             f"{t.no_person_block_share:.0%})",
             round(share, 3), t.no_person_block_share, "share of samples",
         ))  # fmt: skip
-    present = [s for s in samples if s.people > 0]
+    # Body and face are judged on the samples where the pose was read.
+    present = [s for s in samples if s.people > 0 and s.pose_read]
     outside = [s for s in present if not s.is_body_in_frame]
     if present and len(outside) / len(present) >= t.leaves_frame_warn_share:
         share = len(outside) / len(present)

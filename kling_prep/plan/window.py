@@ -36,11 +36,16 @@ def usable_spans(video: VideoReport) -> list[tuple[float, float]]:
     """Spans with no cut, no transition, one person and the body in frame throughout."""
     bad: list[tuple[float, float]] = []
     # Between a good sample and a bad one the change may come anywhere: a bad sample rules out
-    # the time back to the previous sample and on to the next.
-    interval = 1.0 / SAMPLE_FPS
-    for sample in video.samples:
-        if sample.people != 1 or not sample.is_body_in_frame:
-            bad.append((sample.time_s - interval, sample.time_s + interval))
+    # the time back to the previous sample that measured the same thing and on to the next.
+    # People are counted on every sample, the body read on some (`pose_read`).
+    counted = [(s.time_s, s.people != 1) for s in video.samples]
+    read = [(s.time_s, not s.is_body_in_frame) for s in video.samples if s.pose_read]
+    for marks in (counted, read):
+        for i, (time_s, is_bad) in enumerate(marks):
+            if is_bad:
+                before = marks[i - 1][0] if i > 0 else time_s - 1.0 / SAMPLE_FPS
+                after = marks[i + 1][0] if i + 1 < len(marks) else time_s + 1.0 / SAMPLE_FPS
+                bad.append((before, after))
     for cut in video.cuts:
         # A cut splits the video: the old shot ends where the new one starts.
         bad.append((cut.time_s, cut.time_s))

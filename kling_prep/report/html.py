@@ -147,15 +147,27 @@ def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
         ("change", rows_y["change"]),
     ):
         out.append(f'<text x="4" y="{y + 17}" font-size="12" fill="#4a5568">{label}</text>')
-    step = 1.0 / 2.0
-    for s in report.samples:
-        x0, x1 = x(s.time_s - step / 2), x(s.time_s + step / 2)
-        color = {0: "#a0aec0", 1: "#2f855a"}.get(s.people, "#c62828")
-        out.append(f'<rect x="{x0:.1f}" y="{rows_y["people"]}" width="{max(1.0, x1 - x0):.1f}" height="{row}" '
-                   f'fill="{color}"><title>{s.time_s:.1f} s: {s.people} people</title></rect>')  # fmt: skip
-        out.append(f'<rect x="{x0:.1f}" y="{rows_y["face"]}" width="{max(1.0, x1 - x0):.1f}" height="{row}" '
-                   f'fill="{_VIEW_COLORS.get(s.face_view, "#cbd5e0")}"><title>{s.time_s:.1f} s: '
-                   f'{s.face_view or "nobody"} {s.yaw_deg if s.yaw_deg is not None else ""}</title></rect>')  # fmt: skip
+    # Each sample's cell reaches halfway to its neighbours (people are counted on every sample,
+    # the face view read on those with `pose_read`).
+    read = [s for s in report.samples if s.pose_read]
+    for row_name, row_samples in (("people", report.samples), ("face", read)):
+        for i, s in enumerate(row_samples):
+            t0 = (row_samples[i - 1].time_s + s.time_s) / 2 if i else s.time_s - 0.25
+            t1 = (
+                (row_samples[i + 1].time_s + s.time_s) / 2
+                if i + 1 < len(row_samples)
+                else s.time_s + 0.25
+            )
+            x0, x1 = x(t0), x(t1)
+            if row_name == "people":
+                color = {0: "#a0aec0", 1: "#2f855a"}.get(s.people, "#c62828")
+                title = f"{s.time_s:.1f} s: {s.people} people"
+            else:
+                color = _VIEW_COLORS.get(s.face_view, "#cbd5e0")
+                yaw = "" if s.yaw_deg is None else f" {s.yaw_deg:+.0f} deg"
+                title = f"{s.time_s:.1f} s: {(s.face_view or 'nobody').replace('_', '-')}{yaw}"
+            out.append(f'<rect x="{x0:.1f}" y="{rows_y[row_name]}" width="{max(1.0, x1 - x0):.1f}" '
+                       f'height="{row}" fill="{color}"><title>{title}</title></rect>')  # fmt: skip
     scores = report.artefacts.cut_scores if report.artefacts else []
     if scores:
         base = rows_y["change"] + 2 * row

@@ -122,6 +122,7 @@ def _video_json(r: VideoReport) -> dict[str, Any]:
                 "frame": s.frame,
                 "people": s.people,
                 "background_people": s.background_people,
+                "pose_read": s.pose_read,
                 "face_view": s.face_view,
                 "yaw_deg": s.yaw_deg,
                 "body_in_frame": s.is_body_in_frame,

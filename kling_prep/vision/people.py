@@ -191,9 +191,22 @@ def find_people(
     tracker: PoseEstimator | None = None,
     use_tiles: bool = True,
 ) -> list[Person]:
-    """The people in a frame, largest first, each confirmed by its own pose.
+    """The people in a frame, largest first, each confirmed by its own pose: the detector's
+    proposals (whole frame and tiles) passed to `confirm_people`."""
+    proposals = detector.detect(image_rgb, use_tiles=use_tiles)
+    return confirm_people(image_rgb, proposals, estimator, tracker=tracker)
 
-    1. The detector proposes bodies (whole frame and tiles).
+
+def confirm_people(
+    image_rgb: NDArray[Any],
+    proposals: list[PersonBox],
+    estimator: PoseEstimator | Callable[[], PoseEstimator],
+    *,
+    tracker: PoseEstimator | None = None,
+) -> list[Person]:
+    """The proposed people that a pose confirms, largest first.
+
+    1. The detector has proposed bodies (`PersonDetector.detect`, largest first).
     2. One proposal: the landmarker reads the whole frame (its best view of a single person).
        Several: each gets a landmarker pass on a narrow crop around its hips, so a neighbour
        does not take its place. A proposal the landmarker finds no body in is dropped (the
@@ -201,7 +214,7 @@ def find_people(
        the largest must also show a head and both shoulders.
     3. Proposals whose heads land on a person already kept are the same person.
     """
-    boxes = detector.detect(image_rgb, use_tiles=use_tiles)
+    boxes = proposals
     if not boxes:
         return []
     if len(boxes) == 1 and tracker is not None:
