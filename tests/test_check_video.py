@@ -79,6 +79,16 @@ def test_a_second_person_entering_blocks_and_is_timed(kit, astronaut, astronaut_
     assert _codes(report)["video.multiple_people"] == "block"
     assert report.people_per_second[:2] == [1, 1]
     assert report.people_per_second[2:] == [2, 2]
+    # The pose is read once a second and wherever the people change; in between, the one
+    # person confirmed half a second before is counted, and nothing else is claimed.
+    first_pair = next(s for s in report.samples if s.people == 2)
+    assert first_pair.pose_read
+    assert all(s.pose_read for s in report.samples[::2])
+    skipped = [s for s in report.samples if not s.pose_read]
+    assert skipped
+    for s in skipped:
+        assert s.people == 1
+        assert (s.face_view, s.yaw_deg, s.is_body_in_frame) == (None, None, None)
 
 
 def test_nobody_in_half_the_clip_blocks(kit, sway, clip_dir):
@@ -106,3 +116,44 @@ def test_real_footage_shows_one_person_and_no_cut(kit, shared_media, name):
     codes = _codes(report)
     assert "video.multiple_people" not in codes
     assert "video.scene_cut" not in codes
+
+
+def test_a_failing_analysis_stops_the_decoder_and_leaves_no_thread(
+    kit, sway, clip_dir, monkeypatch
+):
+    import threading
+
+    import kling_prep.checks.video as video_check
+    from kling_prep.checks.video import VideoDecoding
+
+    path = clip_dir / "for-failure.mp4"
+    write_mp4(path, sway)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("analysis failed")
+
+    monkeypatch.setattr(video_check, "_analyse_sample", broken)
+    decoding = VideoDecoding(path)
+    with pytest.raises(RuntimeError, match="analysis failed"):
+        check_video(
+            path, profile=get_profile(), thresholds=Thresholds(), kit=kit, orientation="video",
+            keep_sound=False, decoding=decoding,
+        )  # fmt: skip
+    names = {t.name for t in threading.enumerate()}
+    assert not names & {"kling-prep-decode", "kling-prep-detect"}
+
+
+def test_the_decode_and_the_analysis_report_progress_to_the_end(kit, sway, clip_dir):
+    from kling_prep.preflight import check
+
+    path = clip_dir / "progress.mp4"
+    write_mp4(path, sway)
+    seen: dict[str, list[float]] = {}
+    check(
+        video=path,
+        kit=kit,
+        on_progress=lambda stage, share: seen.setdefault(stage, []).append(share),
+    )
+    assert seen["decoding"][-1] == 1.0
+    assert seen["video"][-1] == 1.0
+    assert seen["video"] == sorted(seen["video"])

@@ -164,3 +164,14 @@ def test_the_html_report_renders_in_a_real_browser(samples, tmp_path):
                     html_path.as_uri()], capture_output=True, timeout=120)  # fmt: skip
     assert shot.is_file()
     assert shot.stat().st_size > 20_000
+
+
+def test_the_python_api_uses_the_models_it_is_given(samples, kit, monkeypatch):
+    import kling_prep.preflight as preflight
+
+    def no_new_models(*args, **kwargs):
+        raise AssertionError("check() built its own models although a kit was given")
+
+    monkeypatch.setattr(preflight, "VisionKit", no_new_models)
+    result = preflight.check(image=samples / "character.jpg", kit=kit)
+    assert result.image is not None and len(result.image.people) == 1
