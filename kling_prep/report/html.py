@@ -90,9 +90,10 @@ def contact_sheet(
     art = report.artefacts
     if art is None or not art.samples:
         return None
-    picks = (
-        np.linspace(0, len(art.samples) - 1, min(max_tiles, len(art.samples))).round().astype(int)
-    )
+    # The samples whose pose was read (once a second), so each tile shows a body and face view.
+    pool = [i for i, s in enumerate(report.samples[: len(art.samples)]) if s.pose_read]
+    pool = pool or list(range(len(art.samples)))
+    picks = [pool[int(k)] for k in np.linspace(0, len(pool) - 1, min(max_tiles, len(pool))).round()]
     tiles = []
     tile_w = 320
     for i in picks:
