@@ -165,6 +165,7 @@ def check(
             decoding = stack.enter_context(
                 VideoDecoding(
                     video_path,
+                    kit,
                     on_share=(lambda share: on_progress("decoding", share))
                     if on_progress
                     else None,

@@ -133,7 +133,7 @@ def test_a_failing_analysis_stops_the_decoder_and_leaves_no_thread(
         raise RuntimeError("analysis failed")
 
     monkeypatch.setattr(video_check, "_analyse_sample", broken)
-    decoding = VideoDecoding(path)
+    decoding = VideoDecoding(path, kit)
     with pytest.raises(RuntimeError, match="analysis failed"):
         check_video(
             path, profile=get_profile(), thresholds=Thresholds(), kit=kit, orientation="video",

@@ -174,4 +174,5 @@ def test_the_python_api_uses_the_models_it_is_given(samples, kit, monkeypatch):
 
     monkeypatch.setattr(preflight, "VisionKit", no_new_models)
     result = preflight.check(image=samples / "character.jpg", kit=kit)
-    assert result.image is not None and len(result.image.people) == 1
+    assert result.image is not None
+    assert len(result.image.people) == 1

@@ -362,16 +362,26 @@ def _person_only_sample(frame: SampledFrame, person: PersonBox) -> VideoSample:
     )  # fmt: skip
 
 
-class VideoDecoding:
-    """The one decode of a video, started in a thread ahead of its analysis.
+_Boxes = list[PersonBox]
 
-    Starting it first lets the decoder run while the caller imports the models and checks the
-    image; the samples wait in a queue (they are all kept for the report anyway). `close()`
-    stops the decoder and waits for it, whatever happened.
+
+class VideoDecoding:
+    """The one decode of a video and the people proposed in each sample, started in two
+    threads ahead of the rest of the analysis.
+
+    Starting them first lets the decoder and the person detector run while the caller loads
+    the other models and checks the image (the detector here is a graph of its own, so the
+    image check can use the kit's). The detector and the pose landmarker release the GIL, so
+    proposing people for the next samples while the landmarker reads this one keeps both cores
+    busy. Tiles (small people side by side, `TILES_EVERY`) cost two more detector passes, so
+    they are looked at every 2 s; the whole frame is read on every sample. `close()` stops
+    both threads and waits for them, whatever happened.
     """
 
-    def __init__(self, path: Path, *, on_share: Callable[[float], None] | None = None) -> None:
-        """Probe the video and start decoding it.
+    def __init__(
+        self, path: Path, kit: VisionKit, *, on_share: Callable[[float], None] | None = None
+    ) -> None:
+        """Probe the video and start decoding it and proposing people.
 
         Raises:
             UnsupportedMediaError: no video stream.
@@ -381,12 +391,19 @@ class VideoDecoding:
         self.fps = self.probe.fps or 25.0
         self.thumb_width = 64
         self.cut_detector = CutDetector(self.fps)
+        self._kit = kit
         self._samples: queue.SimpleQueue[SampledFrame | None] = queue.SimpleQueue()
+        self._proposals: queue.SimpleQueue[tuple[SampledFrame, _Boxes] | BaseException | None]
+        self._proposals = queue.SimpleQueue()
         self._stop = threading.Event()
         self._outcome: dict[str, Any] = {}
         self._on_share = on_share
-        self._thread = threading.Thread(target=self._decode, name="kling-prep-decode", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._decode, name="kling-prep-decode", daemon=True),
+            threading.Thread(target=self._detect, name="kling-prep-detect", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _decode(self) -> None:
         try:
@@ -401,10 +418,28 @@ class VideoDecoding:
         finally:
             self._samples.put(None)
 
-    def samples(self) -> Iterator[SampledFrame]:
-        """The samples in order, each as soon as it is decoded."""
-        while (sample := self._samples.get()) is not None:
-            yield sample
+    def _detect(self) -> None:
+        try:
+            detector = self._kit.video_detector
+            n = 0
+            while (frame := self._samples.get()) is not None:
+                if self._stop.is_set():
+                    continue  # drain to the decoder's end mark
+                boxes = detector.detect(frame.rgb, use_tiles=n % TILES_EVERY == 0)
+                self._proposals.put((frame, boxes))
+                n += 1
+        except BaseException as exc:  # re-raised in the consuming thread
+            self._stop.set()
+            self._proposals.put(exc)
+        finally:
+            self._proposals.put(None)
+
+    def proposals(self) -> Iterator[tuple[SampledFrame, list[PersonBox]]]:
+        """Each sample in order with the people proposed in it, as soon as both are ready."""
+        while (item := self._proposals.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
 
     def result(self) -> VideoScan:
         """The finished scan.
@@ -412,7 +447,8 @@ class VideoDecoding:
         Raises:
             MediaDecodeError: nothing could be decoded.
         """
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
         if "error" in self._outcome:
             raise self._outcome["error"]
         scan: VideoScan = self._outcome["scan"]
@@ -424,55 +460,14 @@ class VideoDecoding:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
 
     def __enter__(self) -> VideoDecoding:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-_Boxes = list[PersonBox]
-
-
-def _detect_ahead(
-    frames: Iterator[SampledFrame], kit: VisionKit, stop: threading.Event
-) -> tuple[Iterator[tuple[SampledFrame, _Boxes]], threading.Thread]:
-    """Person proposals for each sample, computed in a thread of their own.
-
-    The detector and the pose landmarker are separate graphs that release the GIL, so
-    proposing people for the next samples while the landmarker reads this one keeps both cores
-    busy. Tiles (small people side by side, `TILES_EVERY`) cost two more detector passes, so
-    they are looked at every 2 s; the whole frame is read on every sample.
-    """
-    detected: queue.SimpleQueue[tuple[SampledFrame, _Boxes] | BaseException | None] = (
-        queue.SimpleQueue()
-    )
-    detector = kit.detector
-
-    def work() -> None:
-        try:
-            for n, frame in enumerate(frames):
-                if stop.is_set():
-                    break
-                tiles = n % TILES_EVERY == 0
-                detected.put((frame, detector.detect(frame.rgb, use_tiles=tiles)))
-        except BaseException as exc:  # re-raised in the consuming thread
-            detected.put(exc)
-        finally:
-            detected.put(None)
-
-    thread = threading.Thread(target=work, name="kling-prep-detect", daemon=True)
-    thread.start()
-
-    def results() -> Iterator[tuple[SampledFrame, _Boxes]]:
-        while (item := detected.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    return results(), thread
 
 
 def check_video(
@@ -491,8 +486,8 @@ def check_video(
     """Probe, decode once, analyse and judge a reference video.
 
     Args:
-        decoding: the video's decode, already started (see `VideoDecoding`); started here
-            when None. Either way it is closed here.
+        decoding: the video's decode and person proposals, already started (see
+            `VideoDecoding`); started here when None. Either way it is closed here.
 
     Raises:
         UnsupportedMediaError: no video stream.
@@ -504,28 +499,19 @@ def check_video(
         # 1. Probe and decode once (a thread): every frame's thumbnail to the cut detector,
         #    samples to the analysis as they arrive.
         if decoding is None:
-            decoding = VideoDecoding(path)
+            decoding = VideoDecoding(path, kit)
         stack.callback(decoding.close)
         probe = decoding.probe
         fps = decoding.fps
         findings = _limit_findings(probe, profile, orientation, keep_sound)
-        # 2. People proposed in a second thread; poses and face views read here.
-        stop = threading.Event()
-        proposals, detecting = _detect_ahead(decoding.samples(), kit, stop)
-
-        def end_detection() -> None:
-            stop.set()
-            decoding.close()  # the detector then sees the end of the samples
-            detecting.join()
-
-        stack.callback(end_detection)
+        # 2. People proposed in a thread of their own; poses and face views read here.
         samples: list[VideoSample] = []
         poses: list[tuple[float, BodyPose | None]] = []
         boxes: list[tuple[int, int, int, int] | None] = []
         tracker = kit.new_tracker()
         expected = decoding.expected_samples
         last: PersonBox | None = None  # the main person confirmed in the sample before
-        for n, (frame, proposed) in enumerate(proposals):
+        for n, (frame, proposed) in enumerate(decoding.proposals()):
             if n % POSE_EVERY and _is_still_there(proposed, last):
                 sample, pose, last = _person_only_sample(frame, proposed[0]), None, proposed[0]
             else:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+_IMPORT_LOCK = threading.Lock()
 
 _POSE_DETECTION_GRAPH = """
 input_stream: "image"
@@ -25,9 +28,17 @@ node {
 
 
 def quiet_native_logs() -> None:
-    """Keep TensorFlow Lite's and glog's start-up chatter off the user's terminal."""
+    """Keep TensorFlow Lite's and glog's start-up chatter off the user's terminal, and import
+    mediapipe once, under a lock.
+
+    The video's person detector is built in a thread of its own while the image check builds
+    its models: mediapipe's package `__init__` deletes names it has just imported, and a second
+    thread that enters it half-way sees them missing (NameError, circular-import errors).
+    """
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _IMPORT_LOCK:
+        import mediapipe  # noqa: F401  (the package, imported by one thread at a time)
 
 
 def pose_detection_graph() -> Any:

@@ -14,6 +14,7 @@ class VisionKit:
         self._frontal_max_deg = frontal_max_deg
         self._three_quarter_max_deg = three_quarter_max_deg
         self._detector: PersonDetector | None = None
+        self._video_detector: PersonDetector | None = None
         self._pose: PoseEstimator | None = None
         self._pose_with_mask: PoseEstimator | None = None
         self._tracker: PoseEstimator | None = None
@@ -24,6 +25,14 @@ class VisionKit:
         if self._detector is None:
             self._detector = PersonDetector()
         return self._detector
+
+    @property
+    def video_detector(self) -> PersonDetector:
+        """A second detector graph for a video's samples, used in a thread of its own while
+        `detector` serves the image check (a graph must not be run from two threads)."""
+        if self._video_detector is None:
+            self._video_detector = PersonDetector()
+        return self._video_detector
 
     @property
     def pose(self) -> PoseEstimator:
@@ -54,10 +63,15 @@ class VisionKit:
         return self._face
 
     def close(self) -> None:
-        for model in (self._detector, self._pose, self._pose_with_mask, self._tracker, self._face):
+        models = (
+            self._detector, self._video_detector, self._pose, self._pose_with_mask,
+            self._tracker, self._face,
+        )  # fmt: skip
+        for model in models:
             if model is not None:
                 model.close()
-        self._detector = self._pose = self._pose_with_mask = self._tracker = self._face = None
+        self._detector = self._video_detector = self._pose = self._pose_with_mask = None
+        self._tracker = self._face = None
 
     def __enter__(self) -> VisionKit:
         return self
