@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -148,6 +149,109 @@ def scan(thumbs: list[Thumb], step: int = 1) -> CutScan:
     return detector.finish()
 
 
+# A cut-out figure rocking in front of a plain wall, as in the accuracy benchmark: portrait
+# thumbnails, 24 fps, the figure filling most of the frame and moving across a good part of it.
+FIGURE_FPS = 24.0
+FIGURE_CANVAS = (256, 340)  # width, height; thumbnails are a quarter: 64x85
+GREY_WALL = (188, 196, 200)  # BGR
+BLUE_WALL = (160, 110, 70)
+GREEN_WALL = (110, 160, 120)
+
+
+@cache
+def figure() -> tuple[Canvas, Canvas]:
+    """A textured, high-contrast figure (a head on a bell-shaped body) and its soft mask."""
+    texture = make_scene(5)[60:260, 180:340]
+    texture = np.clip(128 + 3.0 * (texture - texture.mean()), 0, 255).astype(np.float32)
+    mask = np.zeros(texture.shape[:2], np.float32)
+    cv2.circle(mask, (80, 38), 32, 1.0, -1)
+    cv2.ellipse(mask, (80, 200), (78, 135), 0, 180, 360, 1.0, -1)
+    return texture, np.asarray(cv2.GaussianBlur(mask, (0, 0), 1.5), np.float32)
+
+
+def figure_view(
+    wall_bgr: tuple[int, int, int],
+    x: float,
+    angle_deg: float = 0.0,
+    height_share: float = 1.0,
+    mirror: bool = False,
+) -> Canvas:
+    """The figure standing at x (canvas px), tilted about its feet, on a wall with a soft
+    vertical gradient and a darker floor, as a float thumbnail."""
+    texture, mask = figure()
+    if mirror:
+        texture, mask = texture[:, ::-1], mask[:, ::-1]
+    width, height = FIGURE_CANVAS
+    ramp = np.linspace(1.0, 0.75, height, dtype=np.float32)[:, None, None]
+    wall = np.ones((height, width, 3), np.float32) * np.array(wall_bgr, np.float32) * ramp
+    wall[int(height * 0.86) :] *= 0.7
+    scale = height_share * height / texture.shape[0]
+    pivot = (texture.shape[1] / 2, texture.shape[0] * 0.95)
+    matrix = cv2.getRotationMatrix2D(pivot, angle_deg, scale)
+    matrix[0, 2] += x - pivot[0]
+    matrix[1, 2] += height - pivot[1] - (texture.shape[0] - pivot[1]) * scale
+    moved = cv2.warpAffine(np.ascontiguousarray(texture), matrix, (width, height))
+    weight = cv2.warpAffine(np.ascontiguousarray(mask), matrix, (width, height))[..., None]
+    frame = wall * (1 - weight) + moved * weight
+    size = (width // 4, height // 4)
+    return np.asarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), np.float32)
+
+
+@cache
+def rocking_shot(
+    frames: int, wall_bgr: tuple[int, int, int], mirror: bool = False
+) -> tuple[Canvas, ...]:
+    """The figure rocking +-12 degrees about its feet (0.8 Hz) and swaying sideways by 6 % of
+    the width (0.3 Hz)."""
+    width = FIGURE_CANVAS[0]
+    return tuple(
+        figure_view(
+            wall_bgr,
+            width / 2 + 0.06 * width * np.sin(2 * np.pi * 0.3 * i / FIGURE_FPS),
+            12.0 * np.sin(2 * np.pi * 0.8 * i / FIGURE_FPS),
+            mirror=mirror,
+        )
+        for i in range(frames)
+    )
+
+
+def rocking_dissolve_clip(start: int = 60, frames: int = 24, after: int = 72) -> list[Thumb]:
+    """The figure on a grey wall cross-dissolving, over frames start .. start + frames - 1, into
+    the mirrored figure on a blue wall (both keep rocking), as make_bench_media's dissolve():
+    frame start + k is (k + 1) / (frames + 1) of the new shot. The blend leaves the old shot
+    after frame start - 1 and reaches the new one at frame start + frames."""
+    a = rocking_shot(start + frames, GREY_WALL)
+    b = rocking_shot(frames + after, BLUE_WALL, mirror=True)
+    rng = np.random.default_rng(12)
+    clip = []
+    for i in range(start + frames + after):
+        if i < start:
+            view = a[i]
+        elif i >= start + frames:
+            view = b[i - start]
+        else:
+            weight = (i - start + 1) / (frames + 1)
+            view = (1 - weight) * a[i] + weight * b[i - start]
+        clip.append(to_thumb(view, rng))
+    return clip
+
+
+def scan_figure(thumbs: list[Thumb], pattern: str) -> CutScan:
+    """Push the thumbnails of the frames a decoder would hand over: every frame ("all"), every
+    2nd or 3rd ("2nd", "3rd"), or, like H.264 reference frames only, gaps of 2, 2 and 1."""
+    if pattern == "refs":
+        indices = [i for i in range(len(thumbs)) if i % 5 in (0, 2, 4)]
+    else:
+        indices = list(range(0, len(thumbs), {"all": 1, "2nd": 2, "3rd": 3}[pattern]))
+    detector = CutDetector(FIGURE_FPS)
+    for index in indices:
+        detector.push(index, index / FIGURE_FPS, thumbs[index])
+    return detector.finish()
+
+
+PUSH_PATTERNS = ["all", "2nd", "3rd", "refs"]
+
+
 @pytest.mark.parametrize("cut_frame", [45, 61])
 def test_hard_cut_is_found_on_its_frame_when_every_frame_is_pushed(cut_frame: int) -> None:
     result = scan(cut_clip(cut_frame))
@@ -220,6 +324,72 @@ def test_one_second_dissolve_is_a_transition_not_a_cut(step: int) -> None:
     dissolve = result.transitions[0]
     assert abs(dissolve.start_frame - 45) <= 3
     assert abs(dissolve.end_frame - 75) <= 3
+
+
+@pytest.mark.parametrize("pattern", PUSH_PATTERNS)
+@pytest.mark.parametrize("frames", [12, 24, 48], ids=["0.5s", "1s", "2s"])
+def test_dissolve_between_two_rocking_figures_is_one_span_not_a_cut(
+    frames: int, pattern: str
+) -> None:
+    # The benchmark's case: both shots move a lot (the whole-picture residual of the blend is
+    # ~0.45), but the wall the figures do not sweep is a clean blend.
+    result = scan_figure(rocking_dissolve_clip(60, frames), pattern)
+    assert result.cuts == []
+    assert [t.kind for t in result.transitions] == ["dissolve"]
+    dissolve = result.transitions[0]
+    # The span covers every blended frame (60 .. 60 + frames - 1) and ends within a couple of
+    # frames (or one pushed frame) of the true ends, 59 and 60 + frames.
+    assert 57 <= dissolve.start_frame <= 59
+    assert 60 + frames <= dissolve.end_frame <= 60 + frames + 3
+    assert dissolve.start_s == pytest.approx(dissolve.start_frame / FIGURE_FPS)
+
+
+@pytest.mark.parametrize("pattern", PUSH_PATTERNS)
+def test_hard_cut_between_two_rocking_figures_is_a_cut_not_a_dissolve(pattern: str) -> None:
+    rng = np.random.default_rng(13)
+    views = rocking_shot(72, GREY_WALL) + rocking_shot(72, BLUE_WALL, mirror=True)
+    result = scan_figure([to_thumb(view, rng) for view in views], pattern)
+    assert result.transitions == []
+    assert len(result.cuts) == 1
+    assert result.cuts[0].frame_before < 72 <= result.cuts[0].frame
+
+
+@pytest.mark.parametrize("pattern", PUSH_PATTERNS)
+def test_rocking_figure_alone_is_neither_cut_nor_transition(pattern: str) -> None:
+    rng = np.random.default_rng(14)
+    result = scan_figure([to_thumb(view, rng) for view in rocking_shot(144, GREY_WALL)], pattern)
+    assert result.cuts == []
+    assert result.transitions == []
+
+
+@pytest.mark.parametrize("pattern", PUSH_PATTERNS)
+def test_figure_walking_in_and_stopping_is_not_a_dissolve(pattern: str) -> None:
+    # In front of a still wall, each pixel the figure comes to cover switches from wall to
+    # figure at its own moment: the pixels are still before and after, but no frame between is
+    # a mix of the two pictures.
+    rng = np.random.default_rng(16)
+    width = FIGURE_CANVAS[0]
+    xs = np.interp(np.arange(150), [60, 84], [1.4 * width, 0.5 * width])
+    thumbs = [to_thumb(figure_view(GREY_WALL, x, height_share=0.8), rng) for x in xs]
+    result = scan_figure(thumbs, pattern)
+    assert result.transitions == []
+    assert result.cuts == []
+
+
+@pytest.mark.parametrize("pattern", PUSH_PATTERNS)
+def test_no_cut_is_reported_inside_a_dissolve_and_a_later_cut_is_kept(pattern: str) -> None:
+    # A dissolve over frames 60-83, then a hard cut at frame 132 to a third shot.
+    rng = np.random.default_rng(15)
+    thumbs = rocking_dissolve_clip(60, 24, after=48)
+    thumbs += [to_thumb(view, rng) for view in rocking_shot(60, GREEN_WALL)]
+    result = scan_figure(thumbs, pattern)
+    assert [t.kind for t in result.transitions] == ["dissolve"]
+    dissolve = result.transitions[0]
+    assert dissolve.start_frame <= 59
+    assert dissolve.end_frame >= 84
+    assert all(not dissolve.start_frame < cut.frame <= dissolve.end_frame for cut in result.cuts)
+    assert len(result.cuts) == 1
+    assert result.cuts[0].frame_before < 132 <= result.cuts[0].frame
 
 
 def test_still_clip_gives_nothing() -> None:

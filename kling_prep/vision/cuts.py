@@ -79,10 +79,50 @@ shots on either side must differ, not be the same shot moved)."""
 
 MAX_DISSOLVE_RESIDUAL: Final = 0.32
 """The frames a quarter, half and three quarters into a dissolve must be alpha*first +
-(1-alpha)*last up to this residual (RMS, relative to the RMS difference of the two ends): ~0.05
-for a blend of still shots, ~0.25 when both shots also move (a 12 %/s pan under the blend), while
-camera motion and zooms on the generated cases never go below ~0.4 (the middle of a pan is not a
-mix of its ends) and unrelated frames give ~1."""
+(1-alpha)*last up to this residual (RMS over the whole picture, relative to the RMS difference
+of the two ends): ~0.05 for a blend of still shots, ~0.25 when both shots also move (a 12 %/s
+pan under the blend), while camera motion and zooms on the generated cases never go below ~0.4
+(the middle of a pan is not a mix of its ends) and unrelated frames give ~1. Shots whose own
+motion is larger (a figure rocking across half the frame: ~0.45) are tested on their still
+pixels instead, see STILL_PIXEL_RATIO."""
+
+STILL_PIXEL_RATIO: Final = 0.2
+"""Where the shots move on their own (a person rocking, a waving arm), a frame inside a dissolve
+is not a blend of the window's two ends, so the blend is also tested on the pixels where both
+shots keep still: a pixel is still when its own range of values over SHOT_MOTION_S before the
+window plus that over SHOT_MOTION_S after it is under this share of its change across the
+window. Motion can then move a blended frame off the blend there by at most this share, so the
+residual allowed on still pixels is this same share, not MAX_DISSOLVE_RESIDUAL (which excuses
+motion). 0.2: a dissolve of two rocking figures on walls leaves ~0.05-0.15 on its still pixels
+(the wall), while camera motion, zooms and people walking fit only a few scattered pixels (see
+MIN_STILL_DISSOLVE_CHANGE)."""
+
+SHOT_MOTION_S: Final = 1.0
+"""How long each shot is watched, just before and just after a dissolve window, for its own
+motion (see STILL_PIXEL_RATIO); the window's length when that is shorter. A second holds a sway
+or a gesture coming and going (a figure rocking at 0.8 Hz sweeps its whole range), and the shot
+before a dissolve usually lasts that long. Motion slower than this is underestimated, which
+only keeps moving pixels in the test, where they spoil the blend: the error rejects, it does
+not accept."""
+
+MIN_STILL_DISSOLVE_CHANGE: Final = 0.02
+"""The still pixels (see STILL_PIXEL_RATIO) must carry at least this much of the change between
+the window's ends, as mean absolute luma difference over the whole picture (a tenth of the
+picture changing by a fifth of full scale, e.g. the part of a wall no one passes in front of):
+with fewer, a few pixels fit a blend by chance. Among windows whose still pixels fit a blend,
+pans, zooms, shake, people walking or rocking, hard cuts and the real clips of the tests and
+the accuracy benchmark reach at most ~0.006 (a fade, found as a fade first, 0.013); dissolves
+of two rocking figures 0.05-0.07."""
+
+MID_BLEND_ALPHA: Final = (0.2, 0.8)
+"""A frame is in mid-blend, a mix of both pictures, when its alpha (share of the first picture)
+lies between these bounds. A dissolve window must have one of its three probe frames there:
+when instead each pixel switches from one picture to the other at its own moment (a person
+walking in and stopping, a door opening), the frame with a share alpha of its pixels not yet
+switched is off the blend by an RMS residual of sqrt(alpha * (1 - alpha)) (pixels changing
+alike), at least 0.4 in mid-blend, above both residual limits (MAX_DISSOLVE_RESIDUAL,
+STILL_PIXEL_RATIO); so a switch cannot pass for a blend. The trim fits its line through such
+frames too."""
 
 DISSOLVE_SPANS_S: Final = (0.5, 1.0, 1.5, 2.0, 3.0)
 """Window lengths, in seconds, searched for dissolves (editors' dissolves last ~0.5-3 s). No
@@ -477,7 +517,9 @@ def _find_dissolves(lumas: FloatArray, times: npt.NDArray[np.float64]) -> list[_
     On thumbnails, slow motion is locally indistinguishable from a blend (a small shift of a
     smooth picture is, to first order, a linear change); what tells a dissolve is global: the
     frames a quarter, half and three quarters into a window are alpha-blends of the window's
-    two ends, with alpha falling, and the ends are different pictures, not one moved.
+    two ends, with alpha falling, and the ends are different pictures, not one moved. The blend
+    is tested on the whole picture and, since shots that move on their own spoil it where they
+    move, on the pixels where both shots keep still (see STILL_PIXEL_RATIO).
     """
     count = len(lumas)
     # Half-size lumas: a dissolve is global, and this quarters the cost.
@@ -490,6 +532,7 @@ def _find_dissolves(lumas: FloatArray, times: npt.NDArray[np.float64]) -> list[_
     coarse = small.reshape(count, -1).astype(np.float32) / 255.0
     steps = np.concatenate([[0.0], np.mean(np.abs(np.diff(coarse, axis=0)), axis=1)])
     frame_period_s = float(np.median(np.diff(times))) if count > 1 else 1.0
+    shot_watch = max(1, round(SHOT_MOTION_S / max(frame_period_s, 1e-6)))
     candidates: list[tuple[int, int]] = []
     for span_s in DISSOLVE_SPANS_S:
         length = round(span_s / max(frame_period_s, 1e-6))
@@ -498,22 +541,22 @@ def _find_dissolves(lumas: FloatArray, times: npt.NDArray[np.float64]) -> list[_
         starts = count - length
         first, last = coarse[:starts], coarse[length:]
         difference = first - last
-        energy = np.maximum(np.sum(difference * difference, axis=1), 1e-9)
         direct = np.mean(np.abs(difference), axis=1)
         largest = np.lib.stride_tricks.sliding_window_view(steps[1:], length).max(axis=1)
-        ok = (direct >= MIN_DISSOLVE_CHANGE) & (largest <= 0.5 * direct)
-        alphas = []
-        for inner in sorted(
-            {min(max(round(length * q), 1), length - 1) for q in (0.25, 0.5, 0.75)}
-        ):
-            middle = coarse[inner : inner + starts]
-            alpha = np.sum((middle - last) * difference, axis=1) / energy
-            fitted = alpha[:, None] * first + (1.0 - alpha[:, None]) * last
-            residual = np.sqrt(np.sum((middle - fitted) ** 2, axis=1) / energy)
-            ok &= residual <= MAX_DISSOLVE_RESIDUAL
-            alphas.append(alpha)
-        alpha_steps = np.diff(np.stack(alphas), axis=0)
-        ok &= np.all(alpha_steps < 0.0, axis=0) & (alphas[0] - alphas[-1] >= 0.25)
+        differ = (direct >= MIN_DISSOLVE_CHANGE) & (largest <= 0.5 * direct)
+        # 1. The whole picture is a blend (shots that keep still or move little).
+        ok = differ & _is_blend(coarse, length, None, MAX_DISSOLVE_RESIDUAL)
+        # 2. Or the blend holds on the pixels where both shots keep still, when the shots are
+        # seen on both sides (their own motion is measured there) and those pixels carry
+        # enough of the change.
+        watch = min(length, shot_watch)
+        still = _still_pixels(coarse, length, watch, difference)
+        positions = np.arange(starts)
+        seen = (positions >= watch) & (positions + length + watch < count)
+        still_change = np.mean(still * np.abs(difference), axis=1)
+        eligible = differ & seen & (still_change >= MIN_STILL_DISSOLVE_CHANGE)
+        if eligible.any():
+            ok |= eligible & _is_blend(coarse, length, still, STILL_PIXEL_RATIO)
         candidates += [(int(a), int(a) + length) for a in np.flatnonzero(ok)]
     if not candidates:
         return []
@@ -531,27 +574,112 @@ def _find_dissolves(lumas: FloatArray, times: npt.NDArray[np.float64]) -> list[_
     for start, end in merged:
         moved = _aligned_difference(lumas[start], lumas[end], window) / 255.0
         if moved >= MIN_DISSOLVE_CHANGE:
-            first, last = _trim_blend(coarse, start, end)
+            first, last = _trim_blend(coarse, start, end, shot_watch)
             spans.append(("dissolve", first, last))
     return spans
 
 
-def _trim_blend(coarse: FloatArray, start: int, end: int) -> tuple[int, int]:
+def _is_blend(
+    coarse: FloatArray, length: int, weights: FloatArray | None, max_residual: float
+) -> npt.NDArray[np.bool_]:
+    """Per window start, whether the frames a quarter, half and three quarters into the window
+    of `length` positions are blends of its two ends, with alpha falling and at least one of
+    them in mid-blend (see MID_BLEND_ALPHA).
+
+    Args:
+        coarse: one flattened luma row per pushed frame, 0..1.
+        length: the window's length in positions.
+        weights: per window start and pixel, the pixels to test (1) or not (0); None for all.
+        max_residual: the largest residual allowed (RMS, relative to the ends' difference).
+    """
+    starts = len(coarse) - length
+    first, last = coarse[:starts], coarse[length:]
+    difference = first - last
+    weighted = difference if weights is None else weights * difference
+    energy = np.maximum(np.sum(weighted * difference, axis=1), 1e-9)
+    ok = np.ones(starts, bool)
+    alphas = []
+    for inner in sorted({min(max(round(length * q), 1), length - 1) for q in (0.25, 0.5, 0.75)}):
+        middle = coarse[inner : inner + starts]
+        alpha = np.sum((middle - last) * weighted, axis=1) / energy
+        misfit = middle - (alpha[:, None] * first + (1.0 - alpha[:, None]) * last)
+        squares = misfit * misfit if weights is None else weights * misfit * misfit
+        ok &= np.sqrt(np.sum(squares, axis=1) / energy) <= max_residual
+        alphas.append(alpha)
+    stacked = np.stack(alphas)
+    falls = np.all(np.diff(stacked, axis=0) < 0.0, axis=0) & (alphas[0] - alphas[-1] >= 0.25)
+    low, high = MID_BLEND_ALPHA
+    mixed = np.any((stacked > low) & (stacked < high), axis=0)
+    return np.asarray(ok & falls & mixed, bool)
+
+
+def _still_pixels(
+    coarse: FloatArray, length: int, watch: int, difference: FloatArray
+) -> FloatArray:
+    """Per start of a window of `length` positions, 1 on the pixels where both shots keep still.
+
+    A pixel is still when its range over the `watch` positions before the window plus its range
+    over the `watch` positions after it is under STILL_PIXEL_RATIO times its change
+    `difference` (first minus last frame of the window) across the window.
+    """
+    starts = len(coarse) - length
+    own = _range_before(coarse, watch)[:starts] + _range_after(coarse, watch)[length:]
+    return np.asarray(own < STILL_PIXEL_RATIO * np.abs(difference), np.float32)
+
+
+def _range_before(values: FloatArray, width: int) -> FloatArray:
+    """Per row i, the per-column range (max - min) of rows max(0, i - width) .. i."""
+    # Running max and min over width + 1 rows by doubling: log2(width) passes, not width.
+    padded = np.concatenate([np.repeat(values[:1], width, axis=0), values])
+    high, low = padded, padded
+    covered = 1
+    while covered * 2 <= width + 1:
+        high = np.maximum(high[:-covered], high[covered:])
+        low = np.minimum(low[:-covered], low[covered:])
+        covered *= 2
+    rest = width + 1 - covered
+    high = np.maximum(high[: len(high) - rest], high[rest:])
+    low = np.minimum(low[: len(low) - rest], low[rest:])
+    return np.asarray(high - low, np.float32)
+
+
+def _range_after(values: FloatArray, width: int) -> FloatArray:
+    """Per row i, the per-column range (max - min) of rows i .. min(count - 1, i + width)."""
+    return _range_before(values[::-1], width)[::-1]
+
+
+def _trim_blend(coarse: FloatArray, start: int, end: int, watch: int) -> tuple[int, int]:
     """Narrow [start, end] to the last frame before and the first frame after the blend.
 
     Alpha (the share of the first picture) is measured for every frame against two reference
-    frames; a line fitted through the frames in mid-blend (alpha 0.2-0.8), where the shots' own
-    motion disturbs alpha least, gives where the blend leaves 1 and reaches 0. The references
-    start as the span's ends and move to the estimate's ends (three rounds), since a shot that
-    moves drifts away from a far reference.
+    frames, on the pixels where both shots keep still around them (watched over the span's
+    length, at least `watch` positions) when there are enough (see STILL_PIXEL_RATIO), else on
+    the whole picture; a line fitted through the longest run of frames in mid-blend (see
+    MID_BLEND_ALPHA), where the shots' own motion disturbs alpha least, gives where the blend
+    leaves 1 and reaches 0. The references start as the span's ends and move to the estimate's ends
+    (three rounds), since a shot that moves drifts away from a far reference.
     """
     low, high = start, end
     for _ in range(3):
         first, last = coarse[low], coarse[high]
         difference = first - last
-        energy = max(float(np.dot(difference, difference)), 1e-9)
-        alphas = (coarse[start : end + 1] - last) @ difference / energy
-        positions = np.flatnonzero((alphas > 0.2) & (alphas < 0.8))
+        width = max(high - low, watch)
+        own = np.ptp(coarse[max(0, low - width) : low + 1], axis=0) + np.ptp(
+            coarse[high : high + width + 1], axis=0
+        )
+        weights = np.asarray(own < STILL_PIXEL_RATIO * np.abs(difference), np.float32)
+        if np.mean(weights * np.abs(difference)) < MIN_STILL_DISSOLVE_CHANGE:
+            weights = np.ones_like(difference)
+        weighted = weights * difference
+        energy = max(float(np.dot(weighted, difference)), 1e-9)
+        alphas = (coarse[start : end + 1] - last) @ weighted / energy
+        positions = np.flatnonzero((alphas > MID_BLEND_ALPHA[0]) & (alphas < MID_BLEND_ALPHA[1]))
+        if len(positions) < 2:
+            break
+        # The blend is one stretch of falling alpha; a frame elsewhere whose alpha strays into
+        # mid-blend is a shot's own motion.
+        runs = np.split(positions, np.flatnonzero(np.diff(positions) > 1) + 1)
+        positions = max(runs, key=len)
         if len(positions) < 2:
             break
         slope, intercept = np.polyfit(positions.astype(np.float64), alphas[positions], 1)
