@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
+from kling_prep.media.synthetic import studio
 from kling_prep.vision.face import angles_from_mesh, classify_yaw, yaw_from_keypoints
-from kling_prep.vision.people import find_people
+from kling_prep.vision.people import _FacedBox, _is_same_person, find_people
 
 
 def _count(kit, rgb: np.ndarray) -> int:
@@ -26,6 +27,81 @@ def test_people_side_by_side_are_each_counted(kit, astronaut, copies):
         [astronaut if i % 2 == 0 else astronaut[:, ::-1] for i in range(copies)], axis=1
     )
     assert _count(kit, row) == copies
+
+
+def _on_a_wall(
+    person: np.ndarray, mask: np.ndarray, size: tuple[int, int], actors: list[tuple[float, float]]
+) -> np.ndarray:
+    """The cut-out astronaut standing on the bottom edge of a plain wall, once per actor (centre
+    x as a share of the width, height as a share of the frame's), every other one mirrored."""
+    width, height = size
+    frame = studio(width, height, (200, 196, 188)).astype(np.float32)
+    mask = np.clip(mask, 0, 1).astype(np.float32)
+    for i, (centre, share) in enumerate(actors):
+        src, alpha = (person[:, ::-1], mask[:, ::-1]) if i % 2 else (person, mask)
+        scale = share * height / src.shape[0]
+        shift = np.float32(
+            [
+                [scale, 0, centre * width - scale * src.shape[1] / 2],
+                [0, scale, height - scale * src.shape[0]],
+            ]
+        )
+        moved = cv2.warpAffine(np.ascontiguousarray(src), shift, size)
+        weight = cv2.warpAffine(np.ascontiguousarray(alpha), shift, size)[..., None]
+        frame = frame * (1 - weight) + moved.astype(np.float32) * weight
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("aspect", "centres"),
+    [
+        (2.0, [0.18, 0.5, 0.82]),  # the benchmark's three-studio.jpg, at half its size
+        (3.0, [0.25, 0.5, 0.75]),  # a group shoulder to shoulder in a wide shot
+        (3.0, [1 / 6, 1 / 2, 5 / 6]),
+        (3.0, [0.2, 0.4, 0.6, 0.8]),
+        (3.0, [1 / 8, 3 / 8, 5 / 8, 7 / 8]),
+    ],
+    ids=["three-2:1", "three-3:1-group", "three-3:1-spread", "four-3:1-group", "four-3:1-spread"],
+)
+def test_same_size_people_side_by_side_on_a_wide_wall_are_each_counted(
+    kit, astronaut, astronaut_mask, aspect, centres
+):
+    height = 450
+    size = (round(aspect * height), height)
+    wall = _on_a_wall(astronaut, astronaut_mask, size, [(x, 0.9) for x in centres])
+    assert _count(kit, wall) == len(centres)
+
+
+@pytest.mark.parametrize(
+    ("size", "actors", "expected"),
+    [
+        ((360, 450), [(0.5, 0.9)], 1),
+        ((800, 450), [(0.27, 0.9), (0.73, 0.9)], 2),
+        ((675, 450), [(0.3, 0.9), (0.78, 0.33)], 2),  # the second at 37% of the first's height
+    ],
+    ids=["one", "two", "one-and-a-smaller-one"],
+)
+def test_people_on_a_wall_are_counted(kit, astronaut, astronaut_mask, size, actors, expected):
+    assert _count(kit, _on_a_wall(astronaut, astronaut_mask, size, actors)) == expected
+
+
+def _sighting(hip_x: float, radius: float, face_x: float, face_box: float) -> _FacedBox:
+    return _FacedBox(
+        x=hip_x - radius, y=900 - radius, w=2 * radius, h=2 * radius, score=0.8, hip_x=hip_x,
+        hip_y=900, body_radius_px=radius, face_x=face_x, face_y=370, face_w=face_box,
+        face_h=face_box,
+    )  # fmt: skip
+
+
+def test_neighbours_are_told_apart_by_their_faces_not_their_hips():
+    # Detections read off the 1800x900 three-studio image: the middle person seen in the whole
+    # frame (face boxes 360 px) and the right-hand one in a tile (180 px). Their hips are 250 px
+    # apart, under half a body radius; their faces 430 px.
+    middle_whole = _sighting(hip_x=1020, radius=623, face_x=970, face_box=360)
+    right_tile = _sighting(hip_x=1270, radius=747, face_x=1401, face_box=180)
+    right_whole = _sighting(hip_x=1252, radius=725, face_x=1410, face_box=360)
+    assert not _is_same_person(middle_whole, right_tile)
+    assert _is_same_person(right_whole, right_tile)
 
 
 def test_an_empty_wall_has_nobody(kit):

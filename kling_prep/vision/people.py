@@ -2,14 +2,15 @@
 
 The detector sees a 224x224 letterboxed view, so a person in a wide frame (two people side by
 side, a 2.4:1 still) may shrink below what it finds; square tiles along the long side keep every
-person at a useful size, and detections seen twice are merged.
+person at a useful size, and detections seen twice are merged. The detector anchors each body
+on a face; people are told apart, and each given a crop of its own, by their faces.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,18 +38,42 @@ class PersonBox:
         return (int(self.x), int(self.y), int(self.w), int(self.h))
 
 
-def _iou(a: PersonBox, b: PersonBox) -> float:
-    x0, y0 = max(a.x, b.x), max(a.y, b.y)
-    x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = a.w * a.h + b.w * b.h - inter
-    return inter / union if union > 0 else 0.0
+# The detector's own non-max suppression merges two of its detections whose face boxes overlap
+# by more than this IoU (`PoseDetectionCpu` in the mediapipe wheel: `min_suppression_threshold`).
+_DETECTOR_NMS_IOU = 0.3
 
 
-def _is_same_person(a: PersonBox, b: PersonBox) -> bool:
-    # Two detections of one body: their hip centres lie within half the smaller body radius.
-    distance = math.hypot(a.hip_x - b.hip_x, a.hip_y - b.hip_y)
-    return distance < 0.5 * min(a.body_radius_px, b.body_radius_px) or _iou(a, b) > 0.6
+@dataclass(frozen=True)
+class _FacedBox(PersonBox):
+    """A detected person with the face box the detector anchored it on (frame pixels).
+
+    BlazePose's detector finds faces and regresses the body from them (the hips, the body's
+    circle), so the face is what it places best. Its face box has a fixed size, a fifth of the
+    pass's letterboxed input: the centre says where the face is, the size only which pass.
+    """
+
+    face_x: float  # face box centre
+    face_y: float
+    face_w: float
+    face_h: float
+
+
+def _is_same_person(a: _FacedBox, b: _FacedBox) -> bool:
+    """Two sightings of one person, from two passes: their faces overlap as much as the
+    detector's own duplicates do within a pass.
+
+    Sightings of one person from the whole frame and from a tile agree on the face within a few
+    pixels. Hips would not do: they are extrapolated (below the frame for a person cut at the
+    waist) and lean with the body, and a body radius is several head widths, so neighbours
+    standing shoulder to shoulder can have hips closer than half a radius. Both face boxes take
+    the finer pass's size, so people that pass tells apart stay apart.
+    """
+    w, h = min(a.face_w, b.face_w), min(a.face_h, b.face_h)
+    overlap_x = max(0.0, w - abs(a.face_x - b.face_x))
+    overlap_y = max(0.0, h - abs(a.face_y - b.face_y))
+    inter = overlap_x * overlap_y
+    union = 2 * w * h - inter
+    return union > 0 and inter / union > _DETECTOR_NMS_IOU
 
 
 def _tiles(width: int, height: int) -> list[tuple[int, int, int]]:
@@ -86,12 +111,19 @@ class PersonDetector:
 
     def _detect_once(
         self, image_rgb: NDArray[Any], dx: int, dy: int, core: tuple[float, float, float, float]
-    ) -> list[PersonBox]:
-        """Detections whose hip centre lies in `core` (x0, y0, x1, y1 in the tile's pixels).
+    ) -> list[_FacedBox]:
+        """Detections whose face centre and hip centre both lie in `core` (x0, y0, x1, y1 in
+        the tile's pixels).
 
-        A tile cuts through people at its inner edges, and the detector then guesses a body
-        from a part of one; with overlapping tiles every point lies in the core of one tile
-        (the cores meet halfway through each overlap), so only core detections are kept.
+        A tile cuts through people at its inner edges, and the detector then guesses from a part
+        of one; with overlapping tiles every point lies in the core of one tile (the cores meet
+        halfway through each overlap), so only core detections are kept. A detection rests on
+        two points: the face it anchors on and the hips it regresses from it. With the face in
+        the core its box lies wholly inside the tile (tiles overlap by at least a fifth of a
+        side, and the box is a fifth of the detector's input), so no waistband or hand cut by
+        the edge is taken for a face; with the hips there too, the body is not guessed across
+        the cut. A person whose face and hips fall in two tiles' cores is left to the whole
+        frame.
         """
         height, width = image_rgb.shape[:2]
         result = self._graph.process({"image": np.ascontiguousarray(image_rgb)})
@@ -104,10 +136,14 @@ class PersonDetector:
             hip_x, hip_y = points[0].x * width, points[0].y * height
             rim_x, rim_y = points[1].x * width, points[1].y * height
             radius = math.hypot(rim_x - hip_x, rim_y - hip_y)
-            if not (core[0] <= hip_x < core[2] and core[1] <= hip_y < core[3]):
+            face = detection.location_data.relative_bounding_box
+            face_x = (face.xmin + face.width / 2) * width
+            face_y = (face.ymin + face.height / 2) * height
+            anchors = ((face_x, face_y), (hip_x, hip_y))
+            if not all(core[0] <= x < core[2] and core[1] <= y < core[3] for x, y in anchors):
                 continue
             found.append(
-                PersonBox(
+                _FacedBox(
                     x=hip_x - radius + dx,
                     y=hip_y - radius + dy,
                     w=2 * radius,
@@ -116,6 +152,10 @@ class PersonDetector:
                     hip_x=hip_x + dx,
                     hip_y=hip_y + dy,
                     body_radius_px=radius,
+                    face_x=face_x + dx,
+                    face_y=face_y + dy,
+                    face_w=face.width * width,
+                    face_h=face.height * height,
                 )
             )
         return found
@@ -147,27 +187,18 @@ class PersonDetector:
             )
             candidates += self._detect_once(image_rgb[y : y + side, x : x + side], x, y, core)
         candidates.sort(key=lambda p: p.score, reverse=True)
-        kept: list[PersonBox] = []
+        kept: list[_FacedBox] = []
         for person in candidates:
             if not any(_is_same_person(person, other) for other in kept):
                 kept.append(person)
-        clipped = [_clip(p, width, height) for p in kept]
+        clipped: list[PersonBox] = [_clip(p, width, height) for p in kept]
         return sorted(clipped, key=lambda p: p.body_radius_px, reverse=True)
 
 
-def _clip(person: PersonBox, width: int, height: int) -> PersonBox:
+def _clip(person: _FacedBox, width: int, height: int) -> _FacedBox:
     x0, y0 = max(0.0, person.x), max(0.0, person.y)
     x1, y1 = min(float(width), person.x + person.w), min(float(height), person.y + person.h)
-    return PersonBox(
-        x=x0,
-        y=y0,
-        w=max(0.0, x1 - x0),
-        h=max(0.0, y1 - y0),
-        score=person.score,
-        hip_x=person.hip_x,
-        hip_y=person.hip_y,
-        body_radius_px=person.body_radius_px,
-    )
+    return replace(person, x=x0, y=y0, w=max(0.0, x1 - x0), h=max(0.0, y1 - y0))
 
 
 @dataclass(frozen=True)
@@ -212,7 +243,13 @@ def confirm_people(
        does not take its place. A proposal the landmarker finds no body in is dropped (the
        detector alone sees people in rockets, posters, hands and hats), and any proposal but
        the largest must also show a head and both shoulders.
-    3. Proposals whose heads land on a person already kept are the same person.
+    3. A crop a body wide can hold a neighbour's face too, and the landmarker follows the first
+       body its own detector finds there. When it reads a head nearer another proposal's face
+       than this one's, the proposal is read once more in its own part of the crop: cut halfway
+       to each other proposal's face. Reading nobody is not retried: it is the evidence that
+       drops false proposals (a hand beside a face, with that face cut away, can pass for a
+       small body).
+    4. Proposals whose heads land on a person already kept are the same person.
     """
     boxes = proposals
     if not boxes:
@@ -234,6 +271,10 @@ def confirm_people(
         r = box.body_radius_px
         region = (box.hip_x - 0.75 * r, box.hip_y - 1.25 * r, box.hip_x + 0.75 * r, box.hip_y + r)
         pose = estimator.estimate(image_rgb, region)
+        if pose is not None and not _is_own_pose(pose, box, boxes):
+            own = _own_region(region, box, boxes)
+            if own != region:
+                pose = estimator.estimate(image_rgb, own)
         if pose is None:
             continue
         if any(_is_same_body(pose, kept.pose) for kept in people):
@@ -242,6 +283,40 @@ def confirm_people(
             continue
         people.append(Person(detection=box, pose=pose))
     return people
+
+
+def _is_own_pose(pose: BodyPose, box: PersonBox, boxes: list[PersonBox]) -> bool:
+    """The pose's head is nearer this proposal's face than any other proposal's (true when
+    faces are unknown: boxes not made by `PersonDetector.detect`)."""
+    if not isinstance(box, _FacedBox):
+        return True
+    head = pose.head_center_px()
+    own = math.dist(head.tolist(), (box.face_x, box.face_y))
+    others = [b for b in boxes if isinstance(b, _FacedBox) and b is not box]
+    return all(own <= math.dist(head.tolist(), (b.face_x, b.face_y)) for b in others)
+
+
+def _own_region(
+    region: tuple[float, float, float, float], box: PersonBox, boxes: list[PersonBox]
+) -> tuple[float, float, float, float]:
+    """The crop cut halfway between this proposal's face and every other proposal's, across the
+    axis they are furthest apart on (people side by side: a vertical cut), so the only face left
+    whole for the landmarker's detector is this one. A neighbour's face at the crop's edge is
+    cut off too; a cut beyond the crop changes nothing."""
+    if not isinstance(box, _FacedBox):
+        return region
+    x0, y0, x1, y1 = region
+    for other in boxes:
+        if not isinstance(other, _FacedBox) or other is box:
+            continue
+        dx, dy = other.face_x - box.face_x, other.face_y - box.face_y
+        if abs(dx) >= abs(dy):
+            mid = box.face_x + dx / 2
+            x0, x1 = (x0, min(x1, mid)) if dx > 0 else (max(x0, mid), x1)
+        else:
+            mid = box.face_y + dy / 2
+            y0, y1 = (y0, min(y1, mid)) if dy > 0 else (max(y0, mid), y1)
+    return (x0, y0, x1, y1)
 
 
 def _is_inside(pose: BodyPose, box: PersonBox) -> bool:
