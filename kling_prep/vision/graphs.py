@@ -28,22 +28,26 @@ node {
 
 
 def quiet_native_logs() -> None:
-    """Keep TensorFlow Lite's and glog's start-up chatter off the user's terminal, and import
-    mediapipe once, under a lock.
+    """Keep TensorFlow Lite's and glog's start-up chatter off the user's terminal."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _load_mediapipe() -> None:
+    """Quiet the native logs, then import mediapipe once, under a lock.
 
     The video's person detector is built in a thread of its own while the image check builds
     its models: mediapipe's package `__init__` deletes names it has just imported, and a second
     thread that enters it half-way sees them missing (NameError, circular-import errors).
     """
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_native_logs()
     with _IMPORT_LOCK:
         import mediapipe  # noqa: F401  (the package, imported by one thread at a time)
 
 
 def pose_detection_graph() -> Any:
     """A MediaPipe solution whose output `detections` holds every person BlazePose detects."""
-    quiet_native_logs()
+    _load_mediapipe()
     from google.protobuf import text_format
     from mediapipe.framework import calculator_pb2
     from mediapipe.python.solution_base import SolutionBase
@@ -54,13 +58,13 @@ def pose_detection_graph() -> Any:
 
 def pose_landmarker(*, is_video: bool, with_segmentation: bool) -> Any:
     """The legacy BlazePose landmarker (complexity 1, the one bundled)."""
-    quiet_native_logs()
+    _load_mediapipe()
     from mediapipe.python.solutions import pose
 
     return pose.Pose(
         static_image_mode=not is_video,
         model_complexity=1,
-        # No smoothing: samples are half a second apart, and the filter would damp real motion.
+        # No smoothing: poses are read half a second or more apart; a filter would damp motion.
         smooth_landmarks=False,
         enable_segmentation=with_segmentation,
         min_detection_confidence=0.5,
@@ -70,7 +74,7 @@ def pose_landmarker(*, is_video: bool, with_segmentation: bool) -> Any:
 
 def face_mesh() -> Any:
     """The legacy FaceMesh (face detection short range, then 468 landmarks)."""
-    quiet_native_logs()
+    _load_mediapipe()
     from mediapipe.python.solutions import face_mesh as mp_face_mesh
 
     return mp_face_mesh.FaceMesh(
@@ -83,7 +87,7 @@ def face_mesh() -> Any:
 
 def face_detector() -> Any:
     """Full-range face detection: finds small and stylised faces the short-range model misses."""
-    quiet_native_logs()
+    _load_mediapipe()
     from mediapipe.python.solutions import face_detection
 
     return face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
