@@ -362,9 +362,6 @@ def _person_only_sample(frame: SampledFrame, person: PersonBox) -> VideoSample:
     )  # fmt: skip
 
 
-_Boxes = list[PersonBox]
-
-
 class VideoDecoding:
     """The one decode of a video and the people proposed in each sample, started in two
     threads ahead of the rest of the analysis.
@@ -393,7 +390,9 @@ class VideoDecoding:
         self.cut_detector = CutDetector(self.fps)
         self._kit = kit
         self._samples: queue.SimpleQueue[SampledFrame | None] = queue.SimpleQueue()
-        self._proposals: queue.SimpleQueue[tuple[SampledFrame, _Boxes] | BaseException | None]
+        self._proposals: queue.SimpleQueue[
+            tuple[SampledFrame, list[PersonBox]] | BaseException | None
+        ]
         self._proposals = queue.SimpleQueue()
         self._stop = threading.Event()
         self._outcome: dict[str, Any] = {}
@@ -507,7 +506,6 @@ def check_video(
         # 2. People proposed in a thread of their own; poses and face views read here.
         samples: list[VideoSample] = []
         poses: list[tuple[float, BodyPose | None]] = []
-        boxes: list[tuple[int, int, int, int] | None] = []
         tracker = kit.new_tracker()
         expected = decoding.expected_samples
         last: PersonBox | None = None  # the main person confirmed in the sample before
@@ -518,14 +516,13 @@ def check_video(
                 sample, pose, last = _analyse_sample(frame, proposed, kit, tracker, t)
                 poses.append((frame.time_s, pose))
             samples.append(sample)
-            boxes.append(sample.main_box)
             if on_progress is not None:
                 on_progress(min(0.95, 0.95 * len(samples) / expected))
         scan = decoding.result()
     cut_scan = decoding.cut_detector.finish()
     cuts = _locate_cuts(path, cut_scan, fps, decoding.thumb_width)
     # 3. Camera and the person's own motion.
-    camera = _camera(scan.samples, boxes, cuts)
+    camera = _camera(scan.samples, [s.main_box for s in samples], cuts)
     motion = measure_motion(poses, t)
     if on_progress is not None:
         on_progress(1.0)

@@ -251,28 +251,27 @@ def confirm_people(
        small body).
     4. Proposals whose heads land on a person already kept are the same person.
     """
-    boxes = proposals
-    if not boxes:
+    if not proposals:
         return []
-    if len(boxes) == 1 and tracker is not None:
+    if len(proposals) == 1 and tracker is not None:
         # In a video, a tracking landmarker reuses the last frame's body region and skips its own
         # detector; it is only trusted while its head lands inside the one detected body.
         tracked = tracker.estimate(image_rgb)
-        if tracked is not None and _is_inside(tracked, boxes[0]):
-            return [Person(detection=boxes[0], pose=tracked)]
+        if tracked is not None and _is_inside(tracked, proposals[0]):
+            return [Person(detection=proposals[0], pose=tracked)]
     # The still-image landmarker (a graph of its own) is only built when it is needed.
     if not isinstance(estimator, PoseEstimator):
         estimator = estimator()
-    if len(boxes) == 1:
+    if len(proposals) == 1:
         pose = estimator.estimate(image_rgb)
-        return [] if pose is None else [Person(detection=boxes[0], pose=pose)]
+        return [] if pose is None else [Person(detection=proposals[0], pose=pose)]
     people: list[Person] = []
-    for rank, box in enumerate(boxes):
+    for rank, box in enumerate(proposals):
         r = box.body_radius_px
         region = (box.hip_x - 0.75 * r, box.hip_y - 1.25 * r, box.hip_x + 0.75 * r, box.hip_y + r)
         pose = estimator.estimate(image_rgb, region)
-        if pose is not None and not _is_own_pose(pose, box, boxes):
-            own = _own_region(region, box, boxes)
+        if pose is not None and not _is_own_pose(pose, box, proposals):
+            own = _own_region(region, box, proposals)
             if own != region:
                 pose = estimator.estimate(image_rgb, own)
         if pose is None:
