@@ -98,6 +98,35 @@ def worst_severity(findings: list[Finding]) -> Severity | None:
     return min((f.severity for f in findings), key=SEVERITY_ORDER.__getitem__)
 
 
+def file_limit_findings(
+    subject: Literal["image", "video"],
+    name: str,
+    *,
+    file_format: str,
+    shown_format: str,
+    accepted: tuple[str, ...],
+    size_bytes: int,
+    max_bytes: int,
+) -> list[Finding]:
+    """The API's two file rules, the same for both inputs: an accepted format, and at most
+    `max_bytes`. `subject.format` and `subject.too_large` both block (prepare converts)."""
+    out: list[Finding] = []
+    if file_format not in accepted:
+        out.append(Finding(
+            f"{subject}.format", "block",
+            f"{name} is {shown_format}; the API takes "
+            f"{'/'.join(f.upper() for f in accepted)} (prepare converts it)",
+            file_format, "/".join(accepted),
+        ))  # fmt: skip
+    if size_bytes > max_bytes:
+        out.append(Finding(
+            f"{subject}.too_large", "block",
+            f"{name} is {size_bytes / 1e6:.1f} MB; the API takes at most {max_bytes / 1e6:.0f} MB",
+            size_bytes, max_bytes, "bytes",
+        ))  # fmt: skip
+    return out
+
+
 def score_from(findings: list[Finding]) -> int:
     """Readiness 0-100: 100 less 45 a blocking finding, 12 a warning, 2 an info; floor 0.
 

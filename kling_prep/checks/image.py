@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from kling_prep.checks.findings import Finding, Severity, score_from
+from kling_prep.checks.findings import Finding, Severity, file_limit_findings, score_from
 from kling_prep.checks.thresholds import Thresholds
 from kling_prep.limits import ApiProfile
 from kling_prep.media.probe import ImageProbe, probe_image
@@ -167,22 +167,12 @@ def lighting_score(m: LightingMetrics) -> int:
 
 
 def _limit_findings(probe: ImageProbe, profile: ApiProfile) -> list[Finding]:
-    out: list[Finding] = []
     name = probe.path.name
-    if probe.format not in profile.image_formats:
-        out.append(Finding(
-            "image.format", "block",
-            f"{name} is {probe.format.upper() or 'an unknown format'}; the API takes "
-            f"{'/'.join(f.upper() for f in profile.image_formats)} (prepare converts it)",
-            probe.format, "/".join(profile.image_formats),
-        ))  # fmt: skip
-    if probe.size_bytes > profile.image_max_bytes:
-        out.append(Finding(
-            "image.too_large", "block",
-            f"{name} is {probe.size_bytes / 1e6:.1f} MB; the API takes at most "
-            f"{profile.image_max_bytes / 1e6:.0f} MB",
-            probe.size_bytes, profile.image_max_bytes, "bytes",
-        ))  # fmt: skip
+    out = file_limit_findings(
+        "image", name, file_format=probe.format,
+        shown_format=probe.format.upper() or "an unknown format", accepted=profile.image_formats,
+        size_bytes=probe.size_bytes, max_bytes=profile.image_max_bytes,
+    )  # fmt: skip
     if probe.is_decodable:
         short = min(probe.width, probe.height)
         if short < profile.image_min_side_px:

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from kling_prep.checks.findings import Finding, score_from
+from kling_prep.checks.findings import Finding, file_limit_findings, score_from
 from kling_prep.checks.image import framing_of
 from kling_prep.checks.thresholds import Thresholds
 from kling_prep.limits import ApiProfile, Orientation
@@ -128,22 +128,12 @@ class VideoReport:
 def _limit_findings(
     probe: VideoProbe, profile: ApiProfile, orientation: Orientation, keep_sound: bool
 ) -> list[Finding]:
-    out: list[Finding] = []
     name = probe.path.name
-    if probe.container not in profile.video_containers:
-        out.append(Finding(
-            "video.format", "block",
-            f"{name} is {probe.container}; the API takes "
-            f"{'/'.join(c.upper() for c in profile.video_containers)} (prepare converts it)",
-            probe.container, "/".join(profile.video_containers),
-        ))  # fmt: skip
-    if probe.size_bytes > profile.video_max_bytes:
-        out.append(Finding(
-            "video.too_large", "block",
-            f"{name} is {probe.size_bytes / 1e6:.1f} MB; the API takes at most "
-            f"{profile.video_max_bytes / 1e6:.0f} MB",
-            probe.size_bytes, profile.video_max_bytes, "bytes",
-        ))  # fmt: skip
+    out = file_limit_findings(
+        "video", name, file_format=probe.container, shown_format=probe.container,
+        accepted=profile.video_containers, size_bytes=probe.size_bytes,
+        max_bytes=profile.video_max_bytes,
+    )  # fmt: skip
     longest = profile.max_duration_s(orientation)
     if probe.duration_s > longest + 1e-3:
         out.append(Finding(
