@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -182,3 +184,24 @@ def test_real_characters_are_one_frontal_person(kit, shared_media, name):
     people = find_people(rgb, kit.detector, kit.pose)
     assert len(people) == 1
     assert kit.face.estimate(rgb, people[0].pose).view == "frontal"
+
+
+def test_the_models_load_without_matplotlib_or_the_tasks_api_and_mediapipe_stays_whole():
+    """The check's graphs import only the submodules they need; a caller who then uses
+    mediapipe as the whole package, in the same process, still gets all of it."""
+    code = (
+        "import sys, numpy as np\n"
+        "from kling_prep.vision.kit import VisionKit\n"
+        "with VisionKit(frontal_max_deg=22.5, three_quarter_max_deg=67.5) as kit:\n"
+        "    frame = np.zeros((360, 640, 3), np.uint8)\n"
+        "    kit.video_detector.detect(frame); kit.pose.estimate(frame); kit.face.estimate(frame, None)\n"
+        "    print(sorted(m for m in ('matplotlib', 'mediapipe.tasks') if m in sys.modules))\n"
+        "import mediapipe as mp\n"
+        "print(mp.__version__, mp.solutions.drawing_utils.__name__, mp.tasks.__name__,"
+        " mp.Image.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [
+        "[]",
+        "0.10.21 mediapipe.python.solutions.drawing_utils mediapipe.tasks.python Image",
+    ]
