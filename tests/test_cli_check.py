@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -176,3 +178,24 @@ def test_the_python_api_uses_the_models_it_is_given(samples, kit, monkeypatch):
     result = preflight.check(image=samples / "character.jpg", kit=kit)
     assert result.image is not None
     assert len(result.image.people) == 1
+
+
+def test_the_timeline_lanes_cover_the_whole_video(samples):
+    """People are sampled twice a second and the face view read once a second: both lanes
+    run from the start of the clip to its end, with no gap between cells."""
+    from kling_prep.report.html import timeline_svg
+
+    result = kling_prep.check(video=samples / "reference.mp4", prompt=PROMPT)
+    assert result.video is not None
+    svg = timeline_svg(result.video, result.window)
+    right_edge = 90 + (1000 - 90 - 10)  # x() of the video's end
+    for lane_y in (10, 42):  # the people lane and the face-view lane
+        cells = sorted(
+            (float(x), float(w))
+            for x, w in re.findall(rf'<rect x="([\d.]+)" y="{lane_y}" width="([\d.]+)"', svg)
+        )
+        assert cells, f"no cells in the lane at y={lane_y}"
+        assert cells[0][0] == pytest.approx(90, abs=0.2)
+        assert cells[-1][0] + cells[-1][1] == pytest.approx(right_edge, abs=0.2)
+        for (x0, w0), (x1, _) in itertools.pairwise(cells):
+            assert x0 + w0 == pytest.approx(x1, abs=0.2)

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from kling_prep.checks.findings import Finding
 from kling_prep.checks.image import ImageReport, backlight_of
-from kling_prep.checks.video import VideoReport
+from kling_prep.checks.video import SAMPLE_FPS, VideoReport
 from kling_prep.media.outputs import write_atomically
 from kling_prep.plan.window import NoWindow, Window
 from kling_prep.preflight import CheckResult
@@ -149,16 +149,17 @@ def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
     ):
         out.append(f'<text x="4" y="{y + 17}" font-size="12" fill="#4a5568">{label}</text>')
     # Each sample's cell reaches halfway to its neighbours (people are counted on every sample,
-    # the face view read on those with `pose_read`).
+    # the face view read on those with `pose_read`); the first from the start, the last one
+    # sampling step on, to the end of what was decoded.
     read = [s for s in report.samples if s.pose_read]
     for row_name, row_samples in (("people", report.samples), ("face", read)):
         for i, s in enumerate(row_samples):
-            t0 = (row_samples[i - 1].time_s + s.time_s) / 2 if i else s.time_s - 0.25
-            t1 = (
-                (row_samples[i + 1].time_s + s.time_s) / 2
-                if i + 1 < len(row_samples)
-                else s.time_s + 0.25
-            )
+            t0 = (row_samples[i - 1].time_s + s.time_s) / 2 if i else 0.0
+            if i + 1 < len(row_samples):
+                t1 = (row_samples[i + 1].time_s + s.time_s) / 2
+            else:
+                step = s.time_s - row_samples[i - 1].time_s if i else 1.0 / SAMPLE_FPS
+                t1 = s.time_s + step
             x0, x1 = x(t0), x(t1)
             if row_name == "people":
                 color = {0: "#a0aec0", 1: "#2f855a"}.get(s.people, "#c62828")
@@ -279,8 +280,9 @@ def _video_section(v: VideoReport, window: Window | NoWindow | None) -> str:
             f"{'audio' if v.has_audio else 'no audio'}; score {v.score}/100; cuts: {cuts}")  # fmt: skip
     return (f"<h2>Reference video</h2><p>{html.escape(info)}</p>{picture}"
             f"<h2>Timeline</h2><p>{html.escape(win)}</p>{timeline_svg(v, window)}"
-            f'<p class="legend">face view: {legend}; people: green one, red more, grey none; '
-            f"red lines: cuts; orange: fades/dissolves; green band: usable window</p>"
+            f'<p class="legend">face view: {legend}</p><p class="legend">people: green one, red '
+            f"more, grey none; red lines: cuts; orange: fades/dissolves; green band: usable "
+            f"window</p>"
             f"{findings_table(v.findings)}")  # fmt: skip
 
 
