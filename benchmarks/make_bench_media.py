@@ -31,7 +31,15 @@ import numpy as np
 from numpy.typing import NDArray
 from skimage import data
 
-from kling_prep.media.synthetic import FPS, darken, save_jpeg, studio, sway_frames, write_mp4
+from kling_prep.media.synthetic import (
+    FPS,
+    darken,
+    save_jpeg,
+    stand_on_floor,
+    studio,
+    sway_frames,
+    write_mp4,
+)
 from kling_prep.vision.pose import PoseEstimator
 
 Frame = NDArray[Any]
@@ -75,15 +83,7 @@ def render(
     frame = studio(width, height, tint).astype(np.float32)
     for cx, share, angle, mirror in actors:
         src, alpha = (rgb[:, ::-1], mask[:, ::-1]) if mirror else (rgb, mask)
-        scale = share * height / src.shape[0]
-        pivot = (src.shape[1] / 2, src.shape[0] * 0.95)
-        matrix = cv2.getRotationMatrix2D(pivot, angle, scale)
-        # The pivot goes to x = cx; the picture's bottom edge to the frame's bottom edge.
-        matrix[0, 2] += cx - pivot[0]
-        matrix[1, 2] += height - pivot[1] - (src.shape[0] - pivot[1]) * scale
-        moved = cv2.warpAffine(np.ascontiguousarray(src), matrix, (width, height))
-        weight = cv2.warpAffine(np.ascontiguousarray(alpha), matrix, (width, height))[..., None]
-        frame = frame * (1 - weight) + moved.astype(np.float32) * weight
+        frame = stand_on_floor(frame, src, alpha, centre_x=cx, height_share=share, angle_deg=angle)
     return np.clip(frame, 0, 255).astype(np.uint8)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from kling_prep.media.synthetic import stand_on_floor
 from kling_prep.vision.cuts import CutDetector, CutScan, change_score, locate_cut
 
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
@@ -185,14 +186,9 @@ def figure_view(
     ramp = np.linspace(1.0, 0.75, height, dtype=np.float32)[:, None, None]
     wall = np.ones((height, width, 3), np.float32) * np.array(wall_bgr, np.float32) * ramp
     wall[int(height * 0.86) :] *= 0.7
-    scale = height_share * height / texture.shape[0]
-    pivot = (texture.shape[1] / 2, texture.shape[0] * 0.95)
-    matrix = cv2.getRotationMatrix2D(pivot, angle_deg, scale)
-    matrix[0, 2] += x - pivot[0]
-    matrix[1, 2] += height - pivot[1] - (texture.shape[0] - pivot[1]) * scale
-    moved = cv2.warpAffine(np.ascontiguousarray(texture), matrix, (width, height))
-    weight = cv2.warpAffine(np.ascontiguousarray(mask), matrix, (width, height))[..., None]
-    frame = wall * (1 - weight) + moved * weight
+    frame = stand_on_floor(
+        wall, texture, mask, centre_x=x, height_share=height_share, angle_deg=angle_deg
+    )
     size = (width // 4, height // 4)
     return np.asarray(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), np.float32)
 

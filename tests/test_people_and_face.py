@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from kling_prep.media.synthetic import studio
+from kling_prep.media.synthetic import stand_on_floor, studio
 from kling_prep.vision.face import angles_from_mesh, classify_yaw, yaw_from_keypoints
 from kling_prep.vision.people import _FacedBox, _is_same_person, find_people
 
@@ -41,16 +41,7 @@ def _on_a_wall(
     mask = np.clip(mask, 0, 1).astype(np.float32)
     for i, (centre, share) in enumerate(actors):
         src, alpha = (person[:, ::-1], mask[:, ::-1]) if i % 2 else (person, mask)
-        scale = share * height / src.shape[0]
-        shift = np.float32(
-            [
-                [scale, 0, centre * width - scale * src.shape[1] / 2],
-                [0, scale, height - scale * src.shape[0]],
-            ]
-        )
-        moved = cv2.warpAffine(np.ascontiguousarray(src), shift, size)
-        weight = cv2.warpAffine(np.ascontiguousarray(alpha), shift, size)[..., None]
-        frame = frame * (1 - weight) + moved.astype(np.float32) * weight
+        frame = stand_on_floor(frame, src, alpha, centre_x=centre * width, height_share=share)
     return np.clip(frame, 0, 255).astype(np.uint8)
 
 

@@ -32,6 +32,39 @@ def studio(width: int, height: int, tint: tuple[int, int, int]) -> NDArray[Any]:
     return np.clip(wall, 0, 255).astype(np.uint8)
 
 
+def stand_on_floor(
+    canvas: NDArray[np.float32],
+    figure: NDArray[Any],
+    alpha: NDArray[Any],
+    *,
+    centre_x: float,
+    height_share: float,
+    angle_deg: float = 0.0,
+) -> NDArray[np.float32]:
+    """`canvas` with a cut-out figure blended in through its `alpha` (HxW, 0..1): scaled to
+    `height_share` of the canvas's height, rocked by `angle_deg` about a point near its feet,
+    centred at x = `centre_x` (pixels), its bottom edge on the canvas's bottom edge.
+
+    Args:
+        canvas: HxWx3 float32 (any channel order: the figure must be in the same).
+        figure: hxwx3 image of the figure, any numeric dtype.
+        alpha: hxw opacity of the figure, 0..1.
+
+    Returns:
+        A new HxWx3 float32 canvas (not clipped).
+    """
+    height, width = canvas.shape[:2]
+    scale = height_share * height / figure.shape[0]
+    pivot = (figure.shape[1] / 2, figure.shape[0] * 0.95)
+    matrix = cv2.getRotationMatrix2D(pivot, angle_deg, scale)
+    # The pivot goes to x = centre_x; the figure's bottom edge to the canvas's bottom edge.
+    matrix[0, 2] += centre_x - pivot[0]
+    matrix[1, 2] += height - pivot[1] - (figure.shape[0] - pivot[1]) * scale
+    moved = cv2.warpAffine(np.ascontiguousarray(figure), matrix, (width, height))
+    weight = cv2.warpAffine(np.ascontiguousarray(alpha), matrix, (width, height))[..., None]
+    return np.asarray(canvas * (1 - weight) + moved.astype(np.float32) * weight, np.float32)
+
+
 def sway_frames(
     rgb: NDArray[Any], mask: NDArray[Any], seconds: float, size: tuple[int, int],
     tint: tuple[int, int, int] = (200, 196, 188), mirror: bool = False,
