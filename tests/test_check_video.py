@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from kling_prep.checks.thresholds import Thresholds
-from kling_prep.checks.video import check_video
+from kling_prep.checks.video import MOTION_MAX_GAP_S, POSE_READS, check_video, measure_motion
 from kling_prep.limits import get_profile
 from kling_prep.media.synthetic import FPS, studio, sway_frames, write_mp4
+from kling_prep.vision.pose import BodyPose
 
 
 def _check(path: Path, kit, orientation="video", keep_sound=True):
@@ -79,16 +81,61 @@ def test_a_second_person_entering_blocks_and_is_timed(kit, astronaut, astronaut_
     assert _codes(report)["video.multiple_people"] == "block"
     assert report.people_per_second[:2] == [1, 1]
     assert report.people_per_second[2:] == [2, 2]
-    # The pose is read once a second and wherever the people change; in between, the one
-    # person confirmed half a second before is counted, and nothing else is claimed.
+    # The pose is read on the samples `POSE_READS` marks and wherever the people change; in
+    # between, the one person seen half a second before is counted, and nothing else is claimed.
     first_pair = next(s for s in report.samples if s.people == 2)
     assert first_pair.pose_read
-    assert all(s.pose_read for s in report.samples[::2])
+    marked = [s for i, s in enumerate(report.samples) if POSE_READS[i % len(POSE_READS)]]
+    assert all(s.pose_read for s in marked)
     skipped = [s for s in report.samples if not s.pose_read]
     assert skipped
     for s in skipped:
         assert s.people == 1
         assert (s.face_view, s.yaw_deg, s.is_body_in_frame) == (None, None, None)
+
+
+def _swinging_pose(time_s: float, phase: float, amplitude: float) -> BodyPose:
+    """A standing body 100 px from shoulders to hips whose elbows, wrists, knees and ankles
+    swing sideways by `amplitude` torso lengths at 1 Hz (a walking stride), `phase` cycles in."""
+    points = np.zeros((33, 2), np.float32)
+    points[[11, 12]] = [[190, 100], [210, 100]]  # shoulders
+    points[[23, 24]] = [[192, 200], [208, 200]]  # hips
+    rest = {13: (180, 150), 14: (220, 150), 15: (175, 195), 16: (225, 195),
+            25: (190, 260), 26: (210, 260), 27: (190, 320), 28: (210, 320)}  # fmt: skip
+    swing = amplitude * 100 * np.sin(2 * np.pi * (time_s + phase))
+    for i, (x, y) in rest.items():
+        points[i] = (x + swing * (1 if i % 2 else -1), y)
+    ones = np.ones(33, np.float32)
+    return BodyPose(points, ones, ones, np.zeros((33, 3), np.float32), 400, 400)
+
+
+def test_poses_are_read_at_times_that_do_not_hide_a_stride(kit, sway, clip_dir):
+    """Limbs swinging at 1 Hz by 0.3 torso lengths, at eight phases around the cycle. Read at
+    the times the check reads poses (pairs half a second apart), the swing shows at most
+    phases: the two reads of a pair see it half a cycle apart, so only a swing that crosses
+    its middle at those very instants hides. Read exactly once a second it hides at every
+    phase: each read sees the same point of the cycle."""
+    path = clip_dir / "sway-reads.mp4"
+    write_mp4(path, sway)
+    report = _check(path, kit)
+    times = [s.time_s for s in report.samples if s.pose_read]
+    gaps = {round(b - a, 2) for a, b in itertools.pairwise(times)}
+    assert min(gaps) == pytest.approx(0.5, abs=0.05)
+    t = Thresholds()
+
+    def shows(read_times: list[float], phase: float) -> bool:
+        motion = measure_motion([(ts, _swinging_pose(ts, phase, 0.3)) for ts in read_times], t)
+        assert motion.range_of_motion is not None
+        return motion.range_of_motion >= t.low_motion_range
+
+    phases = [k / 8 for k in range(8)]
+    assert sum(shows(times, phase) for phase in phases) >= 6
+    assert sum(shows([0.0, 1.0, 2.0, 3.0], phase) for phase in phases) == 0
+    # Speeds come from the half-second gaps only.
+    seen = measure_motion([(ts, _swinging_pose(ts, 0.25, 0.3)) for ts in times], t)
+    read_before = dict(zip(times[1:], times, strict=False))
+    assert seen.intervals
+    assert all(end - read_before[end] <= MOTION_MAX_GAP_S for end, _ in seen.intervals)
 
 
 def test_nobody_in_half_the_clip_blocks(kit, sway, clip_dir):
@@ -116,6 +163,19 @@ def test_real_footage_shows_one_person_and_no_cut(kit, shared_media, name):
     codes = _codes(report)
     assert "video.multiple_people" not in codes
     assert "video.scene_cut" not in codes
+
+
+@pytest.mark.shared_media
+def test_a_walking_cartoon_is_read_on_its_own_body(kit, shared_media):
+    """The boy's pose is read on the crop of the body the detector found: read on the whole
+    frame, or tracked from such a read, his skeleton shrank onto his large head (torso half its
+    length) and its jitter passed for limbs swinging 1.6 torso lengths. A walk swings wrists
+    and ankles by a few tenths of a torso length (RMS spread half that), so the median limb's
+    spread stays well under one."""
+    report = _check(shared_media / "boy-walking.mp4", kit)
+    assert report.motion.range_of_motion is not None
+    assert report.motion.range_of_motion < 0.6
+    assert "video.low_motion" not in _codes(report)
 
 
 def test_a_failing_analysis_stops_the_decoder_and_leaves_no_thread(

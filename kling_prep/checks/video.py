@@ -30,10 +30,14 @@ from kling_prep.vision.people import PersonBox, confirm_people
 from kling_prep.vision.pose import BodyPose
 
 SAMPLE_FPS = 2.0  # analysis samples a second: people and the camera
-# The pose and the face view are read on every other sample (once a second), and on any sample
-# whose people are not the one person of the sample before: in between, a single proposal where
-# the last confirmed person stood is that person, already confirmed half a second ago.
-POSE_EVERY = 2
+# The pose and the face view are read on the samples this pattern marks, repeated (pairs half a
+# second apart, every 2 s), and on any sample whose people are not the one person of the sample
+# before: in between, a single proposal where the last person stood is that person, already
+# seen half a second before. Reads exactly once a second would see a limb swinging at 1 Hz (a
+# stride, a 120 bpm step) at one phase, always the same, and take it for still; the 0.5 s and
+# 1.5 s gaps of the pairs see it at two.
+POSE_READS = (True, True, False, False)
+MOTION_MAX_GAP_S = 1.5 / SAMPLE_FPS  # speeds between neighbouring samples only
 TILES_EVERY = 4  # the tiled look for small people side by side: every 2 s
 SAMPLE_MAX_SIDE_PX = 640
 CAMERA_WIDTH_PX = 320  # the background's motion is measured at about this width
@@ -49,7 +53,7 @@ class VideoSample:
     frame: int
     people: int  # people of comparable size (the main person and rivals)
     background_people: int  # smaller people, down to the warn ratio
-    pose_read: bool  # the pose and face view were read here (see `POSE_EVERY`)
+    pose_read: bool  # the pose and face view were read here (see `POSE_READS`)
     face_view: str | None  # frontal, three_quarter, profile, no_face; None: nobody or not read
     yaw_deg: float | None
     is_body_in_frame: bool | None  # head and shoulders inside the frame; None: not read
@@ -77,10 +81,12 @@ class TransitionSpan:
 class MotionSummary:
     """The person's own motion: limbs relative to the shoulders, in torso lengths.
 
-    Speeds between samples half a second apart alias a periodic motion (a 1 Hz gait sampled at
-    2 Hz looks still), so how much the person moves is judged on the range of motion: the
-    spread of each limb's position over the clip, which sampling at any phase reveals. Speeds
-    serve for the fast-motion warning (aliasing can only under-read them) and the timeline.
+    Speeds between poses read half a second apart alias a periodic motion (a 2 Hz swing
+    sampled at 2 Hz looks still), so how much the person moves is judged on the range of
+    motion: the spread of each limb's position over the clip, which poses read at several
+    phases reveal (`POSE_READS`). Speeds serve for the fast-motion warning (aliasing can only
+    under-read them) and the timeline; they are taken only between poses at most
+    `MOTION_MAX_GAP_S` apart, since a longer gap averages a swing out.
     """
 
     median_speed: float | None  # median over intervals of the median limb speed, torso/s
@@ -183,7 +189,7 @@ def measure_motion(poses: list[tuple[float, BodyPose | None]], t: Thresholds) ->
     fast = 0
     timeline: list[tuple[float, float]] = []
     for (t0, a), (t1, b) in itertools.pairwise(poses):
-        if a is None or b is None or t1 <= t0:
+        if a is None or b is None or not 0 < t1 - t0 <= MOTION_MAX_GAP_S:
             continue
         centre_a = (a.points_px[11] + a.points_px[12]) / 2
         centre_b = (b.points_px[11] + b.points_px[12]) / 2
@@ -304,10 +310,10 @@ def _widen(
 
 
 def _analyse_sample(
-    frame: SampledFrame, proposed: list[PersonBox], kit: VisionKit, tracker: Any, t: Thresholds
+    frame: SampledFrame, proposed: list[PersonBox], kit: VisionKit, t: Thresholds
 ) -> tuple[VideoSample, BodyPose | None, PersonBox | None]:
     """People (from the detector's proposals), pose, face view and framing of one sample."""
-    people = confirm_people(frame.rgb, proposed, lambda: kit.pose, tracker=tracker)
+    people = confirm_people(frame.rgb, proposed, lambda: kit.pose, read_one_on_crop=True)
     main = people[0] if people else None
     pose = main.pose if main else None
     ratios = [p.size_px / main.size_px for p in people[1:]] if main else []
@@ -496,14 +502,13 @@ def check_video(
         # 2. People proposed in a thread of their own; poses and face views read here.
         samples: list[VideoSample] = []
         poses: list[tuple[float, BodyPose | None]] = []
-        tracker = kit.new_tracker()
         expected = decoding.expected_samples
         last: PersonBox | None = None  # the main person confirmed in the sample before
         for n, (frame, proposed) in enumerate(decoding.proposals()):
-            if n % POSE_EVERY and _is_still_there(proposed, last):
+            if not POSE_READS[n % len(POSE_READS)] and _is_still_there(proposed, last):
                 sample, pose, last = _person_only_sample(frame, proposed[0]), None, proposed[0]
             else:
-                sample, pose, last = _analyse_sample(frame, proposed, kit, tracker, t)
+                sample, pose, last = _analyse_sample(frame, proposed, kit, t)
                 poses.append((frame.time_s, pose))
             samples.append(sample)
             if on_progress is not None:

@@ -90,7 +90,7 @@ def contact_sheet(
     art = report.artefacts
     if art is None or not art.samples:
         return None
-    # The samples whose pose was read (once a second), so each tile shows a body and face view.
+    # The samples whose pose was read (`pose_read`), so each tile shows a body and face view.
     pool = [i for i, s in enumerate(report.samples[: len(art.samples)]) if s.pose_read]
     pool = pool or list(range(len(art.samples)))
     picks = [pool[int(k)] for k in np.linspace(0, len(pool) - 1, min(max_tiles, len(pool))).round()]

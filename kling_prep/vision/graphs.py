@@ -110,15 +110,15 @@ def pose_detection_graph() -> Any:
     return SolutionBase(graph_config=config)
 
 
-def pose_landmarker(*, is_video: bool, with_segmentation: bool) -> Any:
-    """The legacy BlazePose landmarker (complexity 1, the one bundled)."""
+def pose_landmarker(*, with_segmentation: bool) -> Any:
+    """The legacy BlazePose landmarker (complexity 1, the one bundled), reading every picture
+    on its own: a video's samples are half a second or more apart, too far for tracking."""
     _load_mediapipe()
     from mediapipe.python.solutions import pose
 
     return pose.Pose(
-        static_image_mode=not is_video,
+        static_image_mode=True,
         model_complexity=1,
-        # No smoothing: poses are read half a second or more apart; a filter would damp motion.
         smooth_landmarks=False,
         enable_segmentation=with_segmentation,
         min_detection_confidence=0.5,

@@ -17,7 +17,6 @@ class VisionKit:
         self._video_detector: PersonDetector | None = None
         self._pose: PoseEstimator | None = None
         self._pose_with_mask: PoseEstimator | None = None
-        self._tracker: PoseEstimator | None = None
         self._face: FaceViewEstimator | None = None
 
     @property
@@ -46,13 +45,6 @@ class VisionKit:
             self._pose_with_mask = PoseEstimator(with_segmentation=True)
         return self._pose_with_mask
 
-    def new_tracker(self) -> PoseEstimator:
-        """A fresh tracking landmarker for one video (its state must not leak between videos)."""
-        if self._tracker is not None:
-            self._tracker.close()
-        self._tracker = PoseEstimator(is_tracking=True)
-        return self._tracker
-
     @property
     def face(self) -> FaceViewEstimator:
         if self._face is None:
@@ -65,13 +57,13 @@ class VisionKit:
     def close(self) -> None:
         models = (
             self._detector, self._video_detector, self._pose, self._pose_with_mask,
-            self._tracker, self._face,
+            self._face,
         )  # fmt: skip
         for model in models:
             if model is not None:
                 model.close()
         self._detector = self._video_detector = self._pose = self._pose_with_mask = None
-        self._tracker = self._face = None
+        self._face = None
 
     def __enter__(self) -> VisionKit:
         return self

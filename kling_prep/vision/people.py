@@ -219,13 +219,12 @@ def find_people(
     detector: PersonDetector,
     estimator: PoseEstimator | Callable[[], PoseEstimator],
     *,
-    tracker: PoseEstimator | None = None,
     use_tiles: bool = True,
 ) -> list[Person]:
-    """The people in a frame, largest first, each confirmed by its own pose: the detector's
-    proposals (whole frame and tiles) passed to `confirm_people`."""
+    """The people in a still image, largest first, each confirmed by its own pose: the
+    detector's proposals (whole frame and tiles) passed to `confirm_people`."""
     proposals = detector.detect(image_rgb, use_tiles=use_tiles)
-    return confirm_people(image_rgb, proposals, estimator, tracker=tracker)
+    return confirm_people(image_rgb, proposals, estimator)
 
 
 def confirm_people(
@@ -233,14 +232,18 @@ def confirm_people(
     proposals: list[PersonBox],
     estimator: PoseEstimator | Callable[[], PoseEstimator],
     *,
-    tracker: PoseEstimator | None = None,
+    read_one_on_crop: bool = False,
 ) -> list[Person]:
     """The proposed people that a pose confirms, largest first.
 
     1. The detector has proposed bodies (`PersonDetector.detect`, largest first).
-    2. One proposal: the landmarker reads the whole frame (its best view of a single person).
-       Several: each gets a landmarker pass on a narrow crop around its hips, so a neighbour
-       does not take its place. A proposal the landmarker finds no body in is dropped (the
+    2. One proposal in a still image: the landmarker reads the whole frame (its best view of a
+       single person). Several, or one with `read_one_on_crop` (a video's samples): each gets
+       a landmarker pass on a narrow crop around its hips, so a neighbour does not take its
+       place. A video's lone person is read on its crop because the whole-frame read can shrink
+       a stylised body onto its head (a cartoon boy's torso read at half its length on
+       ../shared/media/boy-walking.mp4), and nothing checks the whole-frame pose against the
+       detector's body, while the crop is that body. A proposal the landmarker finds no body in is dropped (the
        detector alone sees people in rockets, posters, hands and hats), and any proposal but
        the largest must also show a head and both shoulders.
     3. A crop a body wide can hold a neighbour's face too, and the landmarker follows the first
@@ -253,16 +256,10 @@ def confirm_people(
     """
     if not proposals:
         return []
-    if len(proposals) == 1 and tracker is not None:
-        # In a video, a tracking landmarker reuses the last frame's body region and skips its own
-        # detector; it is only trusted while its head lands inside the one detected body.
-        tracked = tracker.estimate(image_rgb)
-        if tracked is not None and _is_inside(tracked, proposals[0]):
-            return [Person(detection=proposals[0], pose=tracked)]
-    # The still-image landmarker (a graph of its own) is only built when it is needed.
+    # The landmarker (a graph of its own) is only built when it is needed.
     if not isinstance(estimator, PoseEstimator):
         estimator = estimator()
-    if len(proposals) == 1:
+    if len(proposals) == 1 and not read_one_on_crop:
         pose = estimator.estimate(image_rgb)
         return [] if pose is None else [Person(detection=proposals[0], pose=pose)]
     people: list[Person] = []
@@ -316,11 +313,6 @@ def _own_region(
             mid = box.face_y + dy / 2
             y0, y1 = (y0, min(y1, mid)) if dy > 0 else (max(y0, mid), y1)
     return (x0, y0, x1, y1)
-
-
-def _is_inside(pose: BodyPose, box: PersonBox) -> bool:
-    x, y = pose.head_center_px().tolist()
-    return bool(box.x <= x <= box.x + box.w and box.y <= y <= box.y + box.h)
 
 
 def _is_same_body(a: BodyPose, b: BodyPose) -> bool:

@@ -101,9 +101,9 @@ class BodyPose:
 class PoseEstimator:
     """BlazePose landmarks of the person around a given centre (complexity 1, bundled)."""
 
-    def __init__(self, *, with_segmentation: bool = False, is_tracking: bool = False) -> None:
+    def __init__(self, *, with_segmentation: bool = False) -> None:
         self._with_segmentation = with_segmentation
-        self._pose: Any = pose_landmarker(is_video=is_tracking, with_segmentation=with_segmentation)
+        self._pose: Any = pose_landmarker(with_segmentation=with_segmentation)
 
     def close(self) -> None:
         self._pose.close()
