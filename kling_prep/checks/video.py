@@ -504,13 +504,23 @@ def check_video(
         poses: list[tuple[float, BodyPose | None]] = []
         expected = decoding.expected_samples
         last: PersonBox | None = None  # the main person confirmed in the sample before
+        before: tuple[SampledFrame, list[PersonBox]] | None = None  # that sample, unread
         for n, (frame, proposed) in enumerate(decoding.proposals()):
-            if not POSE_READS[n % len(POSE_READS)] and _is_still_there(proposed, last):
+            is_still_there = _is_still_there(proposed, last)
+            if not POSE_READS[n % len(POSE_READS)] and is_still_there:
                 sample, pose, last = _person_only_sample(frame, proposed[0]), None, proposed[0]
+                samples.append(sample)
+                before = (frame, proposed)
             else:
+                if not is_still_there and before is not None:
+                    # The people changed here: read the sample before too, so the change is
+                    # placed within half a second, not within the gap since the last read.
+                    samples[-1], earlier, _ = _analyse_sample(*before, kit, t)
+                    poses.append((before[0].time_s, earlier))
                 sample, pose, last = _analyse_sample(frame, proposed, kit, t)
                 poses.append((frame.time_s, pose))
-            samples.append(sample)
+                samples.append(sample)
+                before = None
             if on_progress is not None:
                 on_progress(min(0.95, 0.95 * len(samples) / expected))
         scan = decoding.result()

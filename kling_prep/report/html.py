@@ -149,17 +149,17 @@ def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
     ):
         out.append(f'<text x="4" y="{y + 17}" font-size="12" fill="#4a5568">{label}</text>')
     # Each sample's cell reaches halfway to its neighbours (people are counted on every sample,
-    # the face view read on those with `pose_read`); the first from the start, the last one
-    # sampling step on, to the end of what was decoded.
+    # the face view read on those with `pose_read`); the first from the start, the last to the
+    # end of what was decoded: one sampling step past the last sample.
     read = [s for s in report.samples if s.pose_read]
+    decoded_end_s = report.samples[-1].time_s + 1.0 / SAMPLE_FPS if report.samples else dur
     for row_name, row_samples in (("people", report.samples), ("face", read)):
         for i, s in enumerate(row_samples):
             t0 = (row_samples[i - 1].time_s + s.time_s) / 2 if i else 0.0
             if i + 1 < len(row_samples):
                 t1 = (row_samples[i + 1].time_s + s.time_s) / 2
             else:
-                step = s.time_s - row_samples[i - 1].time_s if i else 1.0 / SAMPLE_FPS
-                t1 = s.time_s + step
+                t1 = decoded_end_s
             x0, x1 = x(t0), x(t1)
             if row_name == "people":
                 color = {0: "#a0aec0", 1: "#2f855a"}.get(s.people, "#c62828")
