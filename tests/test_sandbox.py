@@ -55,7 +55,8 @@ def request(
 def test_submission_answers_the_documented_json_and_completes_with_a_playable_mp4(
     media: StaticFileServer, tmp_path: Path
 ) -> None:
-    with SandboxServer(delay_s=1.0) as sandbox:
+    # 2 s: the job stays pending for half a second, room for the first poll on a busy machine.
+    with SandboxServer(delay_s=2.0) as sandbox:
         check_documented_round_trip(sandbox, media, tmp_path)
 
 
@@ -63,6 +64,8 @@ def check_documented_round_trip(
     sandbox: SandboxServer, media: StaticFileServer, tmp_path: Path
 ) -> None:
     body = request(media).to_json()
+    # The client is built before the POST, so the first poll follows its answer at once.
+    client = client_for(sandbox)
     answer = httpx.post(
         sandbox.url + "/api/v1/models/kling",
         json=body,
@@ -83,7 +86,7 @@ def check_documented_round_trip(
     assert sandbox.balance(API_KEY) == 960
 
     seen: list[str] = []
-    with client_for(sandbox) as client:
+    with client:
         final = client.wait(
             data["jobId"], policy=FAST_POLL, on_progress=lambda s: seen.append(s.status)
         )
