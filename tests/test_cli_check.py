@@ -181,8 +181,9 @@ def test_the_python_api_uses_the_models_it_is_given(samples, kit, monkeypatch):
 
 
 def test_the_timeline_lanes_cover_the_whole_video(samples):
-    """People are sampled twice a second and the face view read once a second: both lanes
-    run from the start of the clip to its end, with no gap between cells."""
+    """People are sampled twice a second and the face view read on some of those samples
+    (`pose_read`): both lanes run from the start of the clip to its end, with no gap between
+    cells."""
     from kling_prep.report.html import timeline_svg
 
     result = kling_prep.check(video=samples / "reference.mp4", prompt=PROMPT)
