@@ -197,14 +197,19 @@ def confusion(pairs: list[tuple[str, str]], truths: list[str], saids: list[str])
     return table(["label \\ said", *saids], rows)
 
 
-def score(labels: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+def score(
+    labels: list[dict[str, Any]], results: dict[str, dict[str, Any]]
+) -> tuple[str, dict[str, Any]]:
     out: list[str] = []
     summary: dict[str, Any] = {}
     done = [lab for lab in labels if lab["file"] in results and "error" not in results[lab["file"]]]
     crashed = [lab["file"] for lab in labels if "error" in results.get(lab["file"], {})]
     certain = [lab for lab in done if not lab["uncertain"]]
     # 1. People.
-    people = [(people_class(lab["persons"]) or "?", said_people(lab["kind"], results[lab["file"]]), lab) for lab in certain]
+    people = [
+        (people_class(lab["persons"]) or "?", said_people(lab["kind"], results[lab["file"]]), lab)
+        for lab in certain
+    ]
     right = [p for p in people if p[0] == p[1]]
     summary["people"] = (len(right), len(people))
     out.append(f"### People (0 / 1 / 2+), certain labels: {len(right)} / {len(people)} right\n")
@@ -216,21 +221,41 @@ def score(labels: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> t
     wrong = [f"`{Path(lab['file']).name}` {t} said {s}" for t, s, lab in people if t != s]
     out.append("Wrong: " + ("; ".join(wrong) or "-") + "\n")
     # 2. Face view of one-person images.
-    faces = [lab for lab in certain if lab["kind"] == "image" and lab["persons"] == 1 and lab["face_view"]]
+    faces = [
+        lab
+        for lab in certain
+        if lab["kind"] == "image" and lab["persons"] == 1 and lab["face_view"]
+    ]
     pairs = [(lab["face_view"], said_view(results[lab["file"]])) for lab in faces]
     right_faces = sum(VIEW_VERDICT[t] == s for t, s in pairs)
     summary["face_view"] = (right_faces, len(pairs))
-    out.append(f"### Face view of one-person images, certain labels: {right_faces} / {len(pairs)} right\n")
-    out.append(confusion(pairs, ["frontal", "three_quarter", "profile", "none"], ["pass", "warn", "block", "no person found"]) + "\n")
+    out.append(
+        f"### Face view of one-person images, certain labels: {right_faces} / {len(pairs)} right\n"
+    )
+    out.append(
+        confusion(
+            pairs,
+            ["frontal", "three_quarter", "profile", "none"],
+            ["pass", "warn", "block", "no person found"],
+        )
+        + "\n"
+    )
     wrong = []
     for lab, (t, s) in zip(faces, pairs, strict=True):
         if VIEW_VERDICT[t] != s:
             face = results[lab["file"]].get("face") or {}
-            wrong.append(f"`{Path(lab['file']).name}` {t} said {s} ({face.get('view')}, yaw {face.get('yaw_deg')}, {face.get('source')})")
+            wrong.append(
+                f"`{Path(lab['file']).name}` {t} said {s} ({face.get('view')}, yaw {face.get('yaw_deg')}, {face.get('source')})"
+            )
     out.append("Wrong: " + ("; ".join(wrong) or "-") + "\n")
     # 3. Lighting of one-person images (and all images).
-    for scope, subset in (("one-person images", [lab for lab in certain if lab["kind"] == "image" and lab["persons"] == 1]),
-                          ("all images", [lab for lab in certain if lab["kind"] == "image"])):
+    for scope, subset in (
+        (
+            "one-person images",
+            [lab for lab in certain if lab["kind"] == "image" and lab["persons"] == 1],
+        ),
+        ("all images", [lab for lab in certain if lab["kind"] == "image"]),
+    ):
         pairs = []
         kind_right = 0
         wrong = []
@@ -247,32 +272,61 @@ def score(labels: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> t
         summary[f"lighting {scope}"] = (right_light, len(subset))
         summary[f"lighting kind {scope}"] = (kind_right, len(subset))
         saids = sorted({s for _, s in pairs}, key=lambda s: (s != "none", s))
-        out.append(f"### Lighting, {scope}, certain labels: {right_light} / {len(subset)} right "
-                   f"(kind also right: {kind_right})\n")
+        out.append(
+            f"### Lighting, {scope}, certain labels: {right_light} / {len(subset)} right "
+            f"(kind also right: {kind_right})\n"
+        )
         out.append(confusion(pairs, ["ok", "dark", "backlit", "overexposed"], saids) + "\n")
         out.append("Wrong: " + ("; ".join(wrong) or "-") + "\n")
     # 4. Verdicts.
     stopped = [(lab, must_stop(lab)) for lab in certain]
-    false_ready = [f"`{Path(lab['file']).name}` ({', '.join(why)})" for lab, why in stopped
-                   if why and results[lab["file"]]["verdict"] == "ready"]
+    false_ready = [
+        f"`{Path(lab['file']).name}` ({', '.join(why)})"
+        for lab, why in stopped
+        if why and results[lab["file"]]["verdict"] == "ready"
+    ]
     good = [lab for lab, why in stopped if not why]
-    false_block = [f"`{Path(lab['file']).name}` ({', '.join(c for c, s in results[lab['file']]['codes'].items() if s == 'block')})"
-                   for lab in good if results[lab["file"]]["verdict"] == "blocked"]
+    false_block = [
+        f"`{Path(lab['file']).name}` ({', '.join(c for c, s in results[lab['file']]['codes'].items() if s == 'block')})"
+        for lab in good
+        if results[lab["file"]]["verdict"] == "blocked"
+    ]
     summary["false_ready"] = (len(false_ready), sum(bool(w) for _, w in stopped))
     summary["false_block"] = (len(false_block), len(good))
     out.append("### Verdicts, certain labels\n")
-    out.append(table(["measure", "count", "files"], [
-        ["must be stopped, came out `ready`", f"{len(false_ready)} / {summary['false_ready'][1]}", "; ".join(false_ready) or "-"],
-        ["nothing wrong in the label, came out blocked", f"{len(false_block)} / {len(good)}", "; ".join(false_block) or "-"],
-        ["crashed (any label)", f"{len(crashed)}", "; ".join(f"`{Path(f).name}`" for f in crashed) or "-"],
-    ]) + "\n")
+    out.append(
+        table(
+            ["measure", "count", "files"],
+            [
+                [
+                    "must be stopped, came out `ready`",
+                    f"{len(false_ready)} / {summary['false_ready'][1]}",
+                    "; ".join(false_ready) or "-",
+                ],
+                [
+                    "nothing wrong in the label, came out blocked",
+                    f"{len(false_block)} / {len(good)}",
+                    "; ".join(false_block) or "-",
+                ],
+                [
+                    "crashed (any label)",
+                    f"{len(crashed)}",
+                    "; ".join(f"`{Path(f).name}`" for f in crashed) or "-",
+                ],
+            ],
+        )
+        + "\n"
+    )
     # 5. Camera motion (videos).
     videos = [lab for lab in certain if lab["kind"] == "video"]
     cam = [(lab, "video.camera_motion" in results[lab["file"]]["codes"]) for lab in videos]
     cam_right = sum(lab["camera_motion"] == said for lab, said in cam)
     summary["camera"] = (cam_right, len(cam))
-    wrong = [f"`{Path(lab['file']).name}` {'moving' if lab['camera_motion'] else 'still'} said {'moving' if s else 'still'}"
-             for lab, s in cam if lab["camera_motion"] != s]
+    wrong = [
+        f"`{Path(lab['file']).name}` {'moving' if lab['camera_motion'] else 'still'} said {'moving' if s else 'still'}"
+        for lab, s in cam
+        if lab["camera_motion"] != s
+    ]
     out.append(f"### Camera motion, certain labels: {cam_right} / {len(cam)} right\n")
     out.append("Wrong: " + ("; ".join(wrong) or "-") + "\n")
     # 6. Per finding code: precision and recall where a label says what the code means.
@@ -294,7 +348,9 @@ def score(labels: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> t
     return "\n".join(out), summary
 
 
-def _code_rules() -> list[tuple[str, Callable[[dict[str, Any]], bool], Callable[[dict[str, Any]], bool]]]:
+def _code_rules() -> list[
+    tuple[str, Callable[[dict[str, Any]], bool], Callable[[dict[str, Any]], bool]]
+]:
     def is_image(lab: dict[str, Any]) -> bool:
         return bool(lab["kind"] == "image")
 
@@ -315,7 +371,7 @@ def _code_rules() -> list[tuple[str, Callable[[dict[str, Any]], bool], Callable[
         ("image.underexposed", lambda lab: lab["lighting"] == "dark", one_person_image),
         ("image.overexposed", lambda lab: lab["lighting"] == "overexposed", one_person_image),
         ("image.backlit", lambda lab: lab["lighting"] == "backlit", one_person_image),
-        ("video.no_person", lambda lab: lab["persons"] == 0 or not lab["one_person_throughout"] and lab["persons"] == 1, is_video),
+        ("video.no_person", lambda lab: lab["persons"] == 0 or (not lab["one_person_throughout"] and lab["persons"] == 1), is_video),
         ("video.multiple_people", several, is_video),
         ("video.scene_cut", lambda lab: bool(lab["cut_frames"]), is_video),
         ("video.transition", lambda lab: bool(lab["gradual"]), is_video),
@@ -323,9 +379,17 @@ def _code_rules() -> list[tuple[str, Callable[[dict[str, Any]], bool], Callable[
     ]  # fmt: skip
 
 
-def cut_report(labels: list[dict[str, Any]], realset: Path, results: dict[str, dict[str, Any]],
-               use_anchors: bool) -> tuple[str, dict[str, Any]]:
-    videos = [lab for lab in labels if lab["kind"] == "video" and "error" not in results.get(lab["file"], {"error": 1})]
+def cut_report(
+    labels: list[dict[str, Any]],
+    realset: Path,
+    results: dict[str, dict[str, Any]],
+    use_anchors: bool,
+) -> tuple[str, dict[str, Any]]:
+    videos = [
+        lab
+        for lab in labels
+        if lab["kind"] == "video" and "error" not in results.get(lab["file"], {"error": 1})
+    ]
     detectors: dict[str, Callable[[str], list[int]] | None] = {"kling_prep": None}
     notes = []
     if use_anchors:
@@ -336,8 +400,10 @@ def cut_report(labels: list[dict[str, Any]], realset: Path, results: dict[str, d
             notes.append(f"anchors not run: {exc}")
         else:
             why_not = cut_anchors.available()
-            for name, fn in (("PySceneDetect AdaptiveDetector", cut_anchors.adaptive_cuts),
-                             ("TransNetV2", cut_anchors.transnetv2_cuts)):
+            for name, fn in (
+                ("PySceneDetect AdaptiveDetector", cut_anchors.adaptive_cuts),
+                ("TransNetV2", cut_anchors.transnetv2_cuts),
+            ):
                 key = "adaptive" if name.startswith("PySceneDetect") else "transnetv2"
                 if why_not.get(key) is None:
                     detectors[name] = fn
@@ -357,7 +423,10 @@ def cut_report(labels: list[dict[str, Any]], realset: Path, results: dict[str, d
                 seconds[name] += time.perf_counter() - started
     out = []
     summary: dict[str, Any] = {}
-    for scope, subset in (("all videos", videos), ("certain labels", [lab for lab in videos if not lab["uncertain"]])):
+    for scope, subset in (
+        ("all videos", videos),
+        ("certain labels", [lab for lab in videos if not lab["uncertain"]]),
+    ):
         rows = []
         for name in detectors:
             tp = fp = fn_ = 0
@@ -365,15 +434,49 @@ def cut_report(labels: list[dict[str, Any]], realset: Path, results: dict[str, d
                 a, b, c = match_cuts(lab["cut_frames"], found[name][lab["file"]])
                 tp, fp, fn_ = tp + a, fp + b, fn_ + c
             p, r, f1 = prf(tp, fp, fn_)
-            summary[f"{name} {scope}"] = {"tp": tp, "fp": fp, "fn": fn_, "precision": p, "recall": r, "f1": f1}
-            rows.append([name, tp, fp, fn_, p, r, f1, f"{seconds[name]:.0f} s" if scope == "all videos" else ""])
+            summary[f"{name} {scope}"] = {
+                "tp": tp,
+                "fp": fp,
+                "fn": fn_,
+                "precision": p,
+                "recall": r,
+                "f1": f1,
+            }
+            rows.append(
+                [
+                    name,
+                    tp,
+                    fp,
+                    fn_,
+                    p,
+                    r,
+                    f1,
+                    f"{seconds[name]:.0f} s" if scope == "all videos" else "",
+                ]
+            )
         cuts = sum(len(lab["cut_frames"]) for lab in subset)
-        out.append(f"### Hard cuts within {CUT_TOLERANCE} frames, {scope} ({len(subset)} clips, {cuts} cuts)\n")
-        out.append(table(["detector", "TP", "FP", "FN", "precision", "recall", "F1", "time (all clips)"], rows) + "\n")
-    detail = [[f"`{Path(lab['file']).name}`" + (" (uncertain)" if lab["uncertain"] else ""), lab["cut_frames"],
-               *(found[name][lab["file"]] for name in detectors)]
-              for lab in videos if lab["cut_frames"] or any(found[n][lab["file"]] for n in detectors)]
-    out.append("Per clip with a cut in the label or in any detector's answer (frames of the first frame of each new shot):\n")
+        out.append(
+            f"### Hard cuts within {CUT_TOLERANCE} frames, {scope} ({len(subset)} clips, {cuts} cuts)\n"
+        )
+        out.append(
+            table(
+                ["detector", "TP", "FP", "FN", "precision", "recall", "F1", "time (all clips)"],
+                rows,
+            )
+            + "\n"
+        )
+    detail = [
+        [
+            f"`{Path(lab['file']).name}`" + (" (uncertain)" if lab["uncertain"] else ""),
+            lab["cut_frames"],
+            *(found[name][lab["file"]] for name in detectors),
+        ]
+        for lab in videos
+        if lab["cut_frames"] or any(found[n][lab["file"]] for n in detectors)
+    ]
+    out.append(
+        "Per clip with a cut in the label or in any detector's answer (frames of the first frame of each new shot):\n"
+    )
     out.append(table(["clip", "truth", *detectors], detail) + "\n")
     out.extend(f"{note}\n" for note in notes)
     return "\n".join(out), summary
@@ -383,7 +486,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("realset", nargs="?", type=Path, default=DEFAULT_REALSET)
     parser.add_argument("--only", help="run only the files whose name contains this text")
-    parser.add_argument("--no-anchors", action="store_true", help="skip PySceneDetect and TransNetV2")
+    parser.add_argument(
+        "--no-anchors", action="store_true", help="skip PySceneDetect and TransNetV2"
+    )
     parser.add_argument("--out", type=Path, default=Path("/tmp/kp-realset-results.json"))
     args = parser.parse_args(argv)
     realset: Path = args.realset.resolve()
@@ -404,7 +509,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {lab['file']:<55} CRASH {res['error']}", file=sys.stderr)
         else:
             codes = ", ".join(f"{k}:{v}" for k, v in sorted(res["codes"].items()))
-            print(f"  {lab['file']:<55} {res['verdict']:<9} {res['seconds']:5.1f} s  {codes}", file=sys.stderr)
+            print(
+                f"  {lab['file']:<55} {res['verdict']:<9} {res['seconds']:5.1f} s  {codes}",
+                file=sys.stderr,
+            )
         results[lab["file"]] = res
     check_s = time.perf_counter() - started
     text, summary = score(labels, results)

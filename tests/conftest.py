@@ -15,6 +15,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 SHARED_MEDIA = ROOT.parent / "shared" / "media"
+REALSET = ROOT.parent / "shared" / "realset"
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +23,15 @@ def shared_media() -> Path:
     if not (SHARED_MEDIA / "elf-character.jpeg").is_file():
         pytest.skip(f"../shared/media is absent ({SHARED_MEDIA}); real footage tests need it")
     return SHARED_MEDIA
+
+
+@pytest.fixture(scope="session")
+def realset() -> Path:
+    """../shared/realset: real, third-party pictures and clips labelled by eye (never copied
+    into this repository)."""
+    if not (REALSET / "labels-images.json").is_file():
+        pytest.skip(f"../shared/realset is absent ({REALSET}); the real-footage tests need it")
+    return REALSET
 
 
 @pytest.fixture(scope="session")

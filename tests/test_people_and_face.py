@@ -12,11 +12,11 @@ import pytest
 
 from kling_prep.media.synthetic import stand_on_floor, studio
 from kling_prep.vision.face import angles_from_mesh, classify_yaw, yaw_from_keypoints
-from kling_prep.vision.people import _FacedBox, _is_same_person, find_people
+from kling_prep.vision.people import _FacedBox, _is_same_person
 
 
 def _count(kit, rgb: np.ndarray) -> int:
-    return len(find_people(np.ascontiguousarray(rgb), kit.detector, kit.pose))
+    return len(kit.people_finder.find(np.ascontiguousarray(rgb)))
 
 
 def test_one_person_is_counted_once(kit, astronaut):
@@ -147,10 +147,10 @@ def test_keypoint_yaw_is_zero_when_the_nose_is_between_the_ears():
 
 
 def test_the_astronaut_faces_the_camera_and_mirroring_flips_the_yaw(kit, astronaut):
-    pose = find_people(astronaut, kit.detector, kit.pose)[0].pose
+    pose = kit.people_finder.find(astronaut)[0].pose
     view = kit.face.estimate(astronaut, pose)
     mirrored = np.ascontiguousarray(astronaut[:, ::-1])
-    view_m = kit.face.estimate(mirrored, find_people(mirrored, kit.detector, kit.pose)[0].pose)
+    view_m = kit.face.estimate(mirrored, kit.people_finder.find(mirrored)[0].pose)
     assert view.view == "frontal"
     assert view.source == "face_mesh"
     assert view.yaw_deg is not None
@@ -159,7 +159,7 @@ def test_the_astronaut_faces_the_camera_and_mirroring_flips_the_yaw(kit, astrona
 
 
 def test_a_face_hidden_under_a_patch_is_not_frontal(kit, astronaut):
-    pose = find_people(astronaut, kit.detector, kit.pose)[0].pose
+    pose = kit.people_finder.find(astronaut)[0].pose
     hidden = astronaut.copy()
     cx, cy = pose.head_center_px().astype(int)
     size = int(pose.head_size_px() * 1.2)
@@ -172,7 +172,7 @@ def test_a_face_hidden_under_a_patch_is_not_frontal(kit, astronaut):
 @pytest.mark.parametrize("name", ["elf-character.jpeg", "robed-man.jpeg", "dancer-photo.jpg"])
 def test_real_characters_are_one_frontal_person(kit, shared_media, name):
     rgb = cv2.cvtColor(cv2.imread(str(shared_media / name)), cv2.COLOR_BGR2RGB)
-    people = find_people(rgb, kit.detector, kit.pose)
+    people = kit.people_finder.find(rgb)
     assert len(people) == 1
     assert kit.face.estimate(rgb, people[0].pose).view == "frontal"
 

@@ -16,7 +16,7 @@ from kling_prep.media.probe import ImageProbe, probe_image
 from kling_prep.vision.face import FaceView
 from kling_prep.vision.kit import VisionKit
 from kling_prep.vision.lighting import LightingMetrics, measure_lighting
-from kling_prep.vision.people import Person, find_people
+from kling_prep.vision.people import Person, relative_size
 from kling_prep.vision.pose import UPPER_BODY_PARTS, BodyPose
 
 # Analysis runs on at most this many pixels on the longer side: the detectors see 224-256 px
@@ -196,8 +196,7 @@ def _limit_findings(probe: ImageProbe, profile: ApiProfile) -> list[Finding]:
 def _people_findings(name: str, people: list[Person], t: Thresholds) -> list[Finding]:
     if not people:
         return [Finding("image.no_person", "block", f"{name}: no person found", 0, 1, "people")]
-    main = people[0].size_px
-    ratios = [p.size_px / main for p in people[1:]]
+    ratios = [relative_size(p, people[0]) for p in people[1:]]
     rivals = [r for r in ratios if r >= t.other_person_block_ratio]
     background = [r for r in ratios if t.other_person_warn_ratio <= r < t.other_person_block_ratio]
     out = []
@@ -374,7 +373,7 @@ def check_image(
         )  # fmt: skip
     # 2. People, each confirmed by a pose; the largest is the character.
     rgb = load_rgb(path, ANALYSIS_MAX_SIDE_PX)
-    people = find_people(rgb, kit.detector, kit.pose_with_mask)
+    people = kit.people_finder.find(rgb)
     findings += _people_findings(name, people, thresholds)
     main = people[0] if people else None
     pose = main.pose if main else None
@@ -404,9 +403,7 @@ def check_image(
         height=probe.height,
         size_bytes=probe.size_bytes,
         people=[
-            PersonSummary(
-                p.detection.box, round(p.size_px / people[0].size_px, 3), p.detection.score
-            )
+            PersonSummary(p.detection.box, round(relative_size(p, people[0]), 3), p.detection.score)
             for p in people
         ],
         face=face,

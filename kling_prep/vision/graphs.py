@@ -110,6 +110,69 @@ def pose_detection_graph() -> Any:
     return SolutionBase(graph_config=config)
 
 
+_POSE_BY_ROI_GRAPH = """
+input_stream: "image"
+input_stream: "roi"
+output_stream: "landmarks"
+output_stream: "world_landmarks"
+output_stream: "segmentation_mask"
+node {
+  calculator: "PoseLandmarkByRoiCpu"
+  input_side_packet: "MODEL_COMPLEXITY:model_complexity"
+  input_side_packet: "ENABLE_SEGMENTATION:enable_segmentation"
+  input_stream: "IMAGE:image"
+  input_stream: "ROI:roi"
+  output_stream: "LANDMARKS:landmarks"
+  output_stream: "WORLD_LANDMARKS:world_landmarks"
+  output_stream: "SEGMENTATION_MASK:segmentation_mask"
+}
+"""
+
+
+def pose_landmarks_by_roi_graph(*, with_segmentation: bool) -> Any:
+    """BlazePose's landmark model (complexity 1) on a region we choose, without its detector.
+
+    The legacy Pose solution finds the body with the face-anchored detector first, so a body
+    whose face it does not find (seen from behind, hooded, dark, drawn) gets no landmarks at
+    all. Read on a region that other evidence proposes (a face, a silhouette), the landmark
+    model itself says whether a body is there: it returns nothing when its own presence score
+    is under 0.5. Inputs: `image` (RGB array) and `roi` (a `NormalizedRect`, square in pixels).
+    """
+    _load_mediapipe()
+    from google.protobuf import text_format
+    from mediapipe.framework import calculator_pb2
+    from mediapipe.python.solution_base import PacketDataType, SolutionBase
+    from mediapipe.python.solutions import pose  # noqa: F401  (registers the option protos)
+
+    config = text_format.Parse(_POSE_BY_ROI_GRAPH, calculator_pb2.CalculatorGraphConfig())
+    return SolutionBase(
+        graph_config=config,
+        side_inputs={"model_complexity": 1, "enable_segmentation": with_segmentation},
+        stream_type_hints={"roi": PacketDataType.PROTO},
+    )
+
+
+def normalized_rect(
+    x_center: float, y_center: float, width: float, height: float, rotation_rad: float
+) -> Any:
+    """A `NormalizedRect` proto for `pose_landmarks_by_roi_graph`'s `roi` stream."""
+    _load_mediapipe()
+    from mediapipe.framework.formats import rect_pb2
+
+    return rect_pb2.NormalizedRect(
+        x_center=x_center, y_center=y_center, width=width, height=height, rotation=rotation_rad
+    )
+
+
+def selfie_segmenter() -> Any:
+    """The general selfie-segmentation model (256x256): a person-silhouette mask of a frame,
+    from the body's appearance, not from a face."""
+    _load_mediapipe()
+    from mediapipe.python.solutions import selfie_segmentation
+
+    return selfie_segmentation.SelfieSegmentation(model_selection=0)
+
+
 def pose_landmarker(*, with_segmentation: bool) -> Any:
     """The legacy BlazePose landmarker (complexity 1, the one bundled), reading every picture
     on its own: a video's samples are half a second or more apart, too far for tracking."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kling_prep.vision.face import FaceViewEstimator
-from kling_prep.vision.people import PersonDetector
+from kling_prep.vision.people import ImagePeopleFinder, PersonDetector
 from kling_prep.vision.pose import PoseEstimator
 
 
@@ -16,8 +16,8 @@ class VisionKit:
         self._detector: PersonDetector | None = None
         self._video_detector: PersonDetector | None = None
         self._pose: PoseEstimator | None = None
-        self._pose_with_mask: PoseEstimator | None = None
         self._face: FaceViewEstimator | None = None
+        self._people_finder: ImagePeopleFinder | None = None
 
     @property
     def detector(self) -> PersonDetector:
@@ -40,10 +40,11 @@ class VisionKit:
         return self._pose
 
     @property
-    def pose_with_mask(self) -> PoseEstimator:
-        if self._pose_with_mask is None:
-            self._pose_with_mask = PoseEstimator(with_segmentation=True)
-        return self._pose_with_mask
+    def people_finder(self) -> ImagePeopleFinder:
+        """People in a still image from three cues (uses `detector`: the image's thread)."""
+        if self._people_finder is None:
+            self._people_finder = ImagePeopleFinder(self.detector)
+        return self._people_finder
 
     @property
     def face(self) -> FaceViewEstimator:
@@ -56,14 +57,15 @@ class VisionKit:
 
     def close(self) -> None:
         models = (
-            self._detector, self._video_detector, self._pose, self._pose_with_mask,
-            self._face,
+            self._detector, self._video_detector, self._pose,
+            self._face, self._people_finder,
         )  # fmt: skip
         for model in models:
             if model is not None:
                 model.close()
-        self._detector = self._video_detector = self._pose = self._pose_with_mask = None
+        self._detector = self._video_detector = self._pose = None
         self._face = None
+        self._people_finder = None
 
     def __enter__(self) -> VisionKit:
         return self

@@ -1,9 +1,12 @@
-"""Counting people: BlazePose's person detector on the whole frame and on overlapping tiles.
+"""Counting people: BlazePose's person detector on the whole frame and on overlapping tiles,
+and, in still images, three independent cues read by the pose landmark model.
 
 The detector sees a 224x224 letterboxed view, so a person in a wide frame (two people side by
 side, a 2.4:1 still) may shrink below what it finds; square tiles along the long side keep every
 person at a useful size, and detections seen twice are merged. The detector anchors each body
-on a face; people are told apart, and each given a crop of its own, by their faces.
+on a face; people are told apart, and each given a crop of its own, by their faces. A still
+image is also searched by faces and by the selfie-segmentation silhouette (`ImagePeopleFinder`),
+which find the people whose face the detector misses.
 """
 
 from __future__ import annotations
@@ -16,8 +19,27 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from kling_prep.vision.graphs import pose_detection_graph
-from kling_prep.vision.pose import LEFT_SHOULDER, NOSE, RIGHT_SHOULDER, BodyPose, PoseEstimator
+from kling_prep.vision.graphs import (
+    face_detector,
+    face_mesh,
+    pose_detection_graph,
+    selfie_segmenter,
+)
+from kling_prep.vision.pose import (
+    LEFT_EAR,
+    LEFT_EYE,
+    LEFT_HIP,
+    LEFT_SHOULDER,
+    NOSE,
+    RIGHT_EAR,
+    RIGHT_EYE,
+    RIGHT_HIP,
+    RIGHT_SHOULDER,
+    BodyPose,
+    BodyRoi,
+    PoseEstimator,
+    PoseRoiReader,
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +78,7 @@ class _FacedBox(PersonBox):
     face_y: float
     face_w: float
     face_h: float
+    rotation_rad: float = 0.0  # turns the body upright (hips below the head), as BlazePose's ROI
 
 
 def _is_same_person(a: _FacedBox, b: _FacedBox) -> bool:
@@ -137,6 +160,8 @@ class PersonDetector:
             rim_x, rim_y = points[1].x * width, points[1].y * height
             radius = math.hypot(rim_x - hip_x, rim_y - hip_y)
             face = detection.location_data.relative_bounding_box
+            # BlazePose's own ROI rule: the hips-to-rim vector turned to point straight up.
+            rotation = _normalized_rad(math.pi / 2 - math.atan2(-(rim_y - hip_y), rim_x - hip_x))
             face_x = (face.xmin + face.width / 2) * width
             face_y = (face.ymin + face.height / 2) * height
             anchors = ((face_x, face_y), (hip_x, hip_y))
@@ -156,6 +181,7 @@ class PersonDetector:
                     face_y=face_y + dy,
                     face_w=face.width * width,
                     face_h=face.height * height,
+                    rotation_rad=rotation,
                 )
             )
         return found
@@ -201,30 +227,43 @@ def _clip(person: _FacedBox, width: int, height: int) -> _FacedBox:
     return replace(person, x=x0, y=y0, w=max(0.0, x1 - x0), h=max(0.0, y1 - y0))
 
 
+def _normalized_rad(angle: float) -> float:
+    return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
+
+
 @dataclass(frozen=True)
 class Person:
-    """A person confirmed by two models: the detector found a body, the landmarker its pose."""
+    """A person confirmed by a pose: the landmarker read a body where a detector proposed one."""
 
     detection: PersonBox
     pose: BodyPose  # every person is confirmed by a pose
+    # How large the person looks, in pixels, to compare people with: the detector's body radius
+    # in a video's samples, the head's size in a still image (see `ImagePeopleFinder`).
+    scale_px: float = 0.0
+    cues: tuple[str, ...] = ()  # the independent cues that agree on this person (still images)
+    # The person's visible height in pixels (the seen landmarks' extent, head to lowest seen
+    # point), when a pose of its own was read; 0 when unknown.
+    extent_px: float = 0.0
 
     @property
     def size_px(self) -> float:
-        """A body scale that does not depend on framing: the detector's body radius."""
-        return self.detection.body_radius_px
+        """The scale people are compared by (the body radius when none was given)."""
+        return self.scale_px or self.detection.body_radius_px
 
 
-def find_people(
-    image_rgb: NDArray[Any],
-    detector: PersonDetector,
-    estimator: PoseEstimator | Callable[[], PoseEstimator],
-    *,
-    use_tiles: bool = True,
-) -> list[Person]:
-    """The people in a still image, largest first, each confirmed by its own pose: the
-    detector's proposals (whole frame and tiles) passed to `confirm_people`."""
-    proposals = detector.detect(image_rgb, use_tiles=use_tiles)
-    return confirm_people(image_rgb, proposals, estimator)
+def relative_size(person: Person, main: Person) -> float:
+    """How large `person` looks beside `main`, 0..1+: the larger of the two ratios of their
+    heads and of their visible heights, where both are known.
+
+    Heads alone undersell a photographed adult beside a drawn character (a cartoon's head is a
+    third of its height, a person's an eighth), and visible heights alone undersell a person
+    cut by the frame or seated; a second person large by either measure competes for the
+    model's attention.
+    """
+    ratio = person.size_px / max(1e-6, main.size_px)
+    if person.extent_px > 0 and main.extent_px > 0:
+        ratio = max(ratio, person.extent_px / main.extent_px)
+    return ratio
 
 
 def confirm_people(
@@ -320,7 +359,359 @@ def _is_same_body(a: BodyPose, b: BodyPose) -> bool:
     return distance < 0.5 * max(a.head_size_px(), b.head_size_px())
 
 
+def _is_same_person_read(a: BodyPose, b: BodyPose) -> bool:
+    """Two reads of one body: their heads coincide, or most of one trunk's box lies inside the
+    other's (a read turned upside down by a bad ROI puts the head at the feet). People side by
+    side, one behind the other or carried share at most a part of their trunks' boxes."""
+    if _is_same_body(a, b):
+        return True
+    return _trunk_overlap(a, b) > 0.6
+
+
+def _trunk_overlap(a: BodyPose, b: BodyPose) -> float:
+    """The intersection of the two trunks' boxes over the smaller box."""
+
+    def box(pose: BodyPose) -> tuple[float, float, float, float]:
+        pts = pose.points_px[list(_TRUNK)]
+        return (
+            float(pts[:, 0].min()),
+            float(pts[:, 1].min()),
+            float(pts[:, 0].max()),
+            float(pts[:, 1].max()),
+        )
+
+    ax0, ay0, ax1, ay1 = box(a)
+    bx0, by0, bx1, by1 = box(b)
+    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
+    return inter / smaller if smaller > 0 else 0.0
+
+
 def _is_confident_body(pose: BodyPose) -> bool:
     # The head and both shoulders seen with confidence: a body, not a stray limb.
     upper = [NOSE, LEFT_SHOULDER, RIGHT_SHOULDER]
     return bool(np.all(pose.visibility[upper] >= 0.5))
+
+
+# --- Still images: people from three independent cues -------------------------------------
+
+# A body is about 4 heads from the top of the head to the hips' centre and the face box of the
+# full-range detector spans about two thirds of a head's height (brow to chin), so from a face
+# alone the hips lie ~3.5 face heights below its centre and the body's circle has a radius of
+# ~4.5 face heights: the ROI BlazePose's detector would have given that body.
+_HIPS_BELOW_FACE = 3.5
+_BODY_RADIUS_PER_FACE = 4.5
+_ROI_PER_RADIUS = 2.5  # BlazePose's ROI: 1.25 x the body circle's diameter
+_MIN_FACE_SCORE = 0.5  # the full-range detector's own default confidence
+_MIN_SILHOUETTE_SHARE = 0.02  # a silhouette under 2% of the frame is left to the other cues
+_MASK_PERSON = 0.5  # segmentation confidence at which a pixel is the person's
+_MAX_READS = 12  # landmark reads per image: a crowd needs only two people found to be a crowd
+_CUES_NEEDED = 2
+# The landmarks whose place on the silhouette says the silhouette is this body's: the head and
+# the trunk (limbs may stray outside a loose mask).
+_TRUNK = (NOSE, LEFT_EYE, RIGHT_EYE, LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP)
+
+
+@dataclass(frozen=True)
+class FaceSighting:
+    """A face found by the full-range face detector, in frame pixels."""
+
+    x: float  # centre
+    y: float
+    size_px: float  # the larger side of its box
+    score: float
+
+
+class ImagePeopleFinder:
+    """Every person in a still image, photographs, paintings, renders and drawings alike.
+
+    BlazePose's person detector anchors every body on a face, so a body whose face it misses
+    (seen from behind, hooded, dark, drawn, in profile, small) is not proposed at all, and it
+    proposes bodies in furniture and statues. Three models that fail in different ways are
+    combined instead:
+
+    1. Cues: the person detector (whole frame and tiles), the full-range face detector (whole
+       frame and tiles), and the selfie-segmentation silhouette (body appearance, no face).
+    2. Every cue proposes a region (a face proposes the body below it; a silhouette its own
+       box), and BlazePose's landmark model reads each region on its own: it returns a body
+       only when its own presence score says one is there. Reads whose heads coincide are one
+       person.
+    3. A person is kept when at least two of the three cues agree on it: a detection anchored
+       on its head, a face at its head, its head and trunk on the silhouette. One model alone
+       is fooled by its own kind of picture (the detector by a shelf, the segmenter by a plush
+       doll, the face detector by the back of a head); two rarely are at once.
+    4. People are compared by the size of their heads, which is in view whenever a person is
+       (a body may be cut by the frame, sitting or hidden behind another).
+    """
+
+    def __init__(self, detector: PersonDetector) -> None:
+        self._detector = detector
+        self._faces: Any = face_detector()
+        self._mesh: Any = face_mesh()
+        self._segmenter: Any = selfie_segmenter()
+        self._reader = PoseRoiReader(with_segmentation=True)
+
+    def close(self) -> None:
+        self._faces.close()
+        self._mesh.close()
+        self._segmenter.close()
+        self._reader.close()
+
+    def __enter__(self) -> ImagePeopleFinder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def find_faces(self, image_rgb: NDArray[Any]) -> list[FaceSighting]:
+        """Faces on the whole frame and on the tiles of a wide frame, duplicates merged."""
+        height, width = image_rgb.shape[:2]
+        views = [(0, 0, width, height)]
+        views += [(x, y, side, side) for x, y, side in _tiles(width, height)]
+        found: list[FaceSighting] = []
+        for x, y, w, h in views:
+            crop = np.ascontiguousarray(image_rgb[y : y + h, x : x + w])
+            for detection in self._faces.process(crop).detections or []:
+                score = float(detection.score[0])
+                if score < _MIN_FACE_SCORE:
+                    continue
+                box = detection.location_data.relative_bounding_box
+                face = FaceSighting(
+                    x=x + (box.xmin + box.width / 2) * w,
+                    y=y + (box.ymin + box.height / 2) * h,
+                    size_px=max(box.width * w, box.height * h),
+                    score=score,
+                )
+                if not any(_same_face(face, other) for other in found):
+                    found.append(face)
+        return sorted(found, key=lambda f: f.size_px, reverse=True)
+
+    def _is_face(self, image_rgb: NDArray[Any], face: FaceSighting) -> bool:
+        """FaceMesh, a second face model (its own short-range detector, then 468 landmarks),
+        also finds a face in a crop twice the sighting's size: a ball or a logo the full-range
+        detector took for a face does not pass both."""
+        import cv2
+
+        height, width = image_rgb.shape[:2]
+        half = face.size_px
+        x0, y0 = max(0, int(face.x - half)), max(0, int(face.y - half))
+        x1, y1 = min(width, int(face.x + half)), min(height, int(face.y + half))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return False
+        crop = image_rgb[y0:y1, x0:x1]
+        if max(crop.shape[:2]) < 192:  # the mesh's detector sees 128 px: small faces upscaled
+            scale = 192 / max(crop.shape[:2])
+            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        return bool(self._mesh.process(np.ascontiguousarray(crop)).multi_face_landmarks)
+
+    def silhouette(self, image_rgb: NDArray[Any]) -> NDArray[Any]:
+        """The selfie-segmentation mask, HxW float 0..1."""
+        mask = self._segmenter.process(np.ascontiguousarray(image_rgb)).segmentation_mask
+        return np.asarray(mask, dtype=np.float32)
+
+    def find(self, image_rgb: NDArray[Any]) -> list[Person]:
+        """The people in the image, largest head first, each with the cues that agree on it.
+
+        The first person carries the landmark model's segmentation mask (for lighting).
+        """
+        height, width = image_rgb.shape[:2]
+        # 1. Cues.
+        bodies = self._detector.detect(image_rgb, use_tiles=True)
+        faces = self.find_faces(image_rgb)
+        mask = self.silhouette(image_rgb)
+        # 2. Regions to read: bodies first (their ROI is the one BlazePose itself would read),
+        #    then faces no body is anchored on, then silhouettes holding neither.
+        regions: list[tuple[BodyRoi, PersonBox | None]] = []
+        for body in bodies:
+            rotation = body.rotation_rad if isinstance(body, _FacedBox) else 0.0
+            roi = BodyRoi(body.hip_x, body.hip_y, _ROI_PER_RADIUS * body.body_radius_px, rotation)
+            regions.append((roi, body))
+        for face in faces:
+            if any(_is_anchored_on(body, face.x, face.y) for body in bodies):
+                continue
+            radius = _BODY_RADIUS_PER_FACE * face.size_px
+            roi = BodyRoi(
+                face.x, face.y + _HIPS_BELOW_FACE * face.size_px, _ROI_PER_RADIUS * radius
+            )
+            regions.append((roi, None))
+        # 3. Read each region; one person per body. A silhouette is read last, and only where no
+        #    body read so far has its head (a face the landmark model found no body under, a
+        #    phone held over the face, leaves one).
+        people: list[Person] = []
+        read: list[BodyPose] = []
+        silhouettes = [
+            (BodyRoi(x + w / 2, y + h / 2, 1.25 * max(w, h)), (x, y, w, h))
+            for x, y, w, h in _silhouette_boxes(mask)
+        ]
+        queue: list[tuple[BodyRoi, PersonBox | None, tuple[int, int, int, int] | None]]
+        queue = [(roi, body, None) for roi, body in regions]
+        queue += [(roi, None, box) for roi, box in silhouettes]
+        for roi, proposal, blob in queue[:_MAX_READS]:
+            if blob is not None and any(_head_inside(pose, blob) for pose in read):
+                continue
+            pose = self._reader.read(image_rgb, roi)
+            if pose is None or any(_is_same_person_read(pose, kept.pose) for kept in people):
+                continue
+            read.append(pose)
+            cues = _cues(pose, bodies, faces, mask)
+            if len(cues) < _CUES_NEEDED:
+                continue
+            box = proposal if proposal is not None else _box_from_pose(pose, width, height)
+            people.append(
+                Person(
+                    detection=box, pose=pose, scale_px=apparent_head_px(pose), cues=cues,
+                    extent_px=_visible_height_px(pose),
+                )
+            )  # fmt: skip
+        # 4. A face on the silhouette whose body no read found (the landmark model reads the
+        #    most prominent body in a region, so in a hug or a group it returns a neighbour) is
+        #    a person too: two cues agree, though without a pose of its own. The character
+        #    itself needs a pose, so faces only add people beside one that was read.
+        for face in faces:
+            if not people or any(_is_head_of(face, person.pose) for person in people):
+                continue
+            if mask[min(height - 1, int(face.y)), min(width - 1, int(face.x))] < _MASK_PERSON:
+                continue
+            if not self._is_face(image_rgb, face):
+                continue
+            people.append(_face_person(face, people[0].pose, width, height))
+        return sorted(people, key=lambda p: p.size_px, reverse=True)
+
+
+def apparent_head_px(pose: BodyPose) -> float:
+    """How large a head looks in the picture, in pixels, whichever way it is turned.
+
+    The ear-to-ear span shrinks to nothing in profile and the shoulders' width when the body
+    turns side-on, so the largest of several measures that each hold in some view is taken: the
+    ears' span, twice the nose-to-far-ear distance (a profile), 0.45 x the shoulders' width
+    (a head is about that share of a shoulder span) and 0.45 x the torso's length when the hips
+    are seen (shoulders to hips is about 2.2 head heights).
+    """
+    points = pose.points_px
+    ears = float(np.linalg.norm(points[LEFT_EAR] - points[RIGHT_EAR]))
+    nose_to_ear = max(
+        float(np.linalg.norm(points[NOSE] - points[LEFT_EAR])),
+        float(np.linalg.norm(points[NOSE] - points[RIGHT_EAR])),
+    )
+    measures = [ears, 2 * nose_to_ear, 0.45 * pose.shoulder_width_px()]
+    if pose.visibility[LEFT_HIP] >= 0.5 and pose.visibility[RIGHT_HIP] >= 0.5:
+        shoulders = (points[LEFT_SHOULDER] + points[RIGHT_SHOULDER]) / 2
+        hips = (points[LEFT_HIP] + points[RIGHT_HIP]) / 2
+        measures.append(0.45 * float(np.linalg.norm(shoulders - hips)))
+    return max(*measures, 8.0)
+
+
+def _visible_height_px(pose: BodyPose) -> float:
+    """From the top of the head (half a head above the eyes' line) to the lowest landmark seen
+    inside the frame."""
+    seen = [
+        i for i in range(len(pose.points_px)) if pose.visibility[i] >= 0.5 and pose.is_in_frame(i)
+    ]
+    if not seen:
+        return 0.0
+    top = float(pose.head_center_px()[1]) - 0.5 * apparent_head_px(pose)
+    bottom = float(pose.points_px[seen, 1].max())
+    return max(0.0, min(bottom, pose.frame_height) - max(0.0, top))
+
+
+def _head_inside(pose: BodyPose, box: tuple[int, int, int, int]) -> bool:
+    x, y, w, h = box
+    hx, hy = pose.head_center_px().tolist()
+    return bool(x <= hx < x + w and y <= hy < y + h)
+
+
+# The full-range detector's face box spans the face, eyes to mouth with a margin: about four
+# fifths of the head's width, the scale `apparent_head_px` gives a body's head.
+_HEAD_PER_FACE_BOX = 1.25
+
+
+def _is_head_of(face: FaceSighting, pose: BodyPose) -> bool:
+    """The pose's head lies on the face: within about half a head of its centre (a read that
+    merged two people puts its head between their faces)."""
+    reach = 0.6 * max(apparent_head_px(pose), face.size_px)
+    return math.dist((face.x, face.y), pose.head_center_px().tolist()) <= reach
+
+
+def _face_person(face: FaceSighting, pose: BodyPose, width: int, height: int) -> Person:
+    """A person seen by its face and the silhouette only; `pose` is a stand-in (the main
+    person's), never read for this person's body."""
+    size = _HEAD_PER_FACE_BOX * face.size_px
+    radius = _BODY_RADIUS_PER_FACE * face.size_px
+    hip_y = face.y + _HIPS_BELOW_FACE * face.size_px
+    x0, x1 = max(0.0, face.x - radius), min(float(width), face.x + radius)
+    y0, y1 = max(0.0, hip_y - radius), min(float(height), hip_y + radius)
+    box = PersonBox(
+        x=x0, y=y0, w=max(0.0, x1 - x0), h=max(0.0, y1 - y0), score=face.score,
+        hip_x=face.x, hip_y=hip_y, body_radius_px=radius,
+    )  # fmt: skip
+    return Person(detection=box, pose=pose, scale_px=size, cues=("face", "silhouette"))
+
+
+def _same_face(a: FaceSighting, b: FaceSighting) -> bool:
+    return math.dist((a.x, a.y), (b.x, b.y)) < 0.5 * max(a.size_px, b.size_px)
+
+
+def _is_anchored_on(body: PersonBox, x: float, y: float) -> bool:
+    """The detector anchored this body on a face at (x, y): within its fixed-size face box."""
+    if not isinstance(body, _FacedBox):
+        return False
+    return abs(x - body.face_x) <= body.face_w / 2 and abs(y - body.face_y) <= body.face_h / 2
+
+
+def _silhouette_boxes(mask: NDArray[Any]) -> list[tuple[int, int, int, int]]:
+    """Boxes (x, y, w, h) of the silhouette's parts that cover at least 2% of the frame."""
+    import cv2
+
+    binary = (mask >= _MASK_PERSON).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(binary)
+    floor = _MIN_SILHOUETTE_SHARE * mask.shape[0] * mask.shape[1]
+    boxes = [
+        (int(stats[i][0]), int(stats[i][1]), int(stats[i][2]), int(stats[i][3]))
+        for i in range(1, count)
+        if stats[i][4] >= floor
+    ]
+    return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
+
+
+def _cues(
+    pose: BodyPose, bodies: list[PersonBox], faces: list[FaceSighting], mask: NDArray[Any]
+) -> tuple[str, ...]:
+    """Which independent cues agree that this pose is a person."""
+    head = pose.head_center_px().tolist()
+    reach = apparent_head_px(pose)
+    cues = []
+    # The detector's face box has a fixed size (a fifth of its input), far larger than a small
+    # head: the head lies inside it, give or take a head.
+    if any(
+        isinstance(b, _FacedBox)
+        and abs(head[0] - b.face_x) <= b.face_w / 2 + reach
+        and abs(head[1] - b.face_y) <= b.face_h / 2 + reach
+        for b in bodies
+    ):
+        cues.append("body_detection")
+    if any(math.dist(head, (f.x, f.y)) <= max(reach, f.size_px) for f in faces):
+        cues.append("face")
+    height, width = mask.shape[:2]
+    on = []
+    for i in _TRUNK:
+        x, y = pose.points_px[i]
+        if pose.visibility[i] >= 0.5 and 0 <= x < width and 0 <= y < height:
+            on.append(mask[int(y), int(x)] >= _MASK_PERSON)
+    if on and sum(on) / len(on) >= 0.5:
+        cues.append("silhouette")
+    return tuple(cues)
+
+
+def _box_from_pose(pose: BodyPose, width: int, height: int) -> PersonBox:
+    """A detector-like box for a person no detection proposed: around its hips, a radius
+    reaching its farthest landmark."""
+    hips = (pose.points_px[LEFT_HIP] + pose.points_px[RIGHT_HIP]) / 2
+    radius = float(np.max(np.linalg.norm(pose.points_px - hips, axis=1)))
+    box = PersonBox(
+        x=float(hips[0]) - radius, y=float(hips[1]) - radius, w=2 * radius, h=2 * radius,
+        score=float(np.mean(pose.visibility[list(_TRUNK)])), hip_x=float(hips[0]),
+        hip_y=float(hips[1]), body_radius_px=radius,
+    )  # fmt: skip
+    x0, y0 = max(0.0, box.x), max(0.0, box.y)
+    x1, y1 = min(float(width), box.x + box.w), min(float(height), box.y + box.h)
+    return replace(box, x=x0, y=y0, w=max(0.0, x1 - x0), h=max(0.0, y1 - y0))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from kling_prep.vision.graphs import pose_landmarker
+from kling_prep.vision.graphs import normalized_rect, pose_landmarker, pose_landmarks_by_roi_graph
 
 # BlazePose landmark indices.
 NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR = 0, 2, 5, 7, 8
@@ -155,6 +155,69 @@ class PoseEstimator:
             visibility=visibility,
             presence=presence,
             world_m=world,
+            frame_width=width,
+            frame_height=height,
+            mask=mask,
+        )
+
+
+@dataclass(frozen=True)
+class BodyRoi:
+    """A square region around one body, in frame pixels, the way BlazePose's landmark model
+    is fed: centred on the hips, a side of 2.5 body radii, turned so the body stands upright."""
+
+    x_center_px: float
+    y_center_px: float
+    side_px: float
+    rotation_rad: float = 0.0
+
+
+class PoseRoiReader:
+    """BlazePose landmarks read on a region we choose (no detector): see
+    `graphs.pose_landmarks_by_roi_graph`."""
+
+    def __init__(self, *, with_segmentation: bool = False) -> None:
+        self._with_segmentation = with_segmentation
+        self._graph: Any = pose_landmarks_by_roi_graph(with_segmentation=with_segmentation)
+
+    def close(self) -> None:
+        self._graph.close()
+
+    def __enter__(self) -> PoseRoiReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def read(self, image_rgb: NDArray[Any], roi: BodyRoi) -> BodyPose | None:
+        """The pose of the body in `roi`, in the frame's pixels, or None when the landmark
+        model says no body is there (its presence score under 0.5).
+
+        Args:
+            image_rgb: HxWx3 uint8 RGB frame.
+            roi: the region; it may reach outside the frame (the model pads it).
+        """
+        height, width = image_rgb.shape[:2]
+        if roi.side_px < 16:
+            return None
+        rect = normalized_rect(
+            roi.x_center_px / width, roi.y_center_px / height,
+            roi.side_px / width, roi.side_px / height, roi.rotation_rad,
+        )  # fmt: skip
+        result = self._graph.process({"image": np.ascontiguousarray(image_rgb), "roi": rect})
+        if result.landmarks is None or result.world_landmarks is None:
+            return None
+        marks = result.landmarks.landmark
+        mask = None
+        if self._with_segmentation and result.segmentation_mask is not None:
+            mask = np.asarray(result.segmentation_mask, dtype=np.float32).reshape(height, width)
+        return BodyPose(
+            points_px=np.array([[m.x * width, m.y * height] for m in marks], dtype=np.float32),
+            visibility=np.array([m.visibility for m in marks], dtype=np.float32),
+            presence=np.array([m.presence for m in marks], dtype=np.float32),
+            world_m=np.array(
+                [[m.x, m.y, m.z] for m in result.world_landmarks.landmark], dtype=np.float32
+            ),
             frame_width=width,
             frame_height=height,
             mask=mask,

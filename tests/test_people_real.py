@@ -1,0 +1,73 @@
+"""People in real pictures nobody here made (../shared/realset, skipped where absent), and in
+composites of known answer: each case is a class of failure of a face-anchored detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import kling_prep
+
+
+def _codes(path: Path) -> set[str]:
+    result = kling_prep.check(image=str(path), keep_sound=False)
+    return {f.code for f in result.findings}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "anime-schoolgirl-back-view-railway.jpg",  # drawn, seen from behind
+        "anime-girl-profile-goldfish-sky.jpg",  # drawn, in profile
+        "ai-boy-tablet-neon-night.png",  # a face lit only dimly by a screen
+        "render-anime-girl-back-view.png",  # rendered, seen from behind
+    ],
+)
+def test_a_person_whose_face_is_not_seen_is_still_one_person(realset, name):
+    codes = _codes(realset / "images" / name)
+    assert "image.no_person" not in codes
+    assert not {"image.multiple_people", "image.background_person"} & codes
+
+
+def test_an_empty_room_has_nobody(realset):
+    # The person detector alone sees a body in the furniture; no face and no silhouette agree.
+    assert "image.no_person" in _codes(realset / "images" / "nobody-kids-bedroom-interior.png")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "multi-group-selfie-party.jpg",  # faces only: bodies hidden behind one another
+        "multi-three-friends-garden-overexposed.jpg",  # side by side, washed out
+        "multi-prom-couple-hugging-overexposed.jpg",  # a hug: one body read for two faces
+        "multi-people-by-bus-cut-at-edges.jpg",  # two walking, two cut by the frame
+    ],
+)
+def test_several_people_of_comparable_size_block(realset, name):
+    assert "image.multiple_people" in _codes(realset / "images" / name)
+
+
+def test_smaller_people_behind_the_character_are_reported(realset):
+    codes = _codes(realset / "images" / "multi-boy-tablet-children-background.png")
+    assert {"image.multiple_people", "image.background_person"} & codes
+
+
+@pytest.mark.shared_media
+def test_a_drawn_and_a_photographed_person_of_the_same_height_block(shared_media, tmp_path):
+    # A cartoon's head is a third of its height, a photographed adult's an eighth: ranked by
+    # heads alone the photographed one looks half as large. Side by side at the same height
+    # they compete as equals.
+    height = 720
+    row = []
+    for name in ("robed-man.jpeg", "dancer-photo.jpg"):
+        image = cv2.imread(str(shared_media / name))
+        row.append(cv2.resize(image, (round(image.shape[1] * height / image.shape[0]), height)))
+    path = tmp_path / "two-side-by-side.png"
+    cv2.imwrite(str(path), np.concatenate(row, axis=1))
+    result = kling_prep.check(image=str(path), keep_sound=False)
+    blocks = [f for f in result.findings if f.code == "image.multiple_people"]
+    assert blocks
+    assert blocks[0].severity == "block"
