@@ -71,3 +71,34 @@ def test_a_drawn_and_a_photographed_person_of_the_same_height_block(shared_media
     blocks = [f for f in result.findings if f.code == "image.multiple_people"]
     assert blocks
     assert blocks[0].severity == "block"
+
+
+def test_a_crowd_of_small_figures_is_several_people(realset):
+    # Figures a tenth of the frame tall: too small for the whole frame's look, found in a finer
+    # grid of tiles and confirmed one by one by the pose model.
+    codes = _codes(realset / "images" / "multi-group-walking-on-bridge.jpg")
+    assert "image.multiple_people" in codes
+
+
+@pytest.mark.parametrize(
+    "name", ["ai-hooded-faceless-figure-gold-suit.png", "nobody-bicycle-bus-shelter-night.png"]
+)
+def test_parts_of_one_body_or_stray_detections_are_no_crowd(realset, name):
+    codes = _codes(realset / "images" / name)
+    assert not {"image.multiple_people", "image.background_person"} & codes
+
+
+def test_fine_tiles_cover_the_frame_and_their_cores_meet():
+    from kling_prep.vision.people import fine_tiles
+
+    width, height = 900, 600
+    tiles = fine_tiles(width, height)
+    side = tiles[0][2]
+    assert side == 200
+    for px, py in [(0, 0), (899, 599), (451, 333), (170, 170)]:
+        cores = [
+            (x, y) for x, y, s, (x0, y0, x1, y1) in tiles
+            if x0 <= px - x < x1 and y0 <= py - y < y1 and 0 <= px - x < s and 0 <= py - y < s
+        ]  # fmt: skip
+        assert len(cores) == 1
+    assert fine_tiles(200, 200) == []

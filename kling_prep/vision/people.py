@@ -116,6 +116,37 @@ def _tiles(width: int, height: int) -> list[tuple[int, int, int]]:
     return tiles
 
 
+def fine_tiles(
+    width: int, height: int
+) -> list[tuple[int, int, int, tuple[float, float, float, float]]]:
+    """A grid of square tiles a third of the short side wide, overlapping by at least a fifth,
+    each with its core (x0, y0, x1, y1 in the tile's pixels; the cores meet halfway through
+    each overlap, so every point lies in one core). A person a tenth of the frame tall fills a
+    third of such a tile, large enough for a detector that sees 224 px. None when the tiles
+    would be under 96 px."""
+    side = min(width, height) // 3
+    if side < 96:
+        return []
+    grid = []
+    for ox, xlo, xhi in _axis_tiles(width, side):
+        for oy, ylo, yhi in _axis_tiles(height, side):
+            grid.append((ox, oy, side, (xlo, ylo, xhi, yhi)))
+    return grid
+
+
+def _axis_tiles(length: int, side: int) -> list[tuple[int, float, float]]:
+    """(offset, core start, core end) of tiles of `side` along one axis of `length`."""
+    count = math.ceil((length - side) / (0.8 * side)) + 1 if length > side else 1
+    step = (length - side) / (count - 1) if count > 1 else 0.0
+    offsets = [round(i * step) for i in range(count)]
+    out = []
+    for i, offset in enumerate(offsets):
+        lo = -math.inf if i == 0 else (offsets[i - 1] + side + offset) / 2 - offset
+        hi = math.inf if i == count - 1 else (offset + side + offsets[i + 1]) / 2 - offset
+        out.append((offset, lo, hi))
+    return out
+
+
 class PersonDetector:
     """Every person in a frame, whatever the style: photographs, 3D renders, drawings."""
 
@@ -133,7 +164,13 @@ class PersonDetector:
         self.close()
 
     def _detect_once(
-        self, image_rgb: NDArray[Any], dx: int, dy: int, core: tuple[float, float, float, float]
+        self,
+        image_rgb: NDArray[Any],
+        dx: int,
+        dy: int,
+        core: tuple[float, float, float, float],
+        *,
+        hips_in_core: bool = True,
     ) -> list[_FacedBox]:
         """Detections whose face centre and hip centre both lie in `core` (x0, y0, x1, y1 in
         the tile's pixels).
@@ -164,7 +201,7 @@ class PersonDetector:
             rotation = _normalized_rad(math.pi / 2 - math.atan2(-(rim_y - hip_y), rim_x - hip_x))
             face_x = (face.xmin + face.width / 2) * width
             face_y = (face.ymin + face.height / 2) * height
-            anchors = ((face_x, face_y), (hip_x, hip_y))
+            anchors = ((face_x, face_y), (hip_x, hip_y)) if hips_in_core else ((face_x, face_y),)
             if not all(core[0] <= x < core[2] and core[1] <= y < core[3] for x, y in anchors):
                 continue
             found.append(
@@ -185,6 +222,24 @@ class PersonDetector:
                 )
             )
         return found
+
+    def detect_small(self, image_rgb: NDArray[Any]) -> list[PersonBox]:
+        """People a tenth of the frame tall (a crowd seen from afar), found in `fine_tiles`,
+        sightings in neighbouring tiles merged; largest first."""
+        height, width = image_rgb.shape[:2]
+        candidates: list[_FacedBox] = []
+        for x, y, side, core in fine_tiles(width, height):
+            # A small person's hips often fall in the tile below its face's: the face alone
+            # decides which tile's sighting is kept (the body is what the pose read checks).
+            crop = image_rgb[y : y + side, x : x + side]
+            candidates += self._detect_once(crop, x, y, core, hips_in_core=False)
+        candidates.sort(key=lambda p: p.score, reverse=True)
+        kept: list[_FacedBox] = []
+        for person in candidates:
+            if not any(_is_same_person(person, other) for other in kept):
+                kept.append(person)
+        clipped: list[PersonBox] = [_clip(p, width, height) for p in kept]
+        return sorted(clipped, key=lambda p: p.body_radius_px, reverse=True)
 
     def detect(self, image_rgb: NDArray[Any], *, use_tiles: bool = True) -> list[PersonBox]:
         """Every person found, largest first.
@@ -407,6 +462,8 @@ _MIN_SILHOUETTE_SHARE = 0.02  # a silhouette under 2% of the frame is left to th
 _MASK_PERSON = 0.5  # segmentation confidence at which a pixel is the person's
 _MAX_READS = 12  # landmark reads per image: a crowd needs only two people found to be a crowd
 _CUES_NEEDED = 2
+CROWD_MIN_PEOPLE = 3  # small figures confirmed one by one that make a crowd (see find_crowd)
+_MAX_CROWD_READS = 16
 # The landmarks whose place on the silhouette says the silhouette is this body's: the head and
 # the trunk (limbs may stray outside a loose mask).
 _TRUNK = (NOSE, LEFT_EYE, RIGHT_EYE, LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP)
@@ -512,8 +569,51 @@ class ImagePeopleFinder:
     def find(self, image_rgb: NDArray[Any]) -> list[Person]:
         """The people in the image, largest head first, each with the cues that agree on it.
 
-        The first person carries the landmark model's segmentation mask (for lighting).
+        The first person carries the landmark model's segmentation mask (for lighting). Where
+        nobody is found, the image is searched once more for a crowd (`find_crowd`).
         """
+        people = self._find(image_rgb)
+        return people or self.find_crowd(image_rgb)
+
+    def find_crowd(self, image_rgb: NDArray[Any]) -> list[Person]:
+        """People too small for the whole frame's look (a tenth of its height: a crowd seen
+        from afar), each confirmed by a pose read on its own region; kept only when at least
+        `CROWD_MIN_PEOPLE` are, since such small figures carry no face or silhouette to agree
+        with: one or two stray detections in furniture or foliage happen, several at once are
+        people."""
+        height, width = image_rgb.shape[:2]
+        tile_px = min(height, width) // 3  # the side of `fine_tiles`
+        mask = self.silhouette(image_rgb)
+        people: list[Person] = []
+        for body in self._detector.detect_small(image_rgb)[:_MAX_CROWD_READS]:
+            rotation = body.rotation_rad if isinstance(body, _FacedBox) else 0.0
+            roi = BodyRoi(body.hip_x, body.hip_y, _ROI_PER_RADIUS * body.body_radius_px, rotation)
+            pose = self._reader.read(image_rgb, roi)
+            if pose is None or not _is_confident_body(pose):
+                continue
+            # A figure a fine tile holds whole is at most a tile tall and its head at most a
+            # third of that (even a drawn figure is three heads tall); a larger read is a large
+            # body read from one of its parts, which the whole frame's look has judged already.
+            if _visible_height_px(pose) > tile_px or apparent_head_px(pose) > tile_px / 3:
+                continue
+            # The silhouette model sees people large enough to matter, not a far crowd: a head
+            # on the silhouette belongs to a large body the whole frame's look has judged.
+            hx, hy = pose.head_center_px().tolist()
+            if 0 <= hx < width and 0 <= hy < height and mask[int(hy), int(hx)] >= _MASK_PERSON:
+                continue
+            if any(_is_same_person_read(pose, kept.pose) for kept in people):
+                continue
+            people.append(
+                Person(
+                    detection=body, pose=pose, scale_px=apparent_head_px(pose),
+                    cues=("body_detection",), extent_px=_visible_height_px(pose),
+                )
+            )  # fmt: skip
+        if len(people) < CROWD_MIN_PEOPLE:
+            return []
+        return sorted(people, key=lambda p: p.size_px, reverse=True)
+
+    def _find(self, image_rgb: NDArray[Any]) -> list[Person]:
         height, width = image_rgb.shape[:2]
         # 1. Cues.
         bodies = self._detector.detect(image_rgb, use_tiles=True)
