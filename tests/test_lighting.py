@@ -10,6 +10,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from kling_prep.checks.image import check_image, lighting_findings
+from kling_prep.checks.thresholds import Thresholds
+from kling_prep.limits import get_profile
 from kling_prep.vision.lighting import (
     _BLUR_VALUE_TABLE,
     _calibrate_blur_table,
@@ -279,9 +282,6 @@ def _lighting_codes(
     image: Image, mask: npt.NDArray[np.bool_], box: tuple[int, int, int, int]
 ) -> dict[str, str]:
     """The exposure findings (code: severity) of the picture."""
-    from kling_prep.checks.image import lighting_findings
-    from kling_prep.checks.thresholds import Thresholds
-
     metrics = measure_lighting(image, subject_mask=mask, face_box=box)
     return {
         f.code: f.severity
@@ -336,6 +336,25 @@ def test_a_dark_face_against_a_bright_background_is_backlit_not_underexposed() -
     assert codes == {"image.backlit": "block"}
 
 
+def test_paper_white_behind_ink_lines_is_not_overexposed() -> None:
+    # A figure in black ink on white paper: two tones, no textured mid-tones.
+    paper = np.full((300, 200, 3), 252, np.uint8)
+    cv2.circle(paper, (100, 50), 25, (20, 20, 20), 3)
+    for a, b in (((100, 75), (100, 200)), ((100, 100), (50, 160)), ((100, 200), (70, 290))):
+        cv2.line(paper, a, b, (20, 20, 20), 3)
+    metrics = measure_lighting(paper)
+    assert metrics.textured_share < 0.05
+    assert metrics.clipped_highlights_pct > 90.0
+    codes = {f.code for f in lighting_findings("ink", metrics, Thresholds())}
+    assert "image.overexposed" not in codes
+    # A photograph blown as white keeps textured tones, and is overexposed.
+    blown = np.clip(rgb(to_srgb(textured_linear() * 6.0)), 0, 255).astype(np.uint8)
+    blown_metrics = measure_lighting(blown)
+    assert blown_metrics.textured_share > 0.1
+    blown_codes = {f.code for f in lighting_findings("photo", blown_metrics, Thresholds())}
+    assert "image.overexposed" in blown_codes
+
+
 REALSET = Path(__file__).resolve().parents[2] / "shared" / "realset" / "images"
 
 
@@ -353,10 +372,6 @@ REALSET = Path(__file__).resolve().parents[2] / "shared" / "realset" / "images"
     ],
 )
 def test_real_faces_are_judged_against_their_own_tones(kit, name: str, lighting: set[str]) -> None:
-    from kling_prep.checks.image import check_image
-    from kling_prep.checks.thresholds import Thresholds
-    from kling_prep.limits import get_profile
-
     report = check_image(REALSET / name, profile=get_profile(), thresholds=Thresholds(), kit=kit)
     said = {f.code for f in report.findings} & {
         "image.underexposed", "image.overexposed", "image.backlit"

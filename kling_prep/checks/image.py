@@ -298,13 +298,15 @@ def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Find
             round(dark_by, 2), limit, "stops",
         ))  # fmt: skip
     # 3. Overexposure is lost highlight detail on the character, not a bright picture: pixels
-    # clipped on the face or the person, or the darkest tones lifted (washed out).
+    # clipped on the face or the person, or the darkest tones lifted (washed out). The white
+    # of a drawing's paper is neither.
     clipped = max(m.clipped_highlights_pct, m.face_clipped_pct or 0.0)
     # Washed out: brighter than even light skin's correct level AND the darkest features lifted;
     # either alone is a pale face or a bright, soft picture.
     shadow = m.face_shadow_stops if m.face_shadow_stops is not None else m.shadow_stops
     is_washed_out = shadow >= t.washed_out_shadow_stops and ev > t.overexposed_warn_stops
-    if clipped >= t.clipped_warn_pct or is_washed_out:
+    is_line_art = m.textured_share < t.line_art_max_textured_share
+    if not is_line_art and (clipped >= t.clipped_warn_pct or is_washed_out):
         severity = "block" if clipped >= t.clipped_block_pct else "warn"
         out.append(Finding(
             "image.overexposed", severity,

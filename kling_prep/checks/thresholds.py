@@ -64,6 +64,11 @@ class Thresholds:
         "The face's brightest 1% at a quarter of middle grey: three stops under where it sits "
         "on any face exposed right (about +1), an eighth of the light: detail is lost (block).",
     )  # fmt: skip
+    line_art_max_textured_share: float = _t(
+        0.1, "share of pixels",
+        "Under a tenth of the picture in the textured tones (zones III-VII): ink or line art on "
+        "paper, whose white is the paper, not overexposure (a photograph keeps most pixels there).",
+    )  # fmt: skip
     washed_out_shadow_stops: float = _t(
         0.0, "stops",
         "The darkest twentieth of the face (pupils, lash lines, nostrils: a few % reflectance, "

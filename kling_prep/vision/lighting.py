@@ -50,6 +50,14 @@ BLUR_FILTER_TAPS: Final = 9
 
 _BINS_PER_STOP: Final = 256
 
+TEXTURED_RANGE_STOPS: Final = (-3.0, 2.0)
+"""Zones III-VII around middle grey (zone V): the tones that carry texture in a photograph."""
+
+_TEXTURED_BINS: Final = tuple(
+    round((stops - math.log2(LUMINANCE_FLOOR_LINEAR / MIDDLE_GREY_LINEAR)) * _BINS_PER_STOP)
+    for stops in TEXTURED_RANGE_STOPS
+)
+
 _LUMA_WEIGHTS: Final = np.array([0.2126, 0.7152, 0.0722], np.float32)
 """Rec. 709 luma weights, applied to 8-bit code values for the clipping test."""
 
@@ -156,6 +164,10 @@ class LightingMetrics:
     shadow_stops: float
     """The subject's 5th percentile of linear luminance over 18 % grey, in stops: where its
     darkest tones sit (hair, folds, shadows: -3 stops or lower in a correct exposure)."""
+    textured_share: float
+    """Share (0..1) of the whole picture's pixels between -3 and +2 stops over 18 % grey: the
+    textured tones of the zone system (zones III-VII). A photograph keeps most of its pixels
+    there, however it is exposed; ink or line art on paper has only its anti-aliased edges."""
     is_whole_frame: bool
     """True when no person mask was given (or it was empty): the subject is the whole image,
     and the other measures describe the picture rather than a person."""
@@ -265,6 +277,9 @@ def measure_lighting(
         face_highlight_stops=face_highlight_stops,
         face_clipped_pct=face_clipped_pct,
         shadow_stops=shadow_stops,
+        textured_share=float(
+            np.mean((stop_bins >= _TEXTURED_BINS[0]) & (stop_bins <= _TEXTURED_BINS[1]))
+        ),
         is_whole_frame=subject_mask is None or bool(subject.all()),
         clipped_highlights_pct=clipped_pct,
         crushed_shadows_pct=crushed_pct,
