@@ -109,11 +109,12 @@ def test_real_character_images_are_not_blocked(kit, shared_media, name):
     assert "block" not in _codes(report).values(), report.findings
 
 
-@pytest.mark.parametrize(("person_stops", "expected"), [(-1.5, "warn"), (-3.0, "block")])
+@pytest.mark.parametrize(("person_stops", "expected"), [(-1.5, None), (-3.0, "block")])
 def test_a_person_darker_than_a_bright_background_is_backlit(
     kit, astronaut, astronaut_mask, tmp_path, person_stops, expected
 ):
-    # The person darkened by a known amount in front of a near-white wall (+2.3 stops).
+    # The person darkened by a known amount in front of a near-white wall (+2.3 stops). At -1.5
+    # the face's highlights still reach middle grey: a bright wall beside a lit face is fine.
     weight = np.clip(astronaut_mask, 0, 1)[..., None]
     person = darken(astronaut, person_stops).astype(np.float32)
     wall = np.full_like(person, 240.0)
@@ -121,4 +122,4 @@ def test_a_person_darker_than_a_bright_background_is_backlit(
     path = tmp_path / "backlit.jpg"
     save_jpeg(path, composite)
     report = _check(path, kit)
-    assert _codes(report)["image.backlit"] == expected
+    assert _codes(report).get("image.backlit") == expected

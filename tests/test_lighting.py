@@ -10,6 +10,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from kling_prep.checks.image import check_image, lighting_findings
+from kling_prep.checks.thresholds import Thresholds
+from kling_prep.limits import get_profile
 from kling_prep.vision.lighting import (
     _BLUR_VALUE_TABLE,
     _calibrate_blur_table,
@@ -251,3 +254,130 @@ def _dead_leaves(seed: int, side: int = 512) -> Image:
         centre = (int(rng.integers(0, side)), int(rng.integers(0, side)))
         cv2.circle(image, centre, round(float(radius)), (int(rng.integers(0, 256)),), -1)
     return image
+
+
+# The judgement of lighting (kling_prep.checks.image) on generated faces of known tones.
+
+
+def face_picture(
+    skin_linear: float, features_linear: float, sheen_linear: float, background_linear: float
+) -> tuple[Image, npt.NDArray[np.bool_], tuple[int, int, int, int]]:
+    """A grey picture with a square 'face' of skin, dark features (pupils, brows, nostrils: 8%
+    of the face) and sheen (3%), on a background; returns the image, person mask and face box."""
+    size, box = 240, (80, 60, 80, 100)
+    linear = np.full((size, size), background_linear)
+    x, y, w, h = box
+    face = np.full((h, w), skin_linear)
+    face[10:18, :] = features_linear  # brows: 8% of the face's rows
+    face[40:43, 20:60] = sheen_linear  # sheen on the nose, 40 x 3 px: 1.5%
+    face[60:63, 20:60] = sheen_linear
+    linear[y : y + h, x : x + w] = face
+    mask = np.zeros((size, size), bool)
+    mask[y - 20 : y + h + 60, x - 20 : x + w + 20] = True
+    linear[mask & (linear == background_linear)] = skin_linear / 2  # clothes
+    return rgb(to_srgb(linear)), mask, box
+
+
+def _lighting_codes(
+    image: Image, mask: npt.NDArray[np.bool_], box: tuple[int, int, int, int]
+) -> dict[str, str]:
+    """The exposure findings (code: severity) of the picture."""
+    metrics = measure_lighting(image, subject_mask=mask, face_box=box)
+    return {
+        f.code: f.severity
+        for f in lighting_findings("x", metrics, Thresholds())
+        if f.code in ("image.underexposed", "image.overexposed", "image.backlit")
+    }
+
+
+def test_face_tones_are_measured_in_stops_over_middle_grey() -> None:
+    image, mask, box = face_picture(0.36, 0.02, 0.9, 0.18)
+    metrics = measure_lighting(image, subject_mask=mask, face_box=box)
+    assert metrics.face_exposure_stops == pytest.approx(1.0, abs=0.05)  # 36% skin: +1 stop
+    assert metrics.face_shadow_stops == pytest.approx(math.log2(0.02 / 0.18), abs=0.05)
+    assert metrics.face_highlight_stops == pytest.approx(math.log2(0.9 / 0.18), abs=0.05)
+    assert metrics.face_clipped_pct == 0.0
+    assert not metrics.is_whole_frame
+    assert measure_lighting(image).is_whole_frame
+
+
+def test_a_pale_face_two_stops_over_grey_is_not_overexposed() -> None:
+    # Skin at 72% (+2 stops, a pale or drawn face) whose features stay dark: well exposed.
+    assert _lighting_codes(*face_picture(0.72, 0.03, 0.95, 0.18)) == {}
+
+
+def test_a_washed_out_face_is_overexposed() -> None:
+    # The same face with every tone lifted: even its darkest features over middle grey.
+    codes = _lighting_codes(*face_picture(0.72, 0.3, 0.95, 0.18))
+    assert codes == {"image.overexposed": "warn"}
+
+
+def test_a_dark_face_with_lit_highlights_is_not_underexposed() -> None:
+    # Dark skin at 5% (-1.8 stops) whose sheen reaches 40%: lit right, not underexposed.
+    assert _lighting_codes(*face_picture(0.05, 0.005, 0.4, 0.05)) == {}
+
+
+def test_a_face_whose_highlights_stay_under_grey_is_underexposed() -> None:
+    assert _lighting_codes(*face_picture(0.04, 0.004, 0.12, 0.04)) == {"image.underexposed": "warn"}
+    assert _lighting_codes(*face_picture(0.01, 0.001, 0.03, 0.01)) == {
+        "image.underexposed": "block"
+    }
+
+
+def test_a_bright_background_beside_a_lit_face_is_not_backlit() -> None:
+    # A bright street (+2.3 stops) beside a face at middle grey with lit highlights.
+    assert "image.backlit" not in _lighting_codes(*face_picture(0.18, 0.02, 0.6, 0.9))
+
+
+def test_a_dark_face_against_a_bright_background_is_backlit_not_underexposed() -> None:
+    codes = _lighting_codes(*face_picture(0.04, 0.004, 0.12, 0.3))
+    assert codes == {"image.backlit": "warn"}
+    codes = _lighting_codes(*face_picture(0.02, 0.002, 0.06, 0.9))
+    assert codes == {"image.backlit": "block"}
+
+
+def test_paper_white_behind_ink_lines_is_not_overexposed() -> None:
+    # A figure in black ink on white paper: two tones, no textured mid-tones.
+    paper = np.full((300, 200, 3), 252, np.uint8)
+    cv2.circle(paper, (100, 50), 25, (20, 20, 20), 3)
+    for a, b in (((100, 75), (100, 200)), ((100, 100), (50, 160)), ((100, 200), (70, 290))):
+        cv2.line(paper, a, b, (20, 20, 20), 3)
+    metrics = measure_lighting(paper)
+    assert metrics.textured_share < 0.05
+    assert metrics.clipped_highlights_pct > 90.0
+    codes = {f.code for f in lighting_findings("ink", metrics, Thresholds())}
+    assert "image.overexposed" not in codes
+    # A photograph blown as white keeps textured tones, and is overexposed.
+    blown = np.clip(rgb(to_srgb(textured_linear() * 6.0)), 0, 255).astype(np.uint8)
+    blown_metrics = measure_lighting(blown)
+    assert blown_metrics.textured_share > 0.1
+    blown_codes = {f.code for f in lighting_findings("photo", blown_metrics, Thresholds())}
+    assert "image.overexposed" in blown_codes
+
+
+REALSET = Path(__file__).resolve().parents[2] / "shared" / "realset" / "images"
+
+
+@pytest.mark.shared_media
+@pytest.mark.skipif(not REALSET.is_dir(), reason=f"the real set {REALSET} is absent")
+@pytest.mark.parametrize(
+    ("name", "lighting"),
+    [
+        ("render-cartoon-policewoman-head.png", set()),  # dark skin, well lit
+        ("photo-figure-skater-spiral.jpg", set()),  # a pale face on white ice
+        ("photo-man-camel-coat-looking-sideways.png", set()),  # a bright street beside him
+        ("photo-basketball-player-fullbody.png", set()),  # dark skin on a light backdrop
+        ("photo-elderly-woman-glasses-overexposed.JPG", {"image.overexposed"}),  # washed out
+        ("ai-blonde-woman-sunset-backlit.png", {"image.underexposed", "image.backlit"}),
+    ],
+)
+def test_real_faces_are_judged_against_their_own_tones(kit, name: str, lighting: set[str]) -> None:
+    report = check_image(REALSET / name, profile=get_profile(), thresholds=Thresholds(), kit=kit)
+    said = {f.code for f in report.findings} & {
+        "image.underexposed", "image.overexposed", "image.backlit"
+    }  # fmt: skip
+    if lighting:
+        assert said & lighting, report.findings
+        assert said <= lighting, report.findings
+    else:
+        assert not said, report.findings

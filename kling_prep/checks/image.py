@@ -155,10 +155,18 @@ def backlight_of(m: LightingMetrics) -> float | None:
 
 def lighting_score(m: LightingMetrics) -> int:
     """0-100: 100 less penalties that grow with each measure's distance from good practice."""
-    ev = m.face_exposure_stops if m.face_exposure_stops is not None else m.exposure_stops
-    penalty = 20 * max(0.0, abs(ev) - 0.75)
-    penalty += 1.5 * m.clipped_highlights_pct
-    penalty += 15 * max(0.0, (backlight_of(m) or 0.0) - 0.5)
+    if m.face_highlight_stops is not None and m.face_shadow_stops is not None:
+        # A face is dark when its highlights fall under middle grey and washed out when its
+        # darkest features rise over it (see lighting_findings); 20 points a stop beyond.
+        dark = max(0.0, -m.face_highlight_stops)
+        penalty = 20 * (dark + max(0.0, m.face_shadow_stops))
+    else:
+        dark = max(0.0, -0.75 - m.exposure_stops)
+        penalty = 20 * max(0.0, abs(m.exposure_stops) - 0.75)
+    penalty += 1.5 * max(m.clipped_highlights_pct, m.face_clipped_pct or 0.0)
+    # Backlight costs only where it darkens the character.
+    if dark > 0:
+        penalty += 15 * max(0.0, (backlight_of(m) or 0.0) - 0.5)
     penalty += 20 * max(0.0, 2.0 - m.contrast_stops)
     penalty += max(0.0, m.color_cast.chroma_lab - 10)
     if m.blur is not None:
@@ -252,27 +260,58 @@ def face_findings(
 def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Finding]:
     out = []
     severity: Severity
-    # The face is the exposure reference when it was measured: clothing and hair vary from
-    # white to black, skin far less.
+    # 1. Is the character dark? A face is judged by its own highlights, not its median: skin
+    # reflects from under 10% to over 40%, so a dark face well lit and a pale face in shade
+    # share a median, but the lit side of any face reaches middle grey when it is exposed right.
+    # Without a face, the person's (else the picture's) median against middle grey.
     ev = m.face_exposure_stops if m.face_exposure_stops is not None else m.exposure_stops
     where = "face" if m.face_exposure_stops is not None else "person"
-    if ev < t.underexposed_warn_stops:
-        severity = "block" if ev < t.underexposed_block_stops else "warn"
-        limit = t.underexposed_block_stops if severity == "block" else t.underexposed_warn_stops
+    if m.face_highlight_stops is not None:
+        dark_by = m.face_highlight_stops
+        dark_warn, dark_block = t.face_dark_highlight_stops, t.face_dark_highlight_block_stops
+        dark_what = "the face's brightest 1%"
+    else:
+        dark_by = m.exposure_stops
+        dark_warn, dark_block = t.underexposed_warn_stops, t.underexposed_block_stops
+        dark_what = f"the {where}"
+    is_dark = dark_by < dark_warn
+    # 2. Backlight names the cause of a dark character: the background much brighter than the
+    # face (else the person). A bright street beside a well-lit person is no backlight.
+    back = backlight_of(m)
+    if is_dark and back is not None and back >= t.backlit_warn_stops:
+        severity = "block" if back >= t.backlit_block_stops or dark_by < dark_block else "warn"
+        limit = t.backlit_block_stops if severity == "block" else t.backlit_warn_stops
+        out.append(Finding(
+            "image.backlit", severity,
+            f"{name}: the background is {back:.1f} stops brighter than the {where}, and "
+            f"{dark_what} is {dark_by:+.1f} stops from middle grey ({severity} from {limit:.1f})",
+            round(back, 2), limit, "stops",
+        ))  # fmt: skip
+    elif is_dark:
+        severity = "block" if dark_by < dark_block else "warn"
+        limit = dark_block if severity == "block" else dark_warn
         out.append(Finding(
             "image.underexposed", severity,
-            f"{name}: the {where} is {ev:+.1f} stops from middle grey ({severity} under "
+            f"{name}: {dark_what} is {dark_by:+.1f} stops from middle grey ({severity} under "
             f"{limit:+.1f})",
-            round(ev, 2), limit, "stops",
+            round(dark_by, 2), limit, "stops",
         ))  # fmt: skip
-    clipped = m.clipped_highlights_pct
-    if clipped >= t.clipped_warn_pct or ev > t.overexposed_warn_stops:
+    # 3. Overexposure is lost highlight detail on the character, not a bright picture: pixels
+    # clipped on the face or the person, or the darkest tones lifted (washed out). The white
+    # of a drawing's paper is neither.
+    clipped = max(m.clipped_highlights_pct, m.face_clipped_pct or 0.0)
+    # Washed out: brighter than even light skin's correct level AND the darkest features lifted;
+    # either alone is a pale face or a bright, soft picture.
+    shadow = m.face_shadow_stops if m.face_shadow_stops is not None else m.shadow_stops
+    is_washed_out = shadow >= t.washed_out_shadow_stops and ev > t.overexposed_warn_stops
+    is_line_art = m.textured_share < t.line_art_max_textured_share
+    if not is_line_art and (clipped >= t.clipped_warn_pct or is_washed_out):
         severity = "block" if clipped >= t.clipped_block_pct else "warn"
         out.append(Finding(
             "image.overexposed", severity,
-            f"{name}: {clipped:.1f}% of the person's pixels are clipped, exposure {ev:+.1f} "
-            f"stops (warn from {t.clipped_warn_pct:.0f}% or {t.overexposed_warn_stops:+.1f} stops, "
-            f"block from {t.clipped_block_pct:.0f}%)",
+            f"{name}: {clipped:.1f}% of the {where}'s pixels are clipped, its darkest twentieth "
+            f"at {shadow:+.1f} stops (warn from {t.clipped_warn_pct:.0f}% or "
+            f"{t.washed_out_shadow_stops:+.1f} stops, block from {t.clipped_block_pct:.0f}%)",
             round(clipped, 2), t.clipped_block_pct if severity == "block" else t.clipped_warn_pct,
             "% clipped",
         ))  # fmt: skip
@@ -282,16 +321,6 @@ def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Find
             f"{name}: the person's tonal range is {m.contrast_stops:.1f} stops (under "
             f"{t.low_contrast_stops:.1f}): flat or hazy",
             round(m.contrast_stops, 2), t.low_contrast_stops, "stops",
-        ))  # fmt: skip
-    back = backlight_of(m)
-    if back is not None and back >= t.backlit_warn_stops:
-        severity = "block" if back >= t.backlit_block_stops else "warn"
-        limit = t.backlit_block_stops if severity == "block" else t.backlit_warn_stops
-        out.append(Finding(
-            "image.backlit", severity,
-            f"{name}: the background is {back:.1f} stops brighter than the {where} ({severity} "
-            f"from {limit:.1f})",
-            round(back, 2), limit, "stops",
         ))  # fmt: skip
     cast = m.color_cast
     if cast.chroma_lab >= t.color_cast_info:

@@ -49,16 +49,47 @@ class Thresholds:
     underexposed_block_stops: float = _t(
         -3.0, "stops", "An eighth of the light: face detail is lost in 8-bit images."
     )
-    overexposed_warn_stops: float = _t(1.5, "stops", "A stop and a half over: washed out.")
+    overexposed_warn_stops: float = _t(
+        1.5, "stops",
+        "The face (else the person) half a stop over light skin's correct level (+1 stop) AND "
+        "its darkest twentieth lifted past the washed-out floor: washed out (warn).",
+    )  # fmt: skip
+    face_dark_highlight_stops: float = _t(
+        0.0, "stops",
+        "The face's brightest 1% (sheen on forehead and nose, whites of the eyes) under middle "
+        "grey: it reaches that on any skin in a correct exposure, so the face is dark (warn).",
+    )  # fmt: skip
+    face_dark_highlight_block_stops: float = _t(
+        -2.0, "stops",
+        "The face's brightest 1% at a quarter of middle grey: three stops under where it sits "
+        "on any face exposed right (about +1), an eighth of the light: detail is lost (block).",
+    )  # fmt: skip
+    line_art_max_textured_share: float = _t(
+        0.1, "share of pixels",
+        "Under a tenth of the picture in the textured tones (zones III-VII): ink or line art on "
+        "paper, whose white is the paper, not overexposure (a photograph keeps most pixels there).",
+    )  # fmt: skip
+    washed_out_shadow_stops: float = _t(
+        0.0, "stops",
+        "The darkest twentieth of the face (pupils, lash lines, nostrils: a few % reflectance, "
+        "2-3 stops under middle grey when correctly exposed) lighter than middle grey: every "
+        "tone lifted by two stops or more, washed out (warn).",
+    )  # fmt: skip
     clipped_warn_pct: float = _t(5, "% of person pixels", "Blown highlights lose texture.")
     clipped_block_pct: float = _t(25, "% of person pixels", "A quarter of the person blown out.")
     low_contrast_stops: float = _t(
         1.5, "stops", "The person's 5th-95th percentile range under 1.5 stops looks flat or hazy."
     )
     backlit_warn_stops: float = _t(
-        1.5, "stops", "The background 1.5 stops brighter than the person."
-    )
-    backlit_block_stops: float = _t(3.0, "stops", "Eight times brighter: a silhouette.")
+        1.5, "stops",
+        "The background 1.5 stops brighter than the face (else the person) while that face or "
+        "person is itself dark (the underexposure rules): a bright street beside a well-lit "
+        "person is not backlight.",
+    )  # fmt: skip
+    backlit_block_stops: float = _t(
+        3.0, "stops",
+        "Eight times brighter than a dark face or person: a silhouette (block).",
+    )  # fmt: skip
     color_cast_info: float = _t(
         18,
         "Lab chroma",

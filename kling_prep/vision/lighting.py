@@ -50,6 +50,17 @@ BLUR_FILTER_TAPS: Final = 9
 
 _BINS_PER_STOP: Final = 256
 
+TEXTURED_RANGE_STOPS: Final = (-3.0, 2.0)
+"""Zones III-VII around middle grey (zone V): the tones that carry texture in a photograph."""
+
+_TEXTURED_BINS: Final = tuple(
+    round((stops - math.log2(LUMINANCE_FLOOR_LINEAR / MIDDLE_GREY_LINEAR)) * _BINS_PER_STOP)
+    for stops in TEXTURED_RANGE_STOPS
+)
+
+_LUMA_WEIGHTS: Final = np.array([0.2126, 0.7152, 0.0722], np.float32)
+"""Rec. 709 luma weights, applied to 8-bit code values for the clipping test."""
+
 MIN_BACKGROUND_FRACTION: Final = 0.05
 """Backlight is only measured when at least this fraction of the image is background."""
 
@@ -140,6 +151,26 @@ class LightingMetrics:
     pixels carry half the weight of the median."""
     face_exposure_stops: float | None
     """The same measure over the face box alone; None without a face box."""
+    face_shadow_stops: float | None
+    """The face box's 5th percentile of linear luminance over 18 % grey, in stops: its darkest
+    features (pupils, lash lines, nostrils, brows), which reflect a few percent and sit 2-3 stops
+    under middle grey in a correct exposure of any skin. None without a face box."""
+    face_highlight_stops: float | None
+    """The face box's 99th percentile, in stops over 18 % grey: its brightest features (the sheen
+    on forehead and nose, the whites of the eyes), which reach middle grey or more in a correct
+    exposure of any skin. White (sRGB 255) is +2.47. None without a face box."""
+    face_clipped_pct: float | None
+    """Percent (0..100) of the face box's pixels whose luma is >= 250/255; None without a face."""
+    shadow_stops: float
+    """The subject's 5th percentile of linear luminance over 18 % grey, in stops: where its
+    darkest tones sit (hair, folds, shadows: -3 stops or lower in a correct exposure)."""
+    textured_share: float
+    """Share (0..1) of the whole picture's pixels between -3 and +2 stops over 18 % grey: the
+    textured tones of the zone system (zones III-VII). A photograph keeps most of its pixels
+    there, however it is exposed; ink or line art on paper has only its anti-aliased edges."""
+    is_whole_frame: bool
+    """True when no person mask was given (or it was empty): the subject is the whole image,
+    and the other measures describe the picture rather than a person."""
     clipped_highlights_pct: float
     """Percent (0..100) of subject pixels whose luma is >= 250/255: blown highlights."""
     crushed_shadows_pct: float
@@ -196,6 +227,7 @@ def measure_lighting(
     # 2. Exposure: a (face-weighted) median of linear luminance, in stops over middle grey.
     weights = subject.astype(np.float32)
     face_exposure_stops = None
+    face_shadow_stops = face_highlight_stops = face_clipped_pct = None
     if face is not None:
         x, y, w, h = face
         face_weights = np.zeros_like(weights)
@@ -203,18 +235,22 @@ def measure_lighting(
         rest = weights * (1.0 - face_weights)
         # Face and the rest of the subject each carry half of the median's weight.
         weights = rest / max(float(rest.sum()), 1.0) + face_weights / float(face_weights.sum())
-        face_exposure_stops = _stops_quantile(stop_bins[y : y + h, x : x + w], None, 0.5)
+        face_bins = stop_bins[y : y + h, x : x + w]
+        face_exposure_stops = _stops_quantile(face_bins, None, 0.5)
+        face_shadow_stops = _stops_quantile(face_bins, None, 0.05)
+        face_highlight_stops = _stops_quantile(face_bins, None, 0.99)
+        face_luma = image_rgb[y : y + h, x : x + w].astype(np.float32) @ _LUMA_WEIGHTS
+        face_clipped_pct = 100.0 * float(np.mean(face_luma >= CLIPPED_LEVEL))
     exposure_stops = _stops_quantile(stop_bins, weights, 0.5)
 
     # 3. Clipping and contrast over the subject's pixels.
     brightest_channel = image_rgb.max(axis=2)[subject]
-    luma = image_rgb[subject].astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    luma = image_rgb[subject].astype(np.float32) @ _LUMA_WEIGHTS
     clipped_pct = 100.0 * float(np.mean(luma >= CLIPPED_LEVEL))
     crushed_pct = 100.0 * float(np.mean(brightest_channel <= CRUSHED_LEVEL))
     subject_bins = stop_bins[subject]
-    contrast_stops = _stops_quantile(subject_bins, None, 0.95) - _stops_quantile(
-        subject_bins, None, 0.05
-    )
+    shadow_stops = _stops_quantile(subject_bins, None, 0.05)
+    contrast_stops = _stops_quantile(subject_bins, None, 0.95) - shadow_stops
 
     # 4. Backlight: background against subject, only with a mask and enough background.
     backlight_stops = None
@@ -237,6 +273,14 @@ def measure_lighting(
     return LightingMetrics(
         exposure_stops=exposure_stops,
         face_exposure_stops=face_exposure_stops,
+        face_shadow_stops=face_shadow_stops,
+        face_highlight_stops=face_highlight_stops,
+        face_clipped_pct=face_clipped_pct,
+        shadow_stops=shadow_stops,
+        textured_share=float(
+            np.mean((stop_bins >= _TEXTURED_BINS[0]) & (stop_bins <= _TEXTURED_BINS[1]))
+        ),
+        is_whole_frame=subject_mask is None or bool(subject.all()),
         clipped_highlights_pct=clipped_pct,
         crushed_shadows_pct=crushed_pct,
         contrast_stops=contrast_stops,
