@@ -129,6 +129,32 @@ def test_static_camera_with_a_moving_person_gives_no_camera_motion() -> None:
     assert _small(motion.shake_pct, 0.1)
 
 
+def test_still_background_beside_a_large_unmasked_subject_reads_still() -> None:
+    # A subject covering the middle 75% of the frame slides right, and no box masks it: its
+    # points outnumber the background's, but the background's stay put, so the camera is still.
+    rng = np.random.default_rng(4)
+    frames = []
+    for i in range(9):
+        image = camera_frame(800, 450, 1.0, rng)
+        image[:, 40:280] = camera_frame(300 - 6.0 * i, 700, 1.0, rng)[:, 40:280]
+        frames.append((i / SAMPLE_FPS, image))
+    motion = estimate_camera_motion(frames)
+    assert motion.tracked_fraction == 1.0
+    assert _small(motion.pan_pct_per_s_max, 0.5)
+    assert _small(motion.shake_pct, 0.1)
+
+
+def test_a_still_logo_on_a_panning_camera_does_not_stop_the_pan() -> None:
+    # A channel logo (compact, still) is no background: the pan is still measured.
+    logo = np.asarray(make_background(seed=9, width=40, height=30), np.uint8)
+    frames = []
+    for t, image in clip([(800 + 8.0 * i, 450, 1.0) for i in range(9)]):
+        image[10:40, 270:310] = logo
+        frames.append((t, image))
+    motion = estimate_camera_motion(frames)
+    assert motion.pan_pct_per_s_median == pytest.approx(10.0, rel=0.1)
+
+
 def test_featureless_background_is_untracked() -> None:
     frames = [(i / SAMPLE_FPS, np.full((HEIGHT, WIDTH), 90, np.uint8)) for i in range(5)]
     motion = estimate_camera_motion(frames)

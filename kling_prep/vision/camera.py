@@ -52,6 +52,19 @@ RANSAC_THRESHOLD_SHARE: Final = 0.005
 """RANSAC reprojection threshold as a share of the frame width (1.6 px at 320 px): sub-pixel
 tracking error plus the parallax of a mostly distant background."""
 
+STILL_SHARE: Final = 0.002
+"""A point that moves at most this share of the frame width between samples (0.6 px at 320 px,
+half a second apart: 0.4% of the frame a second, a tenth of the slowest pan that is judged)
+has stayed put: the tracker's own error on a still picture is a few tenths of a pixel."""
+
+MIN_STILL_SHARE: Final = 0.25
+"""Still points must be at least this share of the tracked background points to mean a still
+camera: a few still points can be an overlay or a thing carried with the camera."""
+
+MIN_STILL_EXTENT: Final = 0.33
+"""Still points must spread over at least a third of the frame's width and of its height: a
+logo, a watermark or a subtitle line is still on a moving camera, but compact or flat."""
+
 MIN_PHASE_RESPONSE: Final = 0.15
 """Fallback when corners are too few: phase correlation's peak must reach this (1 = a perfect
 shift; noise or unrelated frames stay under ~0.1)."""
@@ -200,7 +213,8 @@ def _measure_interval(
         mask=mask,
         blockSize=7,
     )
-    if corners is not None and len(corners) >= MIN_INLIERS:
+    has_corners = corners is not None and len(corners) >= MIN_INLIERS
+    if has_corners:
         # maxLevel 4: a 21 px window at 1/16 scale follows shifts of ~150 px (half a 320 px
         # frame between samples). The point arrays passed second are only initial guesses.
         forward, status, _ = cv2.calcOpticalFlowPyrLK(
@@ -216,6 +230,14 @@ def _measure_interval(
         good = status.ravel().astype(bool) & status_back.ravel().astype(bool) & returned & inside
         ends_px = np.clip(end, 0, [width - 1, height - 1]).astype(int)
         good &= mask[ends_px[:, 1], ends_px[:, 0]] > 0
+        # A still camera leaves the background exactly where it was: a set of points spread
+        # over the frame that stays put is the background (a person can move points, not
+        # freeze them), whatever consensus the subject's own moving points might form.
+        still = good & (np.linalg.norm(end - start, axis=1) <= STILL_SHARE * width)
+        if still.sum() >= MIN_INLIERS and still.sum() >= MIN_STILL_SHARE * good.sum():
+            extent = np.ptp(start[still], axis=0) / np.array([width, height])
+            if float(extent.min()) >= MIN_STILL_EXTENT:
+                return (0.0, 0.0, 0.0, 0.0), "features", int(still.sum())
         if good.sum() >= MIN_INLIERS:
             matrix, inlier_flags = cv2.estimateAffinePartial2D(
                 start[good],
@@ -231,10 +253,16 @@ def _measure_interval(
                     return _decompose(matrix, width, height), "features", inliers
 
     # 2. Fallback for poor texture: phase correlation with the subject flattened to the mean.
+    # Only where corners were too few: where they were found but disagree (the person's hair
+    # and limbs, moving things everywhere) a correlation of the same pixels cannot do better.
     # A background without contrast has no motion to measure (phase correlation of two flat
     # pictures peaks anywhere).
     background = mask > 0
-    if not background.any() or float(previous[background].std()) < MIN_BACKGROUND_STD:
+    if (
+        has_corners
+        or not background.any()
+        or float(previous[background].std()) < MIN_BACKGROUND_STD
+    ):
         return None
     a = previous.astype(np.float32)
     b = current.astype(np.float32)
