@@ -248,15 +248,17 @@ def _locate_cuts(path: Path, scan: CutScan, fps: float, thumb_width: int) -> lis
 
 
 def _camera(
-    samples: list[SampledFrame],
-    boxes: list[tuple[int, int, int, int] | None],
-    cuts: list[CutMark],
+    samples: list[SampledFrame], timeline: list[VideoSample], cuts: list[CutMark]
 ) -> dict[str, Any] | None:
     """The camera's motion in each shot (tracking across a cut means nothing); the shot whose
-    camera moves most is reported. The person's box is widened so that loose clothing and
-    limbs outside the seen landmarks do not pass for background."""
+    camera moves most is reported. The person is masked out by the box of their landmarks
+    where the pose was read, widened so that hair, loose clothing and limbs outside the seen
+    landmarks do not pass for background; a sample between reads takes the box of the nearest
+    read within `MOTION_MAX_GAP_S`, since the detector's own box (a square around the whole
+    body's circle) covers most of a close shot and would leave no background to track."""
     from kling_prep.vision.camera import estimate_camera_motion
 
+    boxes = _person_boxes(timeline)
     bounds = [0.0, *(c.time_s for c in cuts), math.inf]
     worst: dict[str, Any] | None = None
     worst_speed = -1.0
@@ -282,6 +284,21 @@ def _camera(
     return worst
 
 
+def _person_boxes(timeline: list[VideoSample]) -> list[tuple[int, int, int, int] | None]:
+    """Per sample, the main person's landmark box: its own where the pose was read, else the
+    nearest read one within `MOTION_MAX_GAP_S` (the same person, seen still there), else the
+    detector's box."""
+    read = [(s.time_s, s.main_box) for s in timeline if s.pose_read and s.main_box is not None]
+    out: list[tuple[int, int, int, int] | None] = []
+    for s in timeline:
+        if s.pose_read or s.main_box is None or not read:
+            out.append(s.main_box)
+            continue
+        gap_s, box = min((abs(t - s.time_s), b) for t, b in read)
+        out.append(box if gap_s <= MOTION_MAX_GAP_S else s.main_box)
+    return out
+
+
 def _grey(rgb: NDArray[Any], scale: float) -> NDArray[np.uint8]:
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     if scale < 1.0:
@@ -300,11 +317,13 @@ def _scaled(
 def _widen(
     box: tuple[int, int, int, int] | None, width: int, height: int
 ) -> tuple[int, int, int, int] | None:
-    """The box grown by half its size on each side and down to the frame's bottom edge."""
+    """The box grown by half its size on each side and down to the frame's bottom edge; upwards
+    by half its larger side, since a head-and-shoulders box ends at the eyes and the hair above
+    reaches about half the shoulders' width."""
     if box is None:
         return None
     x, y, w, h = box
-    x0, y0 = max(0, int(x - 0.5 * w)), max(0, int(y - 0.5 * h))
+    x0, y0 = max(0, int(x - 0.5 * w)), max(0, int(y - 0.5 * max(w, h)))
     x1 = min(width, int(x + 1.5 * w))
     return (x0, y0, max(1, x1 - x0), max(1, height - y0))
 
@@ -527,7 +546,7 @@ def check_video(
     cut_scan = decoding.cut_detector.finish()
     cuts = _locate_cuts(path, cut_scan, fps, decoding.thumb_width)
     # 3. Camera and the person's own motion.
-    camera = _camera(scan.samples, [s.main_box for s in samples], cuts)
+    camera = _camera(scan.samples, samples, cuts)
     motion = measure_motion(poses, t)
     if on_progress is not None:
         on_progress(1.0)
