@@ -149,6 +149,7 @@ class CameraMotion:
 def estimate_camera_motion(
     frames: list[tuple[float, GreyImage]],
     subject_boxes: Sequence[Box | None] | None = None,
+    other_boxes: Sequence[Sequence[Box]] | None = None,
 ) -> CameraMotion:
     """Estimate the camera's motion from sampled frames, ignoring the subject.
 
@@ -157,6 +158,8 @@ def estimate_camera_motion(
             (HxWx3 BGR is converted), all of one size, e.g. 320 px wide.
         subject_boxes: per frame, the person's box (x, y, w, h) in the same pixels, or None;
             masked out (with a margin) so the person's own motion does not count.
+        other_boxes: per frame, the boxes of other people, masked out alike: a second
+            person's own motion is no more the camera's than the first's.
 
     Returns:
         The CameraMotion of the clip (empty and untracked with fewer than two frames).
@@ -168,7 +171,13 @@ def estimate_camera_motion(
     # 1. Validate.
     if subject_boxes is not None and len(subject_boxes) != len(frames):
         raise ValueError(f"{len(subject_boxes)} subject boxes for {len(frames)} frames")
-    boxes: list[Box | None] = list(subject_boxes) if subject_boxes else [None] * len(frames)
+    if other_boxes is not None and len(other_boxes) != len(frames):
+        raise ValueError(f"{len(other_boxes)} lists of other boxes for {len(frames)} frames")
+    boxes: list[list[Box]] = [[] for _ in frames]
+    for i, box in enumerate(subject_boxes or []):
+        boxes[i] += [] if box is None else [box]
+    for i, others in enumerate(other_boxes or []):
+        boxes[i] += list(others)
     images = [_grey(image) for _, image in frames]
     times = [float(t) for t, _ in frames]
     if any(image.shape != images[0].shape for image in images):
@@ -193,15 +202,14 @@ _Transform = tuple[float, float, float, float]
 
 
 def _measure_interval(
-    previous: GreyImage, current: GreyImage, box_a: Box | None, box_b: Box | None
+    previous: GreyImage, current: GreyImage, boxes_a: list[Box], boxes_b: list[Box]
 ) -> tuple[_Transform, Literal["features", "phase"], int] | None:
     """The background's similarity motion from `previous` to `current`, or None."""
     height, width = previous.shape
     mask = np.full((height, width), 255, np.uint8)
-    for box in (box_a, box_b):
-        if box is not None:
-            x0, y0, x1, y1 = _grown(box, width, height)
-            mask[y0:y1, x0:x1] = 0
+    for box in [*boxes_a, *boxes_b]:
+        x0, y0, x1, y1 = _grown(box, width, height)
+        mask[y0:y1, x0:x1] = 0
 
     # 1. Corners on the background, tracked forward and back (a point that does not return to
     # where it started is a tracking error), kept only where they land on background too.
