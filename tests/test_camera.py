@@ -16,6 +16,10 @@ SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 needs_shared_media = pytest.mark.skipif(
     not SHARED_MEDIA.is_dir(), reason=f"shared media folder {SHARED_MEDIA} is absent"
 )
+REALSET_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "realset" / "videos"
+needs_realset = pytest.mark.skipif(
+    not REALSET_VIDEOS.is_dir(), reason=f"real development set {REALSET_VIDEOS} is absent"
+)
 
 WIDTH, HEIGHT = 320, 180
 SAMPLE_FPS = 4.0
@@ -129,6 +133,75 @@ def test_static_camera_with_a_moving_person_gives_no_camera_motion() -> None:
     assert _small(motion.shake_pct, 0.1)
 
 
+def test_still_background_beside_a_large_unmasked_subject_reads_still() -> None:
+    # A subject covering the middle 75% of the frame slides right, and no box masks it: its
+    # points outnumber the background's, but the background's stay put, so the camera is still.
+    rng = np.random.default_rng(4)
+    frames = []
+    for i in range(9):
+        image = camera_frame(800, 450, 1.0, rng)
+        image[:, 40:280] = camera_frame(300 - 6.0 * i, 700, 1.0, rng)[:, 40:280]
+        frames.append((i / SAMPLE_FPS, image))
+    motion = estimate_camera_motion(frames)
+    assert motion.tracked_fraction == 1.0
+    assert _small(motion.pan_pct_per_s_max, 0.5)
+    assert _small(motion.shake_pct, 0.1)
+
+
+def test_a_still_logo_on_a_panning_camera_does_not_stop_the_pan() -> None:
+    # A channel logo (compact, still) is no background: the pan is still measured.
+    logo = np.asarray(make_background(seed=9, width=40, height=30), np.uint8)
+    frames = []
+    for t, image in clip([(800 + 8.0 * i, 450, 1.0) for i in range(9)]):
+        image[10:40, 270:310] = logo
+        frames.append((t, image))
+    motion = estimate_camera_motion(frames)
+    assert motion.pan_pct_per_s_median == pytest.approx(10.0, rel=0.1)
+
+
+def test_a_second_person_is_masked_by_the_other_boxes() -> None:
+    # Two people on a plain wall (no corners of its own): the second one sways in place. Its
+    # points are the only ones left once the first is masked; masked too, nothing moves.
+    wall = np.asarray(cv2.GaussianBlur(BACKGROUND, (0, 0), 25.0), np.float32)
+    person = np.asarray(make_background(seed=5, width=80, height=140), np.uint8)
+    frames, mains, others = [], [], []
+    for i in range(9):
+        image = np.asarray(cv2.resize(wall, (WIDTH, HEIGHT)), np.uint8)
+        image[20:160, 30:110] = person
+        x = 200 + (8 if i % 2 else -8)
+        image[20:160, x : x + 80] = person
+        frames.append((i / SAMPLE_FPS, image))
+        mains.append((30, 20, 80, 140))
+        others.append([(x, 20, 80, 140)])
+    unmasked = estimate_camera_motion(frames, mains)
+    assert unmasked.shake_pct is not None
+    assert unmasked.shake_pct > 1.0
+    motion = estimate_camera_motion(frames, mains, others)
+    assert motion.shake_pct is None or motion.shake_pct < 0.1
+    assert motion.pan_pct_per_s_max is None or motion.pan_pct_per_s_max < 0.5
+
+
+def test_samples_between_pose_reads_take_the_nearest_read_box() -> None:
+    from kling_prep.checks.video import VideoSample, _person_boxes
+
+    def sample(time_s: float, read: bool, box: Box) -> VideoSample:
+        return VideoSample(
+            time_s=time_s, frame=int(30 * time_s), people=1, background_people=0,
+            pose_read=read, face_view=None, yaw_deg=None, is_body_in_frame=None,
+            framing="unknown", person_height_share=None, main_box=box,
+        )  # fmt: skip
+
+    landmarks = (100, 80, 120, 100)  # the pose's box: head and shoulders
+    detector = (0, 0, 320, 320)  # the detector's square around the body: the whole frame
+    timeline = [
+        sample(0.0, True, landmarks),
+        sample(0.5, False, detector),
+        sample(1.0, False, detector),
+        sample(4.0, False, detector),  # no read within 0.75 s: the detector's box stays
+    ]
+    assert _person_boxes(timeline) == [landmarks, landmarks, detector, detector]
+
+
 def test_featureless_background_is_untracked() -> None:
     frames = [(i / SAMPLE_FPS, np.full((HEIGHT, WIDTH), 90, np.uint8)) for i in range(5)]
     motion = estimate_camera_motion(frames)
@@ -235,3 +308,45 @@ def _largest_speed(motion: CameraMotion) -> float:
         motion.tilt_pct_per_s_max or 0.0,
         motion.zoom_pct_per_s_max or 0.0,
     )
+
+
+def _realset_clip(name: str) -> list[tuple[float, Grey]]:
+    """Two samples a second of a realset video at 320 px, as the check samples it."""
+    av = pytest.importorskip("av")
+    frames: list[tuple[float, Grey]] = []
+    with av.open(str(REALSET_VIDEOS / name)) as container:
+        next_time_s = 0.0
+        for frame in container.decode(container.streams.video[0]):
+            time_s = float(frame.time or 0.0)
+            if time_s + 1e-6 < next_time_s:
+                continue
+            next_time_s += 0.5
+            image = frame.to_ndarray(format="gray")
+            size = (320, round(320 * image.shape[0] / image.shape[1]))
+            frames.append((time_s, np.asarray(cv2.resize(image, size, cv2.INTER_AREA), np.uint8)))
+    return frames
+
+
+@pytest.mark.shared_media
+@needs_realset
+def test_real_static_camera_over_a_running_crowd_reads_still() -> None:
+    # Dozens of runners move everywhere and nobody is masked: the road and the buildings stay
+    # put, so the camera is tracked and still.
+    motion = estimate_camera_motion(_realset_clip("marathon-crowd.mp4"))
+    _print_motion("marathon-crowd", motion)
+    assert motion.tracked_fraction > 0.8
+    assert _largest_speed(motion) < 1.0
+    assert _small(motion.shake_pct, 0.2)
+
+
+@pytest.mark.shared_media
+@needs_realset
+def test_real_handheld_camera_reads_as_moving() -> None:
+    from kling_prep.checks.thresholds import Thresholds
+
+    t = Thresholds()
+    motion = estimate_camera_motion(_realset_clip("basketball-two-players-pan.mp4"))
+    _print_motion("basketball-two-players-pan", motion)
+    assert motion.tracked_fraction >= t.camera_min_tracked_share
+    assert motion.shake_pct is not None
+    assert motion.shake_pct >= t.camera_shake_warn_pct

@@ -249,28 +249,43 @@ def _locate_cuts(path: Path, scan: CutScan, fps: float, thumb_width: int) -> lis
 
 def _camera(
     samples: list[SampledFrame],
-    boxes: list[tuple[int, int, int, int] | None],
+    timeline: list[VideoSample],
+    proposals: list[list[PersonBox]],
     cuts: list[CutMark],
 ) -> dict[str, Any] | None:
     """The camera's motion in each shot (tracking across a cut means nothing); the shot whose
-    camera moves most is reported. The person's box is widened so that loose clothing and
-    limbs outside the seen landmarks do not pass for background."""
+    camera moves most is reported. The person is masked out by the box of their landmarks
+    where the pose was read, widened so that hair, loose clothing and limbs outside the seen
+    landmarks do not pass for background; a sample between reads takes the box of the nearest
+    read within `MOTION_MAX_GAP_S`, since the detector's own box (a square around the whole
+    body's circle) covers most of a close shot and would leave no background to track. Other
+    people proposed by the detector are masked by their own boxes; a proposal centred inside
+    the main person's widened box is that person again."""
     from kling_prep.vision.camera import estimate_camera_motion
 
+    boxes = _person_boxes(timeline)
     bounds = [0.0, *(c.time_s for c in cuts), math.inf]
     worst: dict[str, Any] | None = None
     worst_speed = -1.0
     for start, end in itertools.pairwise(bounds):
-        shot = [(s, b) for s, b in zip(samples, boxes, strict=False) if start <= s.time_s < end]
+        shot = [
+            (s, b, p)
+            for s, b, p in zip(samples, boxes, proposals, strict=False)
+            if start <= s.time_s < end
+        ]
         if len(shot) < 3:
             continue
         # The background is tracked at about 320 px wide: its measures are shares of the frame,
         # so the size changes nothing but the cost.
         scale = min(1.0, CAMERA_WIDTH_PX / shot[0][0].rgb.shape[1])
-        frames = [(s.time_s, _grey(s.rgb, scale)) for s, _ in shot]
+        frames = [(s.time_s, _grey(s.rgb, scale)) for s, _, _ in shot]
+        mains = [_widen(b, s.rgb.shape[1], s.rgb.shape[0]) for s, b, _ in shot]
+        others = [
+            [_scaled_box(p.box, scale) for p in people if not _centred_in(p, main)]
+            for (_, _, people), main in zip(shot, mains, strict=True)
+        ]
         motion = estimate_camera_motion(
-            frames,
-            [_scaled(_widen(b, s.rgb.shape[1], s.rgb.shape[0]), scale) for s, b in shot],
+            frames, [_scaled(b, scale) for b in mains], others
         ).as_dict()
         speed = max(
             abs(float(motion.get("pan_pct_per_s_median") or 0.0)),
@@ -280,6 +295,32 @@ def _camera(
         if speed > worst_speed:
             worst, worst_speed = motion, speed
     return worst
+
+
+def _person_boxes(timeline: list[VideoSample]) -> list[tuple[int, int, int, int] | None]:
+    """Per sample, the main person's landmark box: its own where the pose was read, else the
+    nearest read one within `MOTION_MAX_GAP_S` (the same person, seen still there), else the
+    detector's box."""
+    read = [(s.time_s, s.main_box) for s in timeline if s.pose_read and s.main_box is not None]
+    out: list[tuple[int, int, int, int] | None] = []
+    for s in timeline:
+        if s.pose_read or s.main_box is None or not read:
+            out.append(s.main_box)
+            continue
+        gap_s, box = min((abs(t - s.time_s), b) for t, b in read)
+        out.append(box if gap_s <= MOTION_MAX_GAP_S else s.main_box)
+    return out
+
+
+def _centred_in(person: PersonBox, box: tuple[int, int, int, int] | None) -> bool:
+    if box is None:
+        return False
+    x, y, w, h = box
+    return x <= person.x + person.w / 2 <= x + w and y <= person.y + person.h / 2 <= y + h
+
+
+def _scaled_box(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
+    return (int(box[0] * scale), int(box[1] * scale), int(box[2] * scale), int(box[3] * scale))
 
 
 def _grey(rgb: NDArray[Any], scale: float) -> NDArray[np.uint8]:
@@ -300,11 +341,13 @@ def _scaled(
 def _widen(
     box: tuple[int, int, int, int] | None, width: int, height: int
 ) -> tuple[int, int, int, int] | None:
-    """The box grown by half its size on each side and down to the frame's bottom edge."""
+    """The box grown by half its size on each side and down to the frame's bottom edge; upwards
+    by half its larger side, since a head-and-shoulders box ends at the eyes and the hair above
+    reaches about half the shoulders' width."""
     if box is None:
         return None
     x, y, w, h = box
-    x0, y0 = max(0, int(x - 0.5 * w)), max(0, int(y - 0.5 * h))
+    x0, y0 = max(0, int(x - 0.5 * w)), max(0, int(y - 0.5 * max(w, h)))
     x1 = min(width, int(x + 1.5 * w))
     return (x0, y0, max(1, x1 - x0), max(1, height - y0))
 
@@ -505,7 +548,9 @@ def check_video(
         expected = decoding.expected_samples
         last: PersonBox | None = None  # the main person confirmed in the sample before
         before: tuple[SampledFrame, list[PersonBox]] | None = None  # that sample, unread
+        proposals: list[list[PersonBox]] = []  # every sample's people, for the camera's mask
         for n, (frame, proposed) in enumerate(decoding.proposals()):
+            proposals.append(proposed)
             is_still_there = _is_still_there(proposed, last)
             if not POSE_READS[n % len(POSE_READS)] and is_still_there:
                 sample, pose, last = _person_only_sample(frame, proposed[0]), None, proposed[0]
@@ -527,7 +572,7 @@ def check_video(
     cut_scan = decoding.cut_detector.finish()
     cuts = _locate_cuts(path, cut_scan, fps, decoding.thumb_width)
     # 3. Camera and the person's own motion.
-    camera = _camera(scan.samples, [s.main_box for s in samples], cuts)
+    camera = _camera(scan.samples, samples, proposals, cuts)
     motion = measure_motion(poses, t)
     if on_progress is not None:
         on_progress(1.0)

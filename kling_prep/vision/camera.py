@@ -52,6 +52,19 @@ RANSAC_THRESHOLD_SHARE: Final = 0.005
 """RANSAC reprojection threshold as a share of the frame width (1.6 px at 320 px): sub-pixel
 tracking error plus the parallax of a mostly distant background."""
 
+STILL_SHARE: Final = 0.002
+"""A point that moves at most this share of the frame width between samples (0.6 px at 320 px,
+half a second apart: 0.4% of the frame a second, a tenth of the slowest pan that is judged)
+has stayed put: the tracker's own error on a still picture is a few tenths of a pixel."""
+
+MIN_STILL_SHARE: Final = 0.25
+"""Still points must be at least this share of the tracked background points to mean a still
+camera: a few still points can be an overlay or a thing carried with the camera."""
+
+MIN_STILL_EXTENT: Final = 0.33
+"""Still points must spread over at least a third of the frame's width and of its height: a
+logo, a watermark or a subtitle line is still on a moving camera, but compact or flat."""
+
 MIN_PHASE_RESPONSE: Final = 0.15
 """Fallback when corners are too few: phase correlation's peak must reach this (1 = a perfect
 shift; noise or unrelated frames stay under ~0.1)."""
@@ -136,6 +149,7 @@ class CameraMotion:
 def estimate_camera_motion(
     frames: list[tuple[float, GreyImage]],
     subject_boxes: Sequence[Box | None] | None = None,
+    other_boxes: Sequence[Sequence[Box]] | None = None,
 ) -> CameraMotion:
     """Estimate the camera's motion from sampled frames, ignoring the subject.
 
@@ -144,6 +158,8 @@ def estimate_camera_motion(
             (HxWx3 BGR is converted), all of one size, e.g. 320 px wide.
         subject_boxes: per frame, the person's box (x, y, w, h) in the same pixels, or None;
             masked out (with a margin) so the person's own motion does not count.
+        other_boxes: per frame, the boxes of other people, masked out alike: a second
+            person's own motion is no more the camera's than the first's.
 
     Returns:
         The CameraMotion of the clip (empty and untracked with fewer than two frames).
@@ -155,7 +171,13 @@ def estimate_camera_motion(
     # 1. Validate.
     if subject_boxes is not None and len(subject_boxes) != len(frames):
         raise ValueError(f"{len(subject_boxes)} subject boxes for {len(frames)} frames")
-    boxes: list[Box | None] = list(subject_boxes) if subject_boxes else [None] * len(frames)
+    if other_boxes is not None and len(other_boxes) != len(frames):
+        raise ValueError(f"{len(other_boxes)} lists of other boxes for {len(frames)} frames")
+    boxes: list[list[Box]] = [[] for _ in frames]
+    for i, box in enumerate(subject_boxes or []):
+        boxes[i] += [] if box is None else [box]
+    for i, others in enumerate(other_boxes or []):
+        boxes[i] += list(others)
     images = [_grey(image) for _, image in frames]
     times = [float(t) for t, _ in frames]
     if any(image.shape != images[0].shape for image in images):
@@ -180,15 +202,14 @@ _Transform = tuple[float, float, float, float]
 
 
 def _measure_interval(
-    previous: GreyImage, current: GreyImage, box_a: Box | None, box_b: Box | None
+    previous: GreyImage, current: GreyImage, boxes_a: list[Box], boxes_b: list[Box]
 ) -> tuple[_Transform, Literal["features", "phase"], int] | None:
     """The background's similarity motion from `previous` to `current`, or None."""
     height, width = previous.shape
     mask = np.full((height, width), 255, np.uint8)
-    for box in (box_a, box_b):
-        if box is not None:
-            x0, y0, x1, y1 = _grown(box, width, height)
-            mask[y0:y1, x0:x1] = 0
+    for box in [*boxes_a, *boxes_b]:
+        x0, y0, x1, y1 = _grown(box, width, height)
+        mask[y0:y1, x0:x1] = 0
 
     # 1. Corners on the background, tracked forward and back (a point that does not return to
     # where it started is a tracking error), kept only where they land on background too.
@@ -200,7 +221,8 @@ def _measure_interval(
         mask=mask,
         blockSize=7,
     )
-    if corners is not None and len(corners) >= MIN_INLIERS:
+    has_corners = corners is not None and len(corners) >= MIN_INLIERS
+    if has_corners:
         # maxLevel 4: a 21 px window at 1/16 scale follows shifts of ~150 px (half a 320 px
         # frame between samples). The point arrays passed second are only initial guesses.
         forward, status, _ = cv2.calcOpticalFlowPyrLK(
@@ -216,6 +238,14 @@ def _measure_interval(
         good = status.ravel().astype(bool) & status_back.ravel().astype(bool) & returned & inside
         ends_px = np.clip(end, 0, [width - 1, height - 1]).astype(int)
         good &= mask[ends_px[:, 1], ends_px[:, 0]] > 0
+        # A still camera leaves the background exactly where it was: a set of points spread
+        # over the frame that stays put is the background (a person can move points, not
+        # freeze them), whatever consensus the subject's own moving points might form.
+        still = good & (np.linalg.norm(end - start, axis=1) <= STILL_SHARE * width)
+        if still.sum() >= MIN_INLIERS and still.sum() >= MIN_STILL_SHARE * good.sum():
+            extent = np.ptp(start[still], axis=0) / np.array([width, height])
+            if float(extent.min()) >= MIN_STILL_EXTENT:
+                return (0.0, 0.0, 0.0, 0.0), "features", int(still.sum())
         if good.sum() >= MIN_INLIERS:
             matrix, inlier_flags = cv2.estimateAffinePartial2D(
                 start[good],
@@ -231,10 +261,16 @@ def _measure_interval(
                     return _decompose(matrix, width, height), "features", inliers
 
     # 2. Fallback for poor texture: phase correlation with the subject flattened to the mean.
+    # Only where corners were too few: where they were found but disagree (the person's hair
+    # and limbs, moving things everywhere) a correlation of the same pixels cannot do better.
     # A background without contrast has no motion to measure (phase correlation of two flat
     # pictures peaks anywhere).
     background = mask > 0
-    if not background.any() or float(previous[background].std()) < MIN_BACKGROUND_STD:
+    if (
+        has_corners
+        or not background.any()
+        or float(previous[background].std()) < MIN_BACKGROUND_STD
+    ):
         return None
     a = previous.astype(np.float32)
     b = current.astype(np.float32)
