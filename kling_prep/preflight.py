@@ -149,6 +149,7 @@ def check(
                 VisionKit(
                     frontal_max_deg=t.frontal_max_yaw_deg,
                     three_quarter_max_deg=t.three_quarter_max_yaw_deg,
+                    away_min_deg=t.face_away_min_yaw_deg,
                 )
             )
         # 1. Inputs: local paths, or URLs downloaded within the limits.

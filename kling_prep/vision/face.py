@@ -4,7 +4,7 @@ or no face.
 The legacy FaceMesh misses stylised faces when it looks at a whole frame, so it gets a crop
 around the head that the pose (or full-range face detection) found. When the mesh still finds
 nothing, cheaper evidence is used and named as the source: face-detection keypoints, then the
-body pose's head landmarks.
+body pose's head landmarks. A head turned past `away_min_deg` shows its back, not a face: no face.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ _MESH_RIGHT_EYE, _MESH_LEFT_EYE, _MESH_FOREHEAD, _MESH_CHIN = 33, 263, 10, 152
 # line between the ears (bitragion breadth ~145 mm, tragion to nose tip ~105 mm).
 _NOSE_DEPTH_PER_HALF_EAR_SPAN = 1.45
 _MESH_MIN_SIDE_PX = 256
+# The default of `Thresholds.face_away_min_yaw_deg` (vision does not import the checks): past
+# 110 deg the nose tip and the near eye sit behind the cheek's outline, so the camera sees an
+# ear and the back of the head; a profile is 90 deg give or take 20.
+AWAY_MIN_YAW_DEG = 110.0
 
 
 @dataclass(frozen=True)
@@ -44,15 +48,22 @@ class FaceView:
 
 
 def classify_yaw(
-    yaw_deg: float, *, frontal_max_deg: float, three_quarter_max_deg: float
+    yaw_deg: float,
+    *,
+    frontal_max_deg: float,
+    three_quarter_max_deg: float,
+    away_min_deg: float = AWAY_MIN_YAW_DEG,
 ) -> FaceViewClass:
-    """The named view nearest the measured yaw (|yaw| against the two boundaries)."""
+    """The named view nearest the measured yaw (|yaw| against the boundaries); a head turned
+    past `away_min_deg` faces away from the camera and shows no face."""
     magnitude = abs(yaw_deg)
     if magnitude <= frontal_max_deg:
         return "frontal"
     if magnitude <= three_quarter_max_deg:
         return "three_quarter"
-    return "profile"
+    if magnitude <= away_min_deg:
+        return "profile"
+    return "no_face"
 
 
 def angles_from_mesh(points_xyz: NDArray[Any]) -> tuple[float, float]:
@@ -83,20 +94,29 @@ def yaw_from_keypoints(nose_x: float, left_ear_x: float, right_ear_x: float) -> 
 
 
 def yaw_from_pose(pose: BodyPose) -> float:
-    """Yaw of the head from the pose's 3D ear axis (metres, z toward the camera), degrees."""
+    """Yaw of the head from the pose's 3D ear axis (metres), degrees, -180..180: near 0 facing
+    the camera, near 180 seen from behind."""
     axis = pose.world_m[LEFT_EAR] - pose.world_m[RIGHT_EAR]
-    # Facing the camera, the subject's left ear is on the image's right: axis ~ +x.
+    # Facing the camera, the subject's left ear is on the image's right: axis ~ +x; from
+    # behind it is on the image's left: axis ~ -x, a yaw near 180 whatever the depth's sign.
     return math.degrees(math.atan2(float(axis[2]), float(axis[0])))
 
 
 class FaceViewEstimator:
     """Reads the face view of the person a pose (or a face detection) points at."""
 
-    def __init__(self, *, frontal_max_deg: float = 22.5, three_quarter_max_deg: float = 67.5):
+    def __init__(
+        self,
+        *,
+        frontal_max_deg: float = 22.5,
+        three_quarter_max_deg: float = 67.5,
+        away_min_deg: float = AWAY_MIN_YAW_DEG,
+    ):
         self._mesh: Any = face_mesh()
         self._detector: Any = face_detector()
         self._frontal_max_deg = frontal_max_deg
         self._three_quarter_max_deg = three_quarter_max_deg
+        self._away_min_deg = away_min_deg
 
     def close(self) -> None:
         self._mesh.close()
@@ -113,6 +133,7 @@ class FaceViewEstimator:
             yaw,
             frontal_max_deg=self._frontal_max_deg,
             three_quarter_max_deg=self._three_quarter_max_deg,
+            away_min_deg=self._away_min_deg,
         )
 
     def _head_box(
@@ -170,10 +191,13 @@ class FaceViewEstimator:
                 kp_yaw = yaw_from_keypoints(points[2].x, points[5].x, points[4].x)
                 if kp_yaw is not None:
                     return FaceView(self._classify(kp_yaw), kp_yaw, None, "face_detection", box)
-        # 3. The pose alone: a head turned past three-quarter reads as profile; a head that
-        #    faces the camera but shows no face is hidden or seen from behind.
+        # 3. The pose alone. Neither face model saw a face, which a profile explains (both are
+        #    trained on faces showing two eyes) and so does a head turned away: a head turned
+        #    past three-quarter reads as profile, past `away_min_deg` as its back (no face). A
+        #    head that faces the camera but shows no face is hidden.
         if pose is not None and pose.visibility[NOSE] >= 0.5:
             pose_yaw = yaw_from_pose(pose)
-            if abs(pose_yaw) > self._three_quarter_max_deg:
-                return FaceView("profile", pose_yaw, None, "pose", box)
+            view = self._classify(pose_yaw)
+            if view in ("profile", "no_face"):
+                return FaceView(view, pose_yaw, None, "pose", box)
         return FaceView("no_face", None, None, "none" if pose is None else "pose", box)

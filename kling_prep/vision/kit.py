@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kling_prep.vision.face import FaceViewEstimator
+from kling_prep.vision.face import AWAY_MIN_YAW_DEG, FaceViewEstimator
 from kling_prep.vision.people import PersonDetector
 from kling_prep.vision.pose import PoseEstimator
 
@@ -10,9 +10,16 @@ from kling_prep.vision.pose import PoseEstimator
 class VisionKit:
     """Lazily built MediaPipe models; close() releases their graphs."""
 
-    def __init__(self, *, frontal_max_deg: float, three_quarter_max_deg: float) -> None:
+    def __init__(
+        self,
+        *,
+        frontal_max_deg: float,
+        three_quarter_max_deg: float,
+        away_min_deg: float = AWAY_MIN_YAW_DEG,
+    ) -> None:
         self._frontal_max_deg = frontal_max_deg
         self._three_quarter_max_deg = three_quarter_max_deg
+        self._away_min_deg = away_min_deg
         self._detector: PersonDetector | None = None
         self._video_detector: PersonDetector | None = None
         self._pose: PoseEstimator | None = None
@@ -51,6 +58,7 @@ class VisionKit:
             self._face = FaceViewEstimator(
                 frontal_max_deg=self._frontal_max_deg,
                 three_quarter_max_deg=self._three_quarter_max_deg,
+                away_min_deg=self._away_min_deg,
             )
         return self._face
 
