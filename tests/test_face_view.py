@@ -1,0 +1,110 @@
+"""The face view of a head turned away: its back is no face (blocks), a profile still warns."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kling_prep.checks.image import face_findings
+from kling_prep.checks.thresholds import Thresholds
+from kling_prep.vision.face import FaceView, FaceViewEstimator, classify_yaw
+from kling_prep.vision.pose import LEFT_EAR, NOSE, RIGHT_EAR, BodyPose
+
+REALSET = Path(__file__).resolve().parents[2] / "shared" / "realset"
+BOUNDS = {"frontal_max_deg": 22.5, "three_quarter_max_deg": 67.5, "away_min_deg": 110.0}
+
+
+@pytest.fixture(scope="module")
+def realset() -> Path:
+    if not (REALSET / "labels-images.json").is_file():
+        pytest.skip(f"../shared/realset is absent ({REALSET}); real back views need it")
+    return REALSET
+
+
+@pytest.mark.parametrize(("yaw_deg", "view"), [
+    (90.0, "profile"), (-100.0, "profile"), (110.0, "profile"),
+    (148.0, "no_face"), (-174.0, "no_face"), (180.0, "no_face"),
+])  # fmt: skip
+def test_a_head_turned_past_profile_shows_no_face(yaw_deg, view):
+    assert classify_yaw(yaw_deg, **BOUNDS) == view
+
+
+def _head_turned(yaw_deg: float, *, size_px: int = 320) -> tuple[np.ndarray, BodyPose]:
+    """A plain wall (no face for either face model) and a pose whose 3D ears are turned by
+    `yaw_deg` about the vertical axis: the only evidence left is the body's."""
+    rgb = np.full((size_px, size_px, 3), 128, np.uint8)
+    points = np.full((33, 2), size_px / 2, np.float32)
+    points[LEFT_EAR] += (20, 0)
+    points[RIGHT_EAR] -= (20, 0)
+    world = np.zeros((33, 3), np.float32)
+    yaw = math.radians(yaw_deg)
+    half_span_m = 0.075  # half the ear-to-ear breadth of an adult head
+    world[LEFT_EAR] = (half_span_m * math.cos(yaw), -0.6, half_span_m * math.sin(yaw))
+    world[RIGHT_EAR] = -world[LEFT_EAR]
+    world[RIGHT_EAR, 1] = -0.6
+    pose = BodyPose(
+        points_px=points, visibility=np.ones(33, np.float32), presence=np.ones(33, np.float32),
+        world_m=world, frame_width=size_px, frame_height=size_px,
+    )  # fmt: skip
+    assert pose.visibility[NOSE] == 1.0
+    return rgb, pose
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    with FaceViewEstimator(**BOUNDS) as models:
+        yield models
+
+
+@pytest.mark.parametrize("yaw_deg", [174.0, -148.0, 125.0])
+def test_the_back_of_a_head_is_no_face_not_a_profile(estimator, yaw_deg):
+    rgb, pose = _head_turned(yaw_deg)
+    view = estimator.estimate(rgb, pose)
+    assert view.view == "no_face"
+    assert view.yaw_deg == pytest.approx(yaw_deg, abs=1.0)
+
+
+@pytest.mark.parametrize("yaw_deg", [80.0, -95.0])
+def test_a_head_turned_sideways_is_still_a_profile(estimator, yaw_deg):
+    rgb, pose = _head_turned(yaw_deg)
+    assert estimator.estimate(rgb, pose).view == "profile"
+
+
+def test_a_head_turned_away_blocks_with_its_yaw_and_a_profile_warns():
+    t = Thresholds()
+    away = FaceView("no_face", 174.0, None, "pose", None)
+    (finding,) = face_findings("back.jpg", away, t, allow_no_face=False)
+    assert (finding.code, finding.severity) == ("image.no_face", "block")
+    assert (finding.measured, finding.threshold, finding.unit) == (174.0, 110.0, "deg")
+    (allowed,) = face_findings("back.jpg", away, t, allow_no_face=True)
+    assert allowed.severity == "warn"
+    side = FaceView("profile", 95.0, None, "pose", None)
+    assert [
+        (f.code, f.severity) for f in face_findings("side.jpg", side, t, allow_no_face=False)
+    ] == [("image.face_profile", "warn")]
+
+
+def test_a_real_photo_of_a_woman_seen_from_behind_blocks(realset):
+    import kling_prep
+
+    result = kling_prep.check(
+        image=realset / "images" / "photo-woman-cap-back-view-backlit.jpg", keep_sound=False
+    )
+    assert result.image is not None
+    codes = {(f.code, f.severity) for f in result.image.findings}
+    assert ("image.no_face", "block") in codes
+    assert ("image.face_profile", "warn") not in codes
+
+
+@pytest.mark.shared_media
+def test_a_dancer_turning_her_back_has_no_face_in_the_timeline(shared_media):
+    import kling_prep
+
+    result = kling_prep.check(video=shared_media / "dance-fullbody.mp4", keep_sound=False)
+    assert result.video is not None
+    views = {round(s.time_s, 1): s.face_view for s in result.video.samples if s.pose_read}
+    assert views[0.0] == "frontal"
+    assert views[2.5] == "no_face"
