@@ -10,11 +10,17 @@ import pytest
 
 from kling_prep.checks.image import face_findings
 from kling_prep.checks.thresholds import Thresholds
-from kling_prep.vision.face import FaceView, FaceViewEstimator, classify_yaw
+from kling_prep.vision.face import (
+    FaceView,
+    FaceViewEstimator,
+    classify_yaw,
+    skin_share_at_face,
+)
 from kling_prep.vision.pose import LEFT_EAR, NOSE, RIGHT_EAR, BodyPose
 
 REALSET = Path(__file__).resolve().parents[2] / "shared" / "realset"
 BOUNDS = {"frontal_max_deg": 22.5, "three_quarter_max_deg": 67.5, "away_min_deg": 110.0}
+FACE_BOUNDS = {**BOUNDS, "min_skin_share": 0.25}
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +38,19 @@ def test_a_head_turned_past_profile_shows_no_face(yaw_deg, view):
     assert classify_yaw(yaw_deg, **BOUNDS) == view
 
 
-def _head_turned(yaw_deg: float, *, size_px: int = 320) -> tuple[np.ndarray, BodyPose]:
+def _head_turned(
+    yaw_deg: float,
+    *,
+    wall_rgb: tuple[int, int, int] = (128, 128, 128),
+    head_px: float = 40.0,
+    size_px: int = 320,
+) -> tuple[np.ndarray, BodyPose]:
     """A plain wall (no face for either face model) and a pose whose 3D ears are turned by
     `yaw_deg` about the vertical axis: the only evidence left is the body's."""
-    rgb = np.full((size_px, size_px, 3), 128, np.uint8)
+    rgb = np.full((size_px, size_px, 3), wall_rgb, np.uint8)
     points = np.full((33, 2), size_px / 2, np.float32)
-    points[LEFT_EAR] += (20, 0)
-    points[RIGHT_EAR] -= (20, 0)
+    points[LEFT_EAR] += (head_px / 2, 0)
+    points[RIGHT_EAR] -= (head_px / 2, 0)
     world = np.zeros((33, 3), np.float32)
     yaw = math.radians(yaw_deg)
     half_span_m = 0.075  # half the ear-to-ear breadth of an adult head
@@ -55,7 +67,7 @@ def _head_turned(yaw_deg: float, *, size_px: int = 320) -> tuple[np.ndarray, Bod
 
 @pytest.fixture(scope="module")
 def estimator():
-    with FaceViewEstimator(**BOUNDS) as models:
+    with FaceViewEstimator(**FACE_BOUNDS) as models:
         yield models
 
 
@@ -73,6 +85,30 @@ def test_a_head_turned_sideways_is_still_a_profile(estimator, yaw_deg):
     assert estimator.estimate(rgb, pose).view == "profile"
 
 
+SKIN_RGB = (220, 170, 140)  # light skin: Cr 155, Cb 105
+NAVY_HOOD_RGB = (40, 50, 90)  # Cr 120: no skin
+
+
+def test_a_profile_from_the_pose_alone_needs_skin_where_its_face_is(estimator):
+    rgb, pose = _head_turned(90.0, wall_rgb=SKIN_RGB)
+    assert estimator.estimate(rgb, pose).view == "profile"
+    covered, pose = _head_turned(90.0, wall_rgb=NAVY_HOOD_RGB)
+    assert estimator.estimate(covered, pose).view == "no_face"
+
+
+def test_a_head_too_small_to_tell_skin_from_hair_keeps_its_profile(estimator):
+    rgb, pose = _head_turned(90.0, wall_rgb=NAVY_HOOD_RGB, head_px=16.0)
+    assert skin_share_at_face(rgb, pose) is None
+    assert estimator.estimate(rgb, pose).view == "profile"
+
+
+def test_a_colourless_picture_keeps_its_profile(estimator):
+    # Grey has no chroma to tell skin from hair: the pose's profile stands.
+    rgb, pose = _head_turned(90.0, wall_rgb=(90, 90, 90))
+    assert skin_share_at_face(rgb, pose) is None
+    assert estimator.estimate(rgb, pose).view == "profile"
+
+
 def test_a_head_turned_away_blocks_with_its_yaw_and_a_profile_warns():
     t = Thresholds()
     away = FaceView("no_face", 174.0, None, "pose", None)
@@ -87,12 +123,13 @@ def test_a_head_turned_away_blocks_with_its_yaw_and_a_profile_warns():
     ] == [("image.face_profile", "warn")]
 
 
-def test_a_real_photo_of_a_woman_seen_from_behind_blocks(realset):
+@pytest.mark.parametrize(
+    "name", ["photo-woman-cap-back-view-backlit.jpg", "photo-woman-bathtub-hair-hides-face.jpg"]
+)
+def test_a_real_head_seen_from_behind_or_hidden_by_hair_blocks(realset, name):
     import kling_prep
 
-    result = kling_prep.check(
-        image=realset / "images" / "photo-woman-cap-back-view-backlit.jpg", keep_sound=False
-    )
+    result = kling_prep.check(image=realset / "images" / name, keep_sound=False)
     assert result.image is not None
     codes = {(f.code, f.severity) for f in result.image.findings}
     assert ("image.no_face", "block") in codes

@@ -225,8 +225,12 @@ def face_findings(
     """The face-view rule: frontal and three-quarter pass, profile warns, no face blocks."""
     if face is None:
         return []
-    if face.view == "no_face" and face.yaw_deg is not None:
-        # A yaw came with it: the head is measured, turned away (its back toward the camera).
+    if (
+        face.view == "no_face"
+        and face.yaw_deg is not None
+        and abs(face.yaw_deg) > t.face_away_min_yaw_deg
+    ):
+        # The head is measured, turned away: its back is toward the camera.
         return [Finding(
             f"{prefix}.no_face", "warn" if allow_no_face else "block",
             f"{name}: head turned {face.yaw_deg:+.0f} deg, away from the camera (a face ends at "

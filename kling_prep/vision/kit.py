@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kling_prep.vision.face import AWAY_MIN_YAW_DEG, FaceViewEstimator
+from kling_prep.vision.face import AWAY_MIN_YAW_DEG, MIN_FACE_SKIN_SHARE, FaceViewEstimator
 from kling_prep.vision.people import PersonDetector
 from kling_prep.vision.pose import PoseEstimator
 
@@ -16,10 +16,12 @@ class VisionKit:
         frontal_max_deg: float,
         three_quarter_max_deg: float,
         away_min_deg: float = AWAY_MIN_YAW_DEG,
+        min_face_skin_share: float = MIN_FACE_SKIN_SHARE,
     ) -> None:
         self._frontal_max_deg = frontal_max_deg
         self._three_quarter_max_deg = three_quarter_max_deg
         self._away_min_deg = away_min_deg
+        self._min_face_skin_share = min_face_skin_share
         self._detector: PersonDetector | None = None
         self._video_detector: PersonDetector | None = None
         self._pose: PoseEstimator | None = None
@@ -59,6 +61,7 @@ class VisionKit:
                 frontal_max_deg=self._frontal_max_deg,
                 three_quarter_max_deg=self._three_quarter_max_deg,
                 away_min_deg=self._away_min_deg,
+                min_skin_share=self._min_face_skin_share,
             )
         return self._face
 
