@@ -48,17 +48,8 @@ _NEUTRAL_CHROMA = 4.0
 # Skin is judged on heads at least this wide: JPEG and 4:2:0 video keep one colour sample per 2x2
 # pixels, so a smaller head has under 16 across, and the disks a handful: hair or skin by chance.
 _MIN_SKIN_HEAD_PX = 32.0
-_FACE_LANDMARKS = (
-    0,
-    1,
-    2,
-    3,
-    4,
-    5,
-    6,
-    9,
-    10,
-)  # BlazePose: nose, eyes (inner, centre, outer), mouth
+# BlazePose's face landmarks: the nose, each eye (inner corner, centre, outer corner), the mouth.
+_FACE_LANDMARKS = (0, 1, 2, 3, 4, 5, 6, 9, 10)
 
 
 @dataclass(frozen=True)
