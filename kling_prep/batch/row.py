@@ -230,6 +230,8 @@ class RowContext:
             self._kit = VisionKit(
                 frontal_max_deg=t.frontal_max_yaw_deg,
                 three_quarter_max_deg=t.three_quarter_max_yaw_deg,
+                away_min_deg=t.face_away_min_yaw_deg,
+                min_face_skin_share=t.face_min_skin_share,
             )
         return self._kit
 

@@ -232,6 +232,19 @@ def face_findings(
     """The face-view rule: frontal and three-quarter pass, profile warns, no face blocks."""
     if face is None:
         return []
+    if (
+        face.view == "no_face"
+        and face.yaw_deg is not None
+        and abs(face.yaw_deg) > t.face_away_min_yaw_deg
+    ):
+        # The head is measured, turned away: its back is toward the camera.
+        return [Finding(
+            f"{prefix}.no_face", "warn" if allow_no_face else "block",
+            f"{name}: head turned {face.yaw_deg:+.0f} deg, away from the camera (a face ends at "
+            f"{t.face_away_min_yaw_deg:.0f} deg); the model needs the character's face"
+            + (" (allowed by --allow-no-face)" if allow_no_face else ""),
+            round(face.yaw_deg, 1), t.face_away_min_yaw_deg, "deg",
+        )]  # fmt: skip
     if face.view == "no_face":
         return [Finding(
             f"{prefix}.no_face", "warn" if allow_no_face else "block",

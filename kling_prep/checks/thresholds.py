@@ -40,6 +40,16 @@ class Thresholds:
     # Face view (yaw boundaries halfway between the named views 0, 45 and 90 degrees).
     frontal_max_yaw_deg: float = _t(22.5, "deg", "Halfway between frontal (0) and 3/4 (45).")
     three_quarter_max_yaw_deg: float = _t(67.5, "deg", "Halfway between 3/4 (45) and profile (90).")
+    face_away_min_yaw_deg: float = _t(
+        110, "deg",
+        "Past profile (90) by the head's own curve: the nose tip and near eye are behind the "
+        "cheek's outline, the camera sees an ear and the back of the head: no face (blocks).",
+    )  # fmt: skip
+    face_min_skin_share: float = _t(
+        0.25, "share of face area",
+        "A profile read from the pose alone shows skin on about half its face landmarks (near "
+        "cheek, nose, lips); under a quarter, hair or a cover hides the face: no face.",
+    )  # fmt: skip
     max_pitch_deg: float = _t(30, "deg", "A head tilted more than this up or down hides the face.")
     video_face_hidden_warn_share: float = _t(
         0.5, "share of samples", "The face unseen in over half the video: the model guesses it."

@@ -4,7 +4,9 @@ or no face.
 The legacy FaceMesh misses stylised faces when it looks at a whole frame, so it gets a crop
 around the head that the pose (or full-range face detection) found. When the mesh still finds
 nothing, cheaper evidence is used and named as the source: face-detection keypoints, then the
-body pose's head landmarks.
+body pose's head landmarks. A head turned past `away_min_deg` shows its back, not a face: no face;
+so does a profile read from the pose alone where no skin shows at the face's landmarks (hair, a
+hood or a hand where the face should be).
 """
 
 from __future__ import annotations
@@ -29,6 +31,25 @@ _MESH_RIGHT_EYE, _MESH_LEFT_EYE, _MESH_FOREHEAD, _MESH_CHIN = 33, 263, 10, 152
 # line between the ears (bitragion breadth ~145 mm, tragion to nose tip ~105 mm).
 _NOSE_DEPTH_PER_HALF_EAR_SPAN = 1.45
 _MESH_MIN_SIDE_PX = 256
+# The default of `Thresholds.face_away_min_yaw_deg` (vision does not import the checks): past
+# 110 deg the nose tip and the near eye sit behind the cheek's outline, so the camera sees an
+# ear and the back of the head; a profile is 90 deg give or take 20.
+AWAY_MIN_YAW_DEG = 110.0
+# The default of `Thresholds.face_min_skin_share`: in a profile about half the disks around the
+# pose's face landmarks fall on the near cheek, nose and lips (the far eye and mouth corner sit on
+# the outline); under a quarter, hair or a cover lies where the face should be.
+MIN_FACE_SKIN_SHARE = 0.25
+# Skin is told by its chroma (YCrCb, Cr 133-173 and Cb 77-127: the skin cluster of Chai and Ngan,
+# 1999, which holds from pale to dark skin because it leaves luma out).
+_SKIN_CR, _SKIN_CB = (133, 173), (77, 127)
+# A head whose chroma stays within this many 8-bit units of neutral (128) has no colour to read
+# skin from (a black-and-white photo, a pencil drawing): compression noise is about this size.
+_NEUTRAL_CHROMA = 4.0
+# Skin is judged on heads at least this wide: JPEG and 4:2:0 video keep one colour sample per 2x2
+# pixels, so a smaller head has under 16 across, and the disks a handful: hair or skin by chance.
+_MIN_SKIN_HEAD_PX = 32.0
+# BlazePose's face landmarks: the nose, each eye (inner corner, centre, outer corner), the mouth.
+_FACE_LANDMARKS = (0, 1, 2, 3, 4, 5, 6, 9, 10)
 
 
 @dataclass(frozen=True)
@@ -44,15 +65,22 @@ class FaceView:
 
 
 def classify_yaw(
-    yaw_deg: float, *, frontal_max_deg: float, three_quarter_max_deg: float
+    yaw_deg: float,
+    *,
+    frontal_max_deg: float,
+    three_quarter_max_deg: float,
+    away_min_deg: float = AWAY_MIN_YAW_DEG,
 ) -> FaceViewClass:
-    """The named view nearest the measured yaw (|yaw| against the two boundaries)."""
+    """The named view nearest the measured yaw (|yaw| against the boundaries); a head turned
+    past `away_min_deg` faces away from the camera and shows no face."""
     magnitude = abs(yaw_deg)
     if magnitude <= frontal_max_deg:
         return "frontal"
     if magnitude <= three_quarter_max_deg:
         return "three_quarter"
-    return "profile"
+    if magnitude <= away_min_deg:
+        return "profile"
+    return "no_face"
 
 
 def angles_from_mesh(points_xyz: NDArray[Any]) -> tuple[float, float]:
@@ -83,20 +111,66 @@ def yaw_from_keypoints(nose_x: float, left_ear_x: float, right_ear_x: float) -> 
 
 
 def yaw_from_pose(pose: BodyPose) -> float:
-    """Yaw of the head from the pose's 3D ear axis (metres, z toward the camera), degrees."""
+    """Yaw of the head from the pose's 3D ear axis (metres), degrees, -180..180: near 0 facing
+    the camera, near 180 seen from behind."""
     axis = pose.world_m[LEFT_EAR] - pose.world_m[RIGHT_EAR]
-    # Facing the camera, the subject's left ear is on the image's right: axis ~ +x.
+    # Facing the camera, the subject's left ear is on the image's right: axis ~ +x; from
+    # behind it is on the image's left: axis ~ -x, a yaw near 180 whatever the depth's sign.
     return math.degrees(math.atan2(float(axis[2]), float(axis[0])))
+
+
+def face_scale_px(pose: BodyPose) -> float:
+    """About the head's width in pixels, in any view: the pose's head size, or the nose-to-ear
+    distance over 0.72 (tragion to nose tip ~105 mm of a ~145 mm breadth), which a profile keeps
+    while its ears and eyes fall on one another."""
+    nose_to_ear_px = max(
+        float(np.linalg.norm(pose.points_px[NOSE] - pose.points_px[ear]))
+        for ear in (LEFT_EAR, RIGHT_EAR)
+    )
+    return max(pose.head_size_px(), nose_to_ear_px / 0.72)
+
+
+def skin_share_at_face(image_rgb: NDArray[Any], pose: BodyPose) -> float | None:
+    """The share of skin-coloured pixels in disks around the pose's face landmarks (a fifth of
+    the head's width across), or None when the head is too small or shows no colour to judge
+    skin by."""
+    scale_px = face_scale_px(pose)
+    if scale_px < _MIN_SKIN_HEAD_PX:
+        return None
+    radius_px = round(0.2 * scale_px)
+    disks = np.zeros(image_rgb.shape[:2], np.uint8)
+    for index in _FACE_LANDMARKS:
+        x, y = pose.points_px[index]
+        cv2.circle(disks, (round(float(x)), round(float(y))), radius_px, (1,), -1)
+    inside = disks > 0
+    if not inside.any():
+        return None
+    ycc = cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2YCrCb)
+    cr = ycc[..., 1][inside].astype(np.float32)
+    cb = ycc[..., 2][inside].astype(np.float32)
+    if float(np.median(np.abs(cr - 128) + np.abs(cb - 128))) < _NEUTRAL_CHROMA:
+        return None
+    is_skin = (cr >= _SKIN_CR[0]) & (cr <= _SKIN_CR[1]) & (cb >= _SKIN_CB[0]) & (cb <= _SKIN_CB[1])
+    return float(is_skin.mean())
 
 
 class FaceViewEstimator:
     """Reads the face view of the person a pose (or a face detection) points at."""
 
-    def __init__(self, *, frontal_max_deg: float = 22.5, three_quarter_max_deg: float = 67.5):
+    def __init__(
+        self,
+        *,
+        frontal_max_deg: float = 22.5,
+        three_quarter_max_deg: float = 67.5,
+        away_min_deg: float = AWAY_MIN_YAW_DEG,
+        min_skin_share: float = MIN_FACE_SKIN_SHARE,
+    ):
         self._mesh: Any = face_mesh()
         self._detector: Any = face_detector()
         self._frontal_max_deg = frontal_max_deg
         self._three_quarter_max_deg = three_quarter_max_deg
+        self._away_min_deg = away_min_deg
+        self._min_skin_share = min_skin_share
 
     def close(self) -> None:
         self._mesh.close()
@@ -113,6 +187,7 @@ class FaceViewEstimator:
             yaw,
             frontal_max_deg=self._frontal_max_deg,
             three_quarter_max_deg=self._three_quarter_max_deg,
+            away_min_deg=self._away_min_deg,
         )
 
     def _head_box(
@@ -170,10 +245,18 @@ class FaceViewEstimator:
                 kp_yaw = yaw_from_keypoints(points[2].x, points[5].x, points[4].x)
                 if kp_yaw is not None:
                     return FaceView(self._classify(kp_yaw), kp_yaw, None, "face_detection", box)
-        # 3. The pose alone: a head turned past three-quarter reads as profile; a head that
-        #    faces the camera but shows no face is hidden or seen from behind.
+        # 3. The pose alone. Neither face model saw a face, which a profile explains (both are
+        #    trained on faces showing two eyes) and so does a head turned away or a face hidden:
+        #    a head turned past three-quarter reads as profile if skin shows where its face
+        #    should be, past `away_min_deg` as its back (no face). A head that faces the camera
+        #    but shows no face is hidden.
         if pose is not None and pose.visibility[NOSE] >= 0.5:
             pose_yaw = yaw_from_pose(pose)
-            if abs(pose_yaw) > self._three_quarter_max_deg:
-                return FaceView("profile", pose_yaw, None, "pose", box)
+            view = self._classify(pose_yaw)
+            if view == "profile":
+                skin = skin_share_at_face(image_rgb, pose)
+                if skin is not None and skin < self._min_skin_share:
+                    view = "no_face"
+            if view in ("profile", "no_face"):
+                return FaceView(view, pose_yaw, None, "pose", box)
         return FaceView("no_face", None, None, "none" if pose is None else "pose", box)

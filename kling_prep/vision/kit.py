@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kling_prep.vision.face import FaceViewEstimator
+from kling_prep.vision.face import AWAY_MIN_YAW_DEG, MIN_FACE_SKIN_SHARE, FaceViewEstimator
 from kling_prep.vision.people import ImagePeopleFinder, PersonDetector
 from kling_prep.vision.pose import PoseEstimator
 
@@ -10,9 +10,18 @@ from kling_prep.vision.pose import PoseEstimator
 class VisionKit:
     """Lazily built MediaPipe models; close() releases their graphs."""
 
-    def __init__(self, *, frontal_max_deg: float, three_quarter_max_deg: float) -> None:
+    def __init__(
+        self,
+        *,
+        frontal_max_deg: float,
+        three_quarter_max_deg: float,
+        away_min_deg: float = AWAY_MIN_YAW_DEG,
+        min_face_skin_share: float = MIN_FACE_SKIN_SHARE,
+    ) -> None:
         self._frontal_max_deg = frontal_max_deg
         self._three_quarter_max_deg = three_quarter_max_deg
+        self._away_min_deg = away_min_deg
+        self._min_face_skin_share = min_face_skin_share
         self._detector: PersonDetector | None = None
         self._video_detector: PersonDetector | None = None
         self._pose: PoseEstimator | None = None
@@ -52,6 +61,8 @@ class VisionKit:
             self._face = FaceViewEstimator(
                 frontal_max_deg=self._frontal_max_deg,
                 three_quarter_max_deg=self._three_quarter_max_deg,
+                away_min_deg=self._away_min_deg,
+                min_skin_share=self._min_face_skin_share,
             )
         return self._face
 
