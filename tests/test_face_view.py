@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,16 +17,8 @@ from kling_prep.vision.face import (
 )
 from kling_prep.vision.pose import LEFT_EAR, NOSE, RIGHT_EAR, BodyPose
 
-REALSET = Path(__file__).resolve().parents[2] / "shared" / "realset"
 BOUNDS = {"frontal_max_deg": 22.5, "three_quarter_max_deg": 67.5, "away_min_deg": 110.0}
 FACE_BOUNDS = {**BOUNDS, "min_skin_share": 0.25}
-
-
-@pytest.fixture(scope="module")
-def realset() -> Path:
-    if not (REALSET / "labels-images.json").is_file():
-        pytest.skip(f"../shared/realset is absent ({REALSET}); real back views need it")
-    return REALSET
 
 
 @pytest.mark.parametrize(("yaw_deg", "view"), [
@@ -124,7 +115,13 @@ def test_a_head_turned_away_blocks_with_its_yaw_and_a_profile_warns():
 
 
 @pytest.mark.parametrize(
-    "name", ["photo-woman-cap-back-view-backlit.jpg", "photo-woman-bathtub-hair-hides-face.jpg"]
+    "name",
+    [
+        "photo-woman-cap-back-view-backlit.jpg",
+        "photo-woman-bathtub-hair-hides-face.jpg",
+        # the face detector alone finds a "face" in the hair of a drawn back view
+        "anime-schoolgirl-back-view-railway.jpg",
+    ],
 )
 def test_a_real_head_seen_from_behind_or_hidden_by_hair_blocks(realset, name):
     import kling_prep

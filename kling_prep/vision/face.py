@@ -243,7 +243,10 @@ class FaceViewEstimator:
             if found:
                 points = max(found, key=lambda d: d.score[0]).location_data.relative_keypoints
                 kp_yaw = yaw_from_keypoints(points[2].x, points[5].x, points[4].x)
-                if kp_yaw is not None:
+                # The detector alone (the mesh found no face) also fires on the back of a
+                # head, hair where the face would be: it must show skin there too.
+                skin = None if pose is None else skin_share_at_face(image_rgb, pose)
+                if kp_yaw is not None and (skin is None or skin >= self._min_skin_share):
                     return FaceView(self._classify(kp_yaw), kp_yaw, None, "face_detection", box)
         # 3. The pose alone. Neither face model saw a face, which a profile explains (both are
         #    trained on faces showing two eyes) and so does a head turned away or a face hidden:
