@@ -102,3 +102,11 @@ def test_fine_tiles_cover_the_frame_and_their_cores_meet():
         ]  # fmt: skip
         assert len(cores) == 1
     assert fine_tiles(200, 200) == []
+
+
+def test_a_crowd_in_a_video_where_no_one_stands_out_is_reported(realset):
+    # Dozens of small dark visitors along the bottom of an aquarium window, nobody large
+    # enough for the whole frame's look: a finer look where a sample shows nobody.
+    path = realset / "videos" / "aquarium-crowd-silhouettes.mp4"
+    result = kling_prep.check(video=str(path), keep_sound=False)
+    assert "video.multiple_people" in {f.code for f in result.findings}

@@ -10,7 +10,7 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,10 @@ SAMPLE_FPS = 2.0  # analysis samples a second: people and the camera
 POSE_READS = (True, True, False, False)
 MOTION_MAX_GAP_S = 1.5 / SAMPLE_FPS  # speeds between neighbouring samples only
 TILES_EVERY = 4  # the tiled look for small people side by side: every 2 s
+# Where a tiled sample shows nobody, a finer grid looks for a crowd of small figures (see
+# `ImagePeopleFinder.find_crowd`): a few such looks place a crowd that stays in view, and cap
+# the cost on a clip with nobody in it (each look is about twenty detector passes).
+CROWD_LOOKS = 3
 SAMPLE_MAX_SIDE_PX = 640
 CAMERA_WIDTH_PX = 320  # the background's motion is measured at about this width
 _LIMBS = (13, 14, 15, 16, 25, 26, 27, 28)  # elbows, wrists, knees, ankles
@@ -546,6 +550,7 @@ def check_video(
         samples: list[VideoSample] = []
         poses: list[tuple[float, BodyPose | None]] = []
         expected = decoding.expected_samples
+        crowd_looks = 0
         last: PersonBox | None = None  # the main person confirmed in the sample before
         before: tuple[SampledFrame, list[PersonBox]] | None = None  # that sample, unread
         proposals: list[list[PersonBox]] = []  # every sample's people, for the camera's mask
@@ -563,6 +568,11 @@ def check_video(
                     samples[-1], earlier, _ = _analyse_sample(*before, kit, t)
                     poses.append((before[0].time_s, earlier))
                 sample, pose, last = _analyse_sample(frame, proposed, kit, t)
+                if sample.people == 0 and n % TILES_EVERY == 0 and crowd_looks < CROWD_LOOKS:
+                    crowd_looks += 1
+                    crowd = kit.people_finder.find_crowd(frame.rgb)
+                    if crowd:
+                        sample = replace(sample, people=len(crowd))
                 poses.append((frame.time_s, pose))
                 samples.append(sample)
                 before = None
