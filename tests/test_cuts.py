@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from kling_prep.media.frames import decode_thumbs, scan_video
 from kling_prep.media.synthetic import stand_on_floor
 from kling_prep.vision.cuts import CutDetector, CutScan, change_score, locate_cut
 
@@ -480,3 +482,68 @@ def test_real_clips_have_no_cut(name: str, step: int) -> None:
     result = detector.finish()
     assert result.cuts == []
     assert result.transitions == []
+
+
+def write_irregular_clip(path: Path, cut_frame: int, *, start_ms: int) -> list[int]:
+    """An H.264 clip (B-frames, so the decoder reorders and skips frames) whose frames come in
+    pairs 10 ms apart every 67 ms: its average rate (~30 fps) times a frame's time gives two
+    frames one index. Scene A until `cut_frame`, scene B from it. Returns the frames' times in ms.
+    """
+    av = pytest.importorskip("av")
+    rng = np.random.default_rng(21)
+    scenes = [
+        np.clip(cv2.resize(s, (160, 96)), 0, 255).astype(np.uint8) for s in (SCENE_A, SCENE_B)
+    ]
+    times_ms = [start_ms + 67 * (i // 2) + 10 * (i % 2) for i in range(48)]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {"bf": "2", "g": "24"}
+        for i, time_ms in enumerate(times_ms):
+            picture = scenes[int(i >= cut_frame)]
+            noisy = np.clip(picture + rng.normal(0, 2, picture.shape), 0, 255).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(noisy, format="bgr24")
+            frame.pts, frame.time_base = time_ms, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return times_ms
+
+
+@pytest.mark.parametrize("start_ms", [0, 3, 8333], ids=["start-0", "start-3ms", "start-8.3s"])
+@pytest.mark.parametrize("skip_nonref", [False, True], ids=["all-frames", "reference-frames"])
+def test_frames_are_indexed_in_order_from_the_first_whatever_their_timestamps(
+    tmp_path: Path, start_ms: int, skip_nonref: bool
+) -> None:
+    path = tmp_path / "irregular.mp4"
+    times_ms = write_irregular_clip(path, 23, start_ms=start_ms)
+    pushed: list[tuple[int, float]] = []
+    scan_video(
+        path, sample_fps=2.0, max_side_px=64, skip_nonref=skip_nonref,
+        on_thumb=lambda index, time_s, _thumb: pushed.append((index, time_s)),
+    )  # fmt: skip
+    indices = [index for index, _ in pushed]
+    assert indices == sorted(set(indices))
+    assert indices[0] == 0
+    if not skip_nonref:
+        assert indices == list(range(len(times_ms)))
+    # Each index names the frame shown at that time, counted from the first frame.
+    for index, time_s in pushed:
+        assert time_s == pytest.approx((times_ms[index] - start_ms) / 1000, abs=1e-6)
+
+
+@pytest.mark.parametrize("start_ms", [0, 8333], ids=["start-0", "start-8.3s"])
+def test_cut_in_a_clip_with_irregular_timestamps_is_found_on_its_frame(
+    tmp_path: Path, start_ms: int
+) -> None:
+    path = tmp_path / "irregular.mp4"
+    write_irregular_clip(path, 23, start_ms=start_ms)
+    detector = CutDetector(30.0)
+    scan_video(path, sample_fps=2.0, max_side_px=64, on_thumb=detector.push)
+    cuts = detector.finish().cuts
+    assert len(cuts) == 1
+    cut = cuts[0]
+    assert cut.frame_before < 23 <= cut.frame
+    between = decode_thumbs(path, cut.frame_before, cut.frame, fps=30.0)
+    assert [index for index, _ in between] == list(range(cut.frame_before, cut.frame + 1))
+    assert locate_cut([i for i, _ in between], [thumb for _, thumb in between]) == 23
