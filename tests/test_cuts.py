@@ -547,3 +547,90 @@ def test_cut_in_a_clip_with_irregular_timestamps_is_found_on_its_frame(
     between = decode_thumbs(path, cut.frame_before, cut.frame, fps=30.0)
     assert [index for index, _ in between] == list(range(cut.frame_before, cut.frame + 1))
     assert locate_cut([i for i, _ in between], [thumb for _, thumb in between]) == 23
+
+
+def pale_room(seed: int) -> Canvas:
+    """A 640x360 room: a pale, faintly shaded wall (near-grey, so its hue is noise) over a
+    textured floor, with a pillar and a dark disc."""
+    rng = np.random.default_rng(seed)
+    height, width = 360, 640
+    shading = rng.normal(0, 1, (9, 16)).astype(np.float32)
+    wall = 205 + 8 * cv2.resize(shading, (width, height), interpolation=cv2.INTER_CUBIC)
+    room = np.zeros((height, width, 3), np.float32)
+    room[:] = wall[..., None] + np.float32([2, 0, -2])
+    floor = make_scene(seed)[200:] * 0.5 + np.float32([40, 80, 120]) * 0.5
+    room[220:] = cv2.resize(floor, (width, height - 220))
+    x = int(rng.integers(300, 500))
+    cv2.rectangle(room, (x, 60), (x + 30, 220), (150, 150, 150), -1)
+    cv2.circle(room, (int(rng.integers(100, 250)), 120), 30, (60, 60, 60), -1)
+    return np.asarray(cv2.GaussianBlur(room, (0, 0), 1.0), np.float32)
+
+
+def write_low_bitrate_clip(
+    path: Path, scenes: list[Canvas], *, cut_frame: int = 10_000, drift_px: float = 0.0
+) -> None:
+    """10 s at 30 fps and 320x180, H.264 with a keyframe every 150 frames at 30 kbit/s, as a
+    phone or a surveillance camera encodes a still scene: each keyframe (and the rate control
+    between them) changes the picture's quality (sharpness, noise, the wall's faint tint), not
+    its content. The camera drifts by `drift_px` a frame; scenes[0] until `cut_frame`,
+    scenes[1] from it."""
+    import subprocess
+
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    rng = np.random.default_rng(22)
+    width, height = 320, 180
+    scenes = [cv2.resize(scene, (width, height), interpolation=cv2.INTER_AREA) for scene in scenes]
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo",
+        "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", "30", "-i", "-",
+        "-c:v", "libx264", "-g", "150", "-b:v", "30k", "-pix_fmt", "yuv420p", str(path),
+    ]  # fmt: skip
+    with subprocess.Popen(command, stdin=subprocess.PIPE) as encoder:
+        assert encoder.stdin is not None
+        for i in range(300):
+            shift = np.float32([[1, 0, -drift_px * i], [0, 1, 0]])
+            scene = scenes[int(i >= cut_frame)]
+            view = cv2.warpAffine(scene, shift, (width, height), borderMode=cv2.BORDER_REFLECT)
+            noisy = np.clip(view + rng.normal(0, 3, view.shape), 0, 255).astype(np.uint8)
+            encoder.stdin.write(noisy.tobytes())
+        encoder.stdin.close()
+    assert encoder.returncode == 0
+
+
+def scan_file(path: Path) -> CutScan:
+    detector = CutDetector(FPS)
+    scan_video(path, sample_fps=1.0, max_side_px=64, on_thumb=detector.push)
+    return detector.finish()
+
+
+@pytest.mark.parametrize("drift_px", [0.0, 0.05], ids=["still", "slow-drift"])
+def test_keyframes_of_a_low_bitrate_still_scene_are_not_cuts(
+    tmp_path: Path, drift_px: float
+) -> None:
+    path = tmp_path / "pumping.mp4"
+    write_low_bitrate_clip(path, [pale_room(1)], drift_px=drift_px)
+    assert scan_file(path).cuts == []
+
+
+@pytest.mark.parametrize("scene_b", ["other-room", "textured-scene"])
+def test_a_cut_in_a_low_bitrate_clip_is_still_found(tmp_path: Path, scene_b: str) -> None:
+    path = tmp_path / "pumping-cut.mp4"
+    other = pale_room(2) if scene_b == "other-room" else make_scene(2)
+    write_low_bitrate_clip(path, [pale_room(1), other], cut_frame=200)
+    assert [cut.frame for cut in scan_file(path).cuts] == [200]
+
+
+def test_a_graphic_appearing_over_part_of_the_picture_is_not_a_cut() -> None:
+    # A slide builds up: a textured panel a sixth of the frame appears over a still picture
+    # (the colours of a sixth of the picture change at once, ratio and step tests pass).
+    rng = np.random.default_rng(23)
+    view = camera_view(SCENE_A, 320, 180)
+    panel = camera_view(SCENE_B, 320, 180)[8:28, 36:60]
+    thumbs = []
+    for i in range(90):
+        frame = view.copy()
+        if i >= 45:
+            frame[8:28, 36:60] = panel
+        thumbs.append(to_thumb(frame, rng))
+    assert change_score(thumbs[44], thumbs[45]) > 0.06
+    assert scan(thumbs).cuts == []

@@ -73,3 +73,20 @@ def test_every_labelled_cut_is_found_within_two_frames(name: str) -> None:
 def test_cut_frames_count_from_the_first_decoded_frame_of_a_late_starting_stream() -> None:
     # The webm's stream starts 3 ms in and cuts at its third frame (index 2).
     assert found_cuts("tears-of-steel-cut-at-0.08s.webm") == [2]
+
+
+def names_without_cuts() -> list[str]:
+    """Clips labelled (with certainty) as having no hard cut: continuous shots, among them a
+    10 fps still scene whose encoder puts a keyframe every 2 s, and a slide whose panels appear
+    one by one."""
+    return sorted(
+        name
+        for name, label in labels().items()
+        if not label["cut_frames"] and not label["uncertain"]
+    )
+
+
+@needs_realset
+@pytest.mark.parametrize("name", names_without_cuts() or ["(realset absent)"])
+def test_a_clip_without_cuts_gets_none(name: str) -> None:
+    assert found_cuts(name) == []
