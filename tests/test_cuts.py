@@ -634,3 +634,18 @@ def test_a_graphic_appearing_over_part_of_the_picture_is_not_a_cut() -> None:
         thumbs.append(to_thumb(frame, rng))
     assert change_score(thumbs[44], thumbs[45]) > 0.06
     assert scan(thumbs).cuts == []
+
+
+def test_a_flash_followed_by_the_exposure_recovering_is_not_a_cut() -> None:
+    # Two blown-out frames, then the camera's exposure takes 0.6 s to come back: the picture
+    # before the flash returns in structure before it returns in colour.
+    rng = np.random.default_rng(24)
+    thumbs = []
+    for i in range(120):
+        view = camera_view(SCENE_A, 200 + i, 180)
+        if i in (50, 51):
+            view = 0.2 * view + 0.8 * 255
+        elif 52 <= i < 70:
+            view = view * (1 + 0.6 * (70 - i) / 18)
+        thumbs.append(to_thumb(np.clip(view, 0, 255), rng))
+    assert scan(thumbs).cuts == []

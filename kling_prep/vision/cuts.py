@@ -424,14 +424,7 @@ class CutDetector:
         """Whether the picture before position i is still mostly there at i (see
         MAX_SHARED_STRUCTURE): a change of the picture's quality, or of a part of it, not a
         new shot."""
-        before, after = self._features[i - 1].luma, self._features[i].luma
-        if _shared_structure(before, after) >= MAX_SHARED_STRUCTURE:
-            return True
-        shift = _global_shift(before, after, _hanning(before.shape))
-        if shift is None or shift == (0.0, 0.0):
-            return False
-        moved, inner = _shift_overlap(before, shift)
-        return _shared_structure(moved[inner], after[inner]) >= MAX_SHARED_STRUCTURE
+        return _shares_structure(self._features[i - 1].luma, self._features[i].luma)
 
     def _is_flash(self, i: int, times: npt.NDArray[np.float64]) -> bool:
         """Whether the change at position i is a flash rather than a new shot.
@@ -439,17 +432,24 @@ class CutDetector:
         A flash, a passing occlusion or a dropped frame changes the picture for a moment: the
         picture before i comes back within one minimum shot length, or the picture at i was
         already there within one minimum shot length before. A cut leaves the old shot for good.
+        A picture is back when its colours are (a change score under MIN_CUT_SCORE) or, while a
+        camera's exposure is still recovering from the flash, its structure is (see
+        MAX_SHARED_STRUCTURE).
         """
         before, after = self._features[i - 1], self._features[i]
         window = _hanning(before.luma.shape)
+
+        def same(a: _ThumbFeatures, b: _ThumbFeatures) -> bool:
+            return _score(a, b, window) < MIN_CUT_SCORE or _shares_structure(a.luma, b.luma)
+
         j = i + 1
         while j < len(self._features) and times[j] - times[i] <= self.min_shot_s:
-            if _score(before, self._features[j], window) < MIN_CUT_SCORE:
+            if same(before, self._features[j]):
                 return True
             j += 1
         j = i - 2
         while j >= 0 and times[i - 1] - times[j] <= self.min_shot_s:
-            if _score(self._features[j], after, window) < MIN_CUT_SCORE:
+            if same(self._features[j], after):
                 return True
             j -= 1
         return False
@@ -526,6 +526,18 @@ def _shift_overlap(
     )
     mx, my = int(np.ceil(abs(dx))) + 1, int(np.ceil(abs(dy))) + 1
     return shifted, (slice(my, height - my), slice(mx, width - mx))
+
+
+def _shares_structure(previous: FloatArray, current: FloatArray) -> bool:
+    """Whether two lumas share MAX_SHARED_STRUCTURE or more of their structured area, as they
+    are or after undoing their global shift (see `_shared_structure`)."""
+    if _shared_structure(previous, current) >= MAX_SHARED_STRUCTURE:
+        return True
+    shift = _global_shift(previous, current, _hanning(previous.shape))
+    if shift is None or shift == (0.0, 0.0):
+        return False
+    moved, inner = _shift_overlap(previous, shift)
+    return _shared_structure(moved[inner], current[inner]) >= MAX_SHARED_STRUCTURE
 
 
 def _shared_structure(previous: FloatArray, current: FloatArray) -> float:
