@@ -649,3 +649,20 @@ def test_a_flash_followed_by_the_exposure_recovering_is_not_a_cut() -> None:
             view = view * (1 + 0.6 * (70 - i) / 18)
         thumbs.append(to_thumb(np.clip(view, 0, 255), rng))
     assert scan(thumbs).cuts == []
+
+
+@pytest.mark.parametrize("bars", ["letterbox", "pillarbox"])
+def test_a_cut_between_bars_and_under_a_fixed_logo_is_still_found(bars: str) -> None:
+    # What stays through the cut, black bars (whose borders with the picture are edges every
+    # frame shares) and a channel's logo in a corner, is a small share of the picture.
+    rng = np.random.default_rng(25)
+    thumbs = []
+    for i in range(90):
+        view = camera_view(SCENE_A if i < 45 else SCENE_B, 320, 180)
+        if bars == "letterbox":
+            view[:7] = view[-7:] = 16.0
+        else:
+            view[:, :12] = view[:, -12:] = 16.0
+        cv2.putText(view, "TV", (38, 14), cv2.FONT_HERSHEY_PLAIN, 0.5, (235, 235, 235), 1)
+        thumbs.append(to_thumb(view, rng))
+    assert [cut.frame for cut in scan(thumbs).cuts] == [45]

@@ -140,8 +140,9 @@ quality at an encoder's keyframe (blockiness, noise, sharpness, a slight shift o
 nearly all of it (>= 0.9 on the generated still scenes encoded with a keyframe every 150 frames
 at 30 kbit/s), and so does a change confined to part of the picture (a graphic or a panel
 appearing: the share is that of the unchanged part), while the cuts between the generated
-scenes (two rooms of one layout, textures, a scene and itself upside down, figures on walls)
-share at most ~0.2 (windows of unrelated shots correlate only by chance). 0.5: more than half
+scenes (two rooms of one layout, textures, a scene and itself upside down, figures on walls,
+textures between letterbox or pillarbox bars under a fixed logo, the bars cropped first: see
+`_inside_bars`) share at most ~0.2 (windows of unrelated shots correlate only by chance). 0.5: more than half
 the picture, the one before, is still there."""
 
 STRUCTURE_WINDOW_PX: Final = 7
@@ -529,8 +530,13 @@ def _shift_overlap(
 
 
 def _shares_structure(previous: FloatArray, current: FloatArray) -> bool:
-    """Whether two lumas share MAX_SHARED_STRUCTURE or more of their structured area, as they
-    are or after undoing their global shift (see `_shared_structure`)."""
+    """Whether two lumas share MAX_SHARED_STRUCTURE or more of their structured area inside
+    the bars they both have, as they are or after undoing their global shift (see
+    `_shared_structure`)."""
+    rows, columns = _inside_bars(previous, current)
+    previous, current = previous[rows, columns], current[rows, columns]
+    if min(previous.shape) < STRUCTURE_WINDOW_PX:
+        return False
     if _shared_structure(previous, current) >= MAX_SHARED_STRUCTURE:
         return True
     shift = _global_shift(previous, current, _hanning(previous.shape))
@@ -538,6 +544,21 @@ def _shares_structure(previous: FloatArray, current: FloatArray) -> bool:
         return False
     moved, inner = _shift_overlap(previous, shift)
     return _shared_structure(moved[inner], current[inner]) >= MAX_SHARED_STRUCTURE
+
+
+def _inside_bars(previous: FloatArray, current: FloatArray) -> tuple[slice, slice]:
+    """The rows and columns between the flat bars (letterbox, pillarbox) at the edges of both
+    frames: a bar is no part of the picture, but its border with the picture is an edge that
+    every frame shares, cut or not. A row or column is flat when its luma's standard deviation
+    is under STRUCTURE_MIN_STD in both frames."""
+    spans = []
+    for axis in (1, 0):
+        flat = (np.std(previous, axis=axis) < STRUCTURE_MIN_STD) & (
+            np.std(current, axis=axis) < STRUCTURE_MIN_STD
+        )
+        kept = np.flatnonzero(~flat)
+        spans.append(slice(int(kept[0]), int(kept[-1]) + 1) if len(kept) else slice(None))
+    return spans[0], spans[1]
 
 
 def _shared_structure(previous: FloatArray, current: FloatArray) -> float:
