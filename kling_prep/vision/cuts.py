@@ -137,13 +137,13 @@ window, the covariance of their lumas over their mean variance, 1 for the same p
 for unrelated ones, averaged over the windows that hold an edge or a texture) must be under this
 share, on the frames as they are and after undoing their global shift. A change of picture
 quality at an encoder's keyframe (blockiness, noise, sharpness, a slight shift of tone) keeps
-nearly all of it (>= 0.9 on the generated still scenes encoded with a keyframe every 150 frames
+nearly all of it (>= 0.85 on the generated still scenes encoded with a keyframe every 150 frames
 at 30 kbit/s), and so does a change confined to part of the picture (a graphic or a panel
 appearing: the share is that of the unchanged part), while the cuts between the generated
 scenes (two rooms of one layout, textures, a scene and itself upside down, figures on walls,
 textures between letterbox or pillarbox bars under a fixed logo, the bars cropped first: see
-`_inside_bars`) share at most ~0.2 (windows of unrelated shots correlate only by chance). 0.5: more than half
-the picture, the one before, is still there."""
+`_inside_bars`) share at most 0.22 (windows of unrelated shots correlate only by chance).
+0.5: more than half the picture, the one before, is still there."""
 
 STRUCTURE_WINDOW_PX: Final = 7
 """Side, in thumbnail pixels, of the square windows over which local structure is compared
