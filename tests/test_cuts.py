@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from kling_prep.media.frames import decode_thumbs, scan_video
 from kling_prep.media.synthetic import stand_on_floor
 from kling_prep.vision.cuts import CutDetector, CutScan, change_score, locate_cut
 
@@ -480,3 +482,187 @@ def test_real_clips_have_no_cut(name: str, step: int) -> None:
     result = detector.finish()
     assert result.cuts == []
     assert result.transitions == []
+
+
+def write_irregular_clip(path: Path, cut_frame: int, *, start_ms: int) -> list[int]:
+    """An H.264 clip (B-frames, so the decoder reorders and skips frames) whose frames come in
+    pairs 10 ms apart every 67 ms: its average rate (~30 fps) times a frame's time gives two
+    frames one index. Scene A until `cut_frame`, scene B from it. Returns the frames' times in ms.
+    """
+    av = pytest.importorskip("av")
+    rng = np.random.default_rng(21)
+    scenes = [
+        np.clip(cv2.resize(s, (160, 96)), 0, 255).astype(np.uint8) for s in (SCENE_A, SCENE_B)
+    ]
+    times_ms = [start_ms + 67 * (i // 2) + 10 * (i % 2) for i in range(48)]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {"bf": "2", "g": "24"}
+        for i, time_ms in enumerate(times_ms):
+            picture = scenes[int(i >= cut_frame)]
+            noisy = np.clip(picture + rng.normal(0, 2, picture.shape), 0, 255).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(noisy, format="bgr24")
+            frame.pts, frame.time_base = time_ms, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return times_ms
+
+
+@pytest.mark.parametrize("start_ms", [0, 3, 8333], ids=["start-0", "start-3ms", "start-8.3s"])
+@pytest.mark.parametrize("skip_nonref", [False, True], ids=["all-frames", "reference-frames"])
+def test_frames_are_indexed_in_order_from_the_first_whatever_their_timestamps(
+    tmp_path: Path, start_ms: int, skip_nonref: bool
+) -> None:
+    path = tmp_path / "irregular.mp4"
+    times_ms = write_irregular_clip(path, 23, start_ms=start_ms)
+    pushed: list[tuple[int, float]] = []
+    scan_video(
+        path, sample_fps=2.0, max_side_px=64, skip_nonref=skip_nonref,
+        on_thumb=lambda index, time_s, _thumb: pushed.append((index, time_s)),
+    )  # fmt: skip
+    indices = [index for index, _ in pushed]
+    assert indices == sorted(set(indices))
+    assert indices[0] == 0
+    if not skip_nonref:
+        assert indices == list(range(len(times_ms)))
+    # Each index names the frame shown at that time, counted from the first frame.
+    for index, time_s in pushed:
+        assert time_s == pytest.approx((times_ms[index] - start_ms) / 1000, abs=1e-6)
+
+
+@pytest.mark.parametrize("start_ms", [0, 8333], ids=["start-0", "start-8.3s"])
+def test_cut_in_a_clip_with_irregular_timestamps_is_found_on_its_frame(
+    tmp_path: Path, start_ms: int
+) -> None:
+    path = tmp_path / "irregular.mp4"
+    write_irregular_clip(path, 23, start_ms=start_ms)
+    detector = CutDetector(30.0)
+    scan_video(path, sample_fps=2.0, max_side_px=64, on_thumb=detector.push)
+    cuts = detector.finish().cuts
+    assert len(cuts) == 1
+    cut = cuts[0]
+    assert cut.frame_before < 23 <= cut.frame
+    between = decode_thumbs(path, cut.frame_before, cut.frame, fps=30.0)
+    assert [index for index, _ in between] == list(range(cut.frame_before, cut.frame + 1))
+    assert locate_cut([i for i, _ in between], [thumb for _, thumb in between]) == 23
+
+
+def pale_room(seed: int) -> Canvas:
+    """A 640x360 room: a pale, faintly shaded wall (near-grey, so its hue is noise) over a
+    textured floor, with a pillar and a dark disc."""
+    rng = np.random.default_rng(seed)
+    height, width = 360, 640
+    shading = rng.normal(0, 1, (9, 16)).astype(np.float32)
+    wall = 205 + 8 * cv2.resize(shading, (width, height), interpolation=cv2.INTER_CUBIC)
+    room = np.zeros((height, width, 3), np.float32)
+    room[:] = wall[..., None] + np.float32([2, 0, -2])
+    floor = make_scene(seed)[200:] * 0.5 + np.float32([40, 80, 120]) * 0.5
+    room[220:] = cv2.resize(floor, (width, height - 220))
+    x = int(rng.integers(300, 500))
+    cv2.rectangle(room, (x, 60), (x + 30, 220), (150, 150, 150), -1)
+    cv2.circle(room, (int(rng.integers(100, 250)), 120), 30, (60, 60, 60), -1)
+    return np.asarray(cv2.GaussianBlur(room, (0, 0), 1.0), np.float32)
+
+
+def write_low_bitrate_clip(
+    path: Path, scenes: list[Canvas], *, cut_frame: int = 10_000, drift_px: float = 0.0
+) -> None:
+    """10 s at 30 fps and 320x180, H.264 with a keyframe every 150 frames at 30 kbit/s, as a
+    phone or a surveillance camera encodes a still scene: each keyframe (and the rate control
+    between them) changes the picture's quality (sharpness, noise, the wall's faint tint), not
+    its content. The camera drifts by `drift_px` a frame; scenes[0] until `cut_frame`,
+    scenes[1] from it."""
+    import subprocess
+
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    rng = np.random.default_rng(22)
+    width, height = 320, 180
+    scenes = [cv2.resize(scene, (width, height), interpolation=cv2.INTER_AREA) for scene in scenes]
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo",
+        "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", "30", "-i", "-",
+        "-c:v", "libx264", "-g", "150", "-b:v", "30k", "-pix_fmt", "yuv420p", str(path),
+    ]  # fmt: skip
+    with subprocess.Popen(command, stdin=subprocess.PIPE) as encoder:
+        assert encoder.stdin is not None
+        for i in range(300):
+            shift = np.float32([[1, 0, -drift_px * i], [0, 1, 0]])
+            scene = scenes[int(i >= cut_frame)]
+            view = cv2.warpAffine(scene, shift, (width, height), borderMode=cv2.BORDER_REFLECT)
+            noisy = np.clip(view + rng.normal(0, 3, view.shape), 0, 255).astype(np.uint8)
+            encoder.stdin.write(noisy.tobytes())
+        encoder.stdin.close()
+    assert encoder.returncode == 0
+
+
+def scan_file(path: Path) -> CutScan:
+    detector = CutDetector(FPS)
+    scan_video(path, sample_fps=1.0, max_side_px=64, on_thumb=detector.push)
+    return detector.finish()
+
+
+@pytest.mark.parametrize("drift_px", [0.0, 0.05], ids=["still", "slow-drift"])
+def test_keyframes_of_a_low_bitrate_still_scene_are_not_cuts(
+    tmp_path: Path, drift_px: float
+) -> None:
+    path = tmp_path / "pumping.mp4"
+    write_low_bitrate_clip(path, [pale_room(1)], drift_px=drift_px)
+    assert scan_file(path).cuts == []
+
+
+@pytest.mark.parametrize("scene_b", ["other-room", "textured-scene"])
+def test_a_cut_in_a_low_bitrate_clip_is_still_found(tmp_path: Path, scene_b: str) -> None:
+    path = tmp_path / "pumping-cut.mp4"
+    other = pale_room(2) if scene_b == "other-room" else make_scene(2)
+    write_low_bitrate_clip(path, [pale_room(1), other], cut_frame=200)
+    assert [cut.frame for cut in scan_file(path).cuts] == [200]
+
+
+def test_a_graphic_appearing_over_part_of_the_picture_is_not_a_cut() -> None:
+    # A slide builds up: a textured panel a sixth of the frame appears over a still picture
+    # (the colours of a sixth of the picture change at once, ratio and step tests pass).
+    rng = np.random.default_rng(23)
+    view = camera_view(SCENE_A, 320, 180)
+    panel = camera_view(SCENE_B, 320, 180)[8:28, 36:60]
+    thumbs = []
+    for i in range(90):
+        frame = view.copy()
+        if i >= 45:
+            frame[8:28, 36:60] = panel
+        thumbs.append(to_thumb(frame, rng))
+    assert change_score(thumbs[44], thumbs[45]) > 0.06
+    assert scan(thumbs).cuts == []
+
+
+def test_a_flash_followed_by_the_exposure_recovering_is_not_a_cut() -> None:
+    # Two blown-out frames, then the camera's exposure takes 0.6 s to come back: the picture
+    # before the flash returns in structure before it returns in colour.
+    rng = np.random.default_rng(24)
+    thumbs = []
+    for i in range(120):
+        view = camera_view(SCENE_A, 200 + i, 180)
+        if i in (50, 51):
+            view = 0.2 * view + 0.8 * 255
+        elif 52 <= i < 70:
+            view = view * (1 + 0.6 * (70 - i) / 18)
+        thumbs.append(to_thumb(np.clip(view, 0, 255), rng))
+    assert scan(thumbs).cuts == []
+
+
+@pytest.mark.parametrize("bars", ["letterbox", "pillarbox"])
+def test_a_cut_between_bars_and_under_a_fixed_logo_is_still_found(bars: str) -> None:
+    # What stays through the cut, black bars (whose borders with the picture are edges every
+    # frame shares) and a channel's logo in a corner, is a small share of the picture.
+    rng = np.random.default_rng(25)
+    thumbs = []
+    for i in range(90):
+        view = camera_view(SCENE_A if i < 45 else SCENE_B, 320, 180)
+        if bars == "letterbox":
+            view[:7] = view[-7:] = 16.0
+        else:
+            view[:, :12] = view[:, -12:] = 16.0
+        cv2.putText(view, "TV", (38, 14), cv2.FONT_HERSHEY_PLAIN, 0.5, (235, 235, 235), 1)
+        thumbs.append(to_thumb(view, rng))
+    assert [cut.frame for cut in scan(thumbs).cuts] == [45]

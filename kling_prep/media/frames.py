@@ -7,6 +7,7 @@ conversion runs per frame; only the sampled frames are converted, at reduced siz
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 from collections.abc import Callable
@@ -91,6 +92,47 @@ def _upright(image: NDArray[Any], rotation_deg: int) -> NDArray[Any]:
     return image
 
 
+class _FrameCounter:
+    """Frame indices in presentation order, counted from the first decoded frame.
+
+    A frame's index is the number of the stream's packets whose timestamp lies between the first
+    decoded frame's and its own: the labels' convention (0-based, in the order FFmpeg outputs
+    frames), exact for variable frame rates and average rates that disagree with the timestamps
+    (a time times the average rate can give two frames one index), and unchanged when the
+    decoder skips frames, since skipped packets are still counted. Packets arrive in decode
+    order, but a frame leaves the decoder only after every frame shown before it has entered,
+    so the count is complete when the frame is asked about.
+    """
+
+    def __init__(self) -> None:
+        self._packet_pts: list[int] = []
+        self._origin: int | None = None
+        self._last_index = -1
+
+    def add_packet(self, pts: int | None) -> None:
+        if pts is not None:
+            bisect.insort(self._packet_pts, pts)
+
+    def count_below(self, pts: int) -> int:
+        """How many packets seen so far are shown before `pts`."""
+        return bisect.bisect_left(self._packet_pts, pts)
+
+    def pts_at(self, position: int) -> int | None:
+        """The timestamp of the packet at `position` in presentation order, if seen."""
+        return self._packet_pts[position] if 0 <= position < len(self._packet_pts) else None
+
+    def index_of(self, pts: int | None) -> int:
+        """The next output frame's index; strictly increasing whatever the timestamps say."""
+        if pts is None:
+            index = self._last_index + 1
+        else:
+            if self._origin is None:
+                self._origin = self.count_below(pts)
+            index = max(self.count_below(pts) - self._origin, self._last_index + 1)
+        self._last_index = index
+        return index
+
+
 def _thumb_size(width: int, height: int, thumb_width: int) -> tuple[int, int]:
     return thumb_width, max(8, round(thumb_width * height / max(1, width)))
 
@@ -116,6 +158,9 @@ def scan_video(
         max_side_px: the longer side of a sample.
         thumb_width: the thumbnails' width in pixels.
         on_thumb: called with (frame index, time in s, BGR thumbnail) for every decoded frame.
+            The index is 0-based from the first decoded frame in presentation order, counting
+            the frames the decoder skips (see `_FrameCounter`); the time is the presentation
+            time since the first decoded frame.
         on_progress: called with the share of the video decoded so far, 0..1.
         rotation_deg: the display rotation from the probe, applied to samples.
         on_sample: called with each sample as soon as it is decoded (analysis can then run
@@ -149,36 +194,49 @@ def scan_video(
             stream.codec_context.options = {"skip_loop_filter": "all"}
         fps = float(stream.average_rate or stream.guessed_rate or 25.0)
         time_base = float(stream.time_base or 0) or 1 / fps
-        start = float(stream.start_time or 0) * time_base
         duration_s = float(stream.duration or 0) * time_base or (container.duration or 0) / 1e6
         next_sample_s = 0.0
         scale = 1.0
         thumb_size: tuple[int, int] | None = None
+        counter = _FrameCounter()
+        first_pts: int | None = None
+        time_s = 0.0
         try:
-            for frame in container.decode(stream):
+            for packet in container.demux(stream):
+                counter.add_packet(packet.pts)
+                for frame in packet.decode():
+                    if stop is not None and stop.is_set():
+                        break
+                    index = counter.index_of(frame.pts)
+                    if first_pts is None:
+                        first_pts = frame.pts
+                    if decoded == 0:
+                        time_s = 0.0
+                    elif frame.pts is None or first_pts is None:
+                        time_s += 1.0 / fps
+                    else:
+                        time_s = max(time_s, (frame.pts - first_pts) * time_base)
+                    if thumb_size is None:
+                        thumb_size = _thumb_size(frame.width, frame.height, thumb_width)
+                        scale = min(1.0, max_side_px / max(frame.width, frame.height))
+                    if on_thumb is not None:
+                        on_thumb(index, time_s, _thumb(frame, *thumb_size))
+                    if time_s + 0.5 / fps >= next_sample_s:
+                        width = max(2, round(frame.width * scale / 2) * 2)
+                        height = max(2, round(frame.height * scale / 2) * 2)
+                        rgb = frame.reformat(
+                            width=width, height=height, format="rgb24", interpolation="AREA"
+                        ).to_ndarray()
+                        sample = SampledFrame(index, time_s, _upright(rgb, rotation_deg))
+                        samples.append(sample)
+                        if on_sample is not None:
+                            on_sample(sample)
+                        next_sample_s += 1.0 / sample_fps
+                    decoded += 1
+                    if on_progress is not None and duration_s > 0 and decoded % 15 == 0:
+                        on_progress(min(1.0, time_s / duration_s))
                 if stop is not None and stop.is_set():
                     break
-                time_s = max(0.0, (float(frame.pts or 0) * time_base) - start)
-                index = round(time_s * fps)
-                if thumb_size is None:
-                    thumb_size = _thumb_size(frame.width, frame.height, thumb_width)
-                    scale = min(1.0, max_side_px / max(frame.width, frame.height))
-                if on_thumb is not None:
-                    on_thumb(index, time_s, _thumb(frame, *thumb_size))
-                if time_s + 0.5 / fps >= next_sample_s:
-                    width = max(2, round(frame.width * scale / 2) * 2)
-                    height = max(2, round(frame.height * scale / 2) * 2)
-                    rgb = frame.reformat(
-                        width=width, height=height, format="rgb24", interpolation="AREA"
-                    ).to_ndarray()
-                    sample = SampledFrame(index, time_s, _upright(rgb, rotation_deg))
-                    samples.append(sample)
-                    if on_sample is not None:
-                        on_sample(sample)
-                    next_sample_s += 1.0 / sample_fps
-                decoded += 1
-                if on_progress is not None and duration_s > 0 and decoded % 15 == 0:
-                    on_progress(min(1.0, time_s / duration_s))
         except av.error.FFmpegError as exc:
             if decoded == 0:
                 raise MediaDecodeError(f"{path}: no frame could be decoded ({exc})") from exc
@@ -196,14 +254,34 @@ def decode_thumbs(
     import av
 
     out: list[tuple[int, NDArray[Any]]] = []
+    # 1. The packets' timestamps up to the last frame wanted, and the first decoded frame's, so
+    # that indices are counted as `scan_video` counts them (see `_FrameCounter`).
+    counter = _FrameCounter()
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        time_base = float(stream.time_base or 0) or 1 / fps
-        start = float(stream.start_time or 0) * time_base
-        target_s = max(0.0, first_index / fps - 0.5 / fps)
-        container.seek(int((target_s + start) / time_base), stream=stream, backward=True)
+        stream.codec_context.skip_frame = "NONREF"
+        first_pts = next((f.pts for f in container.decode(stream)), None)
+    if first_pts is None:
+        return out
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        origin = 0
+        for packet in container.demux(stream):
+            counter.add_packet(packet.pts)
+            origin = counter.count_below(first_pts)
+            # Every later packet is shown after this one is decoded, so the count is final.
+            if packet.dts is not None and counter.count_below(packet.dts) > origin + last_index:
+                break
+    # 2. Decode every frame from the keyframe before the first one wanted.
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        target = counter.pts_at(origin + first_index)
+        if target is not None:
+            container.seek(target, stream=stream, backward=True)
         for frame in container.decode(stream):
-            index = round((float(frame.pts or 0) * time_base - start) * fps)
+            if frame.pts is None:
+                continue
+            index = counter.count_below(frame.pts) - origin
             if index < first_index:
                 continue
             if index > last_index:

@@ -130,6 +130,34 @@ shorter window: over a quarter second a slow pan of a smooth picture is itself, 
 a blend of its ends (a walking person at a panning camera passed as a 0.25 s dissolve). A blend
 of a few frames (a "soft cut") is found as a cut when one step carries most of its change."""
 
+MAX_SHARED_STRUCTURE: Final = 0.5
+"""A cut is a new shot: the picture before it must be mostly gone after it. The share of the
+picture's structured area that two frames have in common (see `_shared_structure`: per small
+window, the covariance of their lumas over their mean variance, 1 for the same picture, ~0
+for unrelated ones, averaged over the windows that hold an edge or a texture) must be under this
+share, on the frames as they are and after undoing their global shift. A change of picture
+quality at an encoder's keyframe (blockiness, noise, sharpness, a slight shift of tone) keeps
+nearly all of it (>= 0.85 on the generated still scenes encoded with a keyframe every 150 frames
+at 30 kbit/s), and so does a change confined to part of the picture (a graphic or a panel
+appearing: the share is that of the unchanged part), while the cuts between the generated
+scenes (two rooms of one layout, textures, a scene and itself upside down, figures on walls,
+textures between letterbox or pillarbox bars under a fixed logo, the bars cropped first: see
+`_inside_bars`) share at most 0.22 (windows of unrelated shots correlate only by chance).
+0.5: more than half the picture, the one before, is still there."""
+
+STRUCTURE_WINDOW_PX: Final = 7
+"""Side, in thumbnail pixels, of the square windows over which local structure is compared
+(see MAX_SHARED_STRUCTURE): a ninth of a 64-pixel-wide thumbnail, wide enough to hold an edge
+with both its sides (so that a slight blur or a shift of tone leaves its correlation near 1),
+narrow enough that a change in one part of the picture leaves the windows elsewhere untouched."""
+
+STRUCTURE_MIN_STD: Final = 4.0
+"""A window holds structure when the luma's standard deviation over it, in 8-bit levels, is
+above this in either frame: sensor and coding noise leave ~1-2 levels in a thumbnail window
+of a flat wall (each thumbnail pixel averages many source pixels), any visible edge or texture
+(a soft shadow, a fold) ~10 or more. Flat windows (a wall, black bars, a white page) say nothing
+about whether the picture is the same, and are left out of the share."""
+
 _HISTOGRAM_BINS: Final = (8, 4, 4)
 """Hue x saturation x value bins: coarse enough that a few thousand thumbnail pixels fill them
 stably under motion, fine enough to tell a skin-toned interior from a green exterior."""
@@ -374,6 +402,8 @@ class CutDetector:
                 continue
             if any(start < i <= end for _, start, end in spans) or self._is_flash(i, times):
                 continue
+            if self._keeps_picture(i):
+                continue
             # A stronger cut wins a conflict inside one minimum shot length.
             if cuts and times[i] - cuts[-1].time_s < self.min_shot_s:
                 if scores[i] > cuts[-1].score:
@@ -391,23 +421,36 @@ class CutDetector:
             )
         return cuts
 
+    def _keeps_picture(self, i: int) -> bool:
+        """Whether the picture before position i is still mostly there at i (see
+        MAX_SHARED_STRUCTURE): a change of the picture's quality, or of a part of it, not a
+        new shot."""
+        return _shares_structure(self._features[i - 1].luma, self._features[i].luma)
+
     def _is_flash(self, i: int, times: npt.NDArray[np.float64]) -> bool:
         """Whether the change at position i is a flash rather than a new shot.
 
         A flash, a passing occlusion or a dropped frame changes the picture for a moment: the
         picture before i comes back within one minimum shot length, or the picture at i was
         already there within one minimum shot length before. A cut leaves the old shot for good.
+        A picture is back when its colours are (a change score under MIN_CUT_SCORE) or, while a
+        camera's exposure is still recovering from the flash, its structure is (see
+        MAX_SHARED_STRUCTURE).
         """
         before, after = self._features[i - 1], self._features[i]
         window = _hanning(before.luma.shape)
+
+        def same(a: _ThumbFeatures, b: _ThumbFeatures) -> bool:
+            return _score(a, b, window) < MIN_CUT_SCORE or _shares_structure(a.luma, b.luma)
+
         j = i + 1
         while j < len(self._features) and times[j] - times[i] <= self.min_shot_s:
-            if _score(before, self._features[j], window) < MIN_CUT_SCORE:
+            if same(before, self._features[j]):
                 return True
             j += 1
         j = i - 2
         while j >= 0 and times[i - 1] - times[j] <= self.min_shot_s:
-            if _score(self._features[j], after, window) < MIN_CUT_SCORE:
+            if same(self._features[j], after):
                 return True
             j -= 1
         return False
@@ -451,16 +494,98 @@ def _aligned_difference(previous: FloatArray, current: FloatArray, window: Float
     Only the overlap is compared; a shift beyond a quarter of the frame is not trusted (two
     unrelated shots give a random peak) and the raw difference is returned.
     """
+    shift = _global_shift(previous, current, window)
+    if shift is None:
+        return float(np.mean(np.abs(previous - current)))
+    shifted, inner = _shift_overlap(previous, shift)
+    return float(np.mean(np.abs(shifted[inner] - current[inner])))
+
+
+def _global_shift(
+    previous: FloatArray, current: FloatArray, window: FloatArray
+) -> tuple[float, float] | None:
+    """The shift (dx, dy) in pixels that best aligns `previous` on `current` (phase
+    correlation), or None beyond a quarter of the frame, where it is not trusted (two unrelated
+    shots give a random peak)."""
     height, width = previous.shape
     # Copies: OpenCV 4.11's phaseCorrelate applies the window to its inputs in place.
     (dx, dy), _ = cv2.phaseCorrelate(previous.copy(), current.copy(), window)
     if abs(dx) > width / 4 or abs(dy) > height / 4:
-        return float(np.mean(np.abs(previous - current)))
+        return None
+    return float(dx), float(dy)
+
+
+def _shift_overlap(
+    image: FloatArray, shift: tuple[float, float]
+) -> tuple[FloatArray, tuple[slice, slice]]:
+    """`image` shifted by (dx, dy) pixels, and the slices of the part both frames still show."""
+    height, width = image.shape
+    dx, dy = shift
     matrix = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]], np.float32)
-    shifted = cv2.warpAffine(previous, matrix, (width, height), flags=cv2.INTER_LINEAR)
+    shifted = np.asarray(
+        cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR), np.float32
+    )
     mx, my = int(np.ceil(abs(dx))) + 1, int(np.ceil(abs(dy))) + 1
-    inner = (slice(my, height - my), slice(mx, width - mx))
-    return float(np.mean(np.abs(np.asarray(shifted)[inner] - current[inner])))
+    return shifted, (slice(my, height - my), slice(mx, width - mx))
+
+
+def _shares_structure(previous: FloatArray, current: FloatArray) -> bool:
+    """Whether two lumas share MAX_SHARED_STRUCTURE or more of their structured area inside
+    the bars they both have, as they are or after undoing their global shift (see
+    `_shared_structure`)."""
+    rows, columns = _inside_bars(previous, current)
+    previous, current = previous[rows, columns], current[rows, columns]
+    if min(previous.shape) < STRUCTURE_WINDOW_PX:
+        return False
+    if _shared_structure(previous, current) >= MAX_SHARED_STRUCTURE:
+        return True
+    shift = _global_shift(previous, current, _hanning(previous.shape))
+    if shift is None or shift == (0.0, 0.0):
+        return False
+    moved, inner = _shift_overlap(previous, shift)
+    return _shared_structure(moved[inner], current[inner]) >= MAX_SHARED_STRUCTURE
+
+
+def _inside_bars(previous: FloatArray, current: FloatArray) -> tuple[slice, slice]:
+    """The rows and columns between the flat bars (letterbox, pillarbox) at the edges of both
+    frames: a bar is no part of the picture, but its border with the picture is an edge that
+    every frame shares, cut or not. A row or column is flat when its luma's standard deviation
+    is under STRUCTURE_MIN_STD in both frames."""
+    spans = []
+    for axis in (1, 0):
+        flat = (np.std(previous, axis=axis) < STRUCTURE_MIN_STD) & (
+            np.std(current, axis=axis) < STRUCTURE_MIN_STD
+        )
+        kept = np.flatnonzero(~flat)
+        spans.append(slice(int(kept[0]), int(kept[-1]) + 1) if len(kept) else slice(None))
+    return spans[0], spans[1]
+
+
+def _shared_structure(previous: FloatArray, current: FloatArray) -> float:
+    """The share of two lumas' structured area that they have in common, about -1..1.
+
+    Per window of STRUCTURE_WINDOW_PX around each pixel, twice the covariance of the two frames
+    over the sum of their variances (SSIM's contrast-structure term): 1 where the window shows
+    the same thing, nearly 1 when its tone or sharpness shifts a little, about 0 where it shows
+    something unrelated (or something on one side and a flat surface on the other). Averaged
+    over the windows that hold structure in either frame (see STRUCTURE_MIN_STD), each counting
+    alike, so that one strong edge (a horizon) weighs no more than a texture; frames with no
+    structure at all give 0 (nothing says they are the same picture).
+    """
+    size = (STRUCTURE_WINDOW_PX, STRUCTURE_WINDOW_PX)
+
+    def local_mean(values: FloatArray) -> FloatArray:
+        return np.asarray(cv2.blur(values, size, borderType=cv2.BORDER_REFLECT), np.float32)
+
+    mean_a, mean_b = local_mean(previous), local_mean(current)
+    variance_a = local_mean(previous * previous) - mean_a * mean_a
+    variance_b = local_mean(current * current) - mean_b * mean_b
+    covariance = local_mean(previous * current) - mean_a * mean_b
+    structured = np.maximum(variance_a, variance_b) > STRUCTURE_MIN_STD**2
+    if not structured.any():
+        return 0.0
+    shared = 2.0 * covariance[structured] / (variance_a[structured] + variance_b[structured])
+    return float(np.mean(shared))
 
 
 def _blank_frames(lumas: FloatArray) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
