@@ -52,6 +52,12 @@ LIGHTING_CODES = {
     "image.overexposed": "overexposed",
     "image.backlit": "backlit",
 }
+# The API's file rules (format, size, sides, duration): right by construction and about the
+# file, not the picture, so the labels say nothing of them; they are left out of "false block".
+LIMIT_CODES = {
+    "image.format", "image.too_large", "image.too_small", "image.aspect_ratio",
+    "video.format", "video.too_large", "video.too_long", "video.too_short", "video.resolution",
+}  # fmt: skip
 VIEW_VERDICT = {"frontal": "pass", "three_quarter": "pass", "profile": "warn", "none": "block"}
 
 
@@ -286,10 +292,16 @@ def score(
         if why and results[lab["file"]]["verdict"] == "ready"
     ]
     good = [lab for lab, why in stopped if not why]
-    false_block = [
-        f"`{Path(lab['file']).name}` ({', '.join(c for c, s in results[lab['file']]['codes'].items() if s == 'block')})"
+    judged_blocks = {
+        lab["file"]: [
+            c
+            for c, sev in results[lab["file"]]["codes"].items()
+            if sev == "block" and c not in LIMIT_CODES
+        ]
         for lab in good
-        if results[lab["file"]]["verdict"] == "blocked"
+    }
+    false_block = [
+        f"`{Path(f).name}` ({', '.join(codes)})" for f, codes in judged_blocks.items() if codes
     ]
     summary["false_ready"] = (len(false_ready), sum(bool(w) for _, w in stopped))
     summary["false_block"] = (len(false_block), len(good))
