@@ -177,6 +177,7 @@ def test_a_second_person_is_masked_by_the_other_boxes() -> None:
     assert unmasked.shake_pct is not None
     assert unmasked.shake_pct > 1.0
     motion = estimate_camera_motion(frames, mains, others)
+    assert motion.tracked_fraction > 0.5  # measured still, not left unmeasured
     assert motion.shake_pct is None or motion.shake_pct < 0.1
     assert motion.pan_pct_per_s_max is None or motion.pan_pct_per_s_max < 0.5
 

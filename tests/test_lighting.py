@@ -297,8 +297,6 @@ def test_face_tones_are_measured_in_stops_over_middle_grey() -> None:
     assert metrics.face_shadow_stops == pytest.approx(math.log2(0.02 / 0.18), abs=0.05)
     assert metrics.face_highlight_stops == pytest.approx(math.log2(0.9 / 0.18), abs=0.05)
     assert metrics.face_clipped_pct == 0.0
-    assert not metrics.is_whole_frame
-    assert measure_lighting(image).is_whole_frame
 
 
 def test_a_pale_face_two_stops_over_grey_is_not_overexposed() -> None:
@@ -336,6 +334,18 @@ def test_a_dark_face_against_a_bright_background_is_backlit_not_underexposed() -
     assert codes == {"image.backlit": "block"}
 
 
+def test_a_block_for_a_dark_backlit_face_names_its_own_measure() -> None:
+    # The background two stops over the face (a backlit warning) and the face's highlights
+    # two and a half stops under grey (dark enough to block on their own).
+    image, mask, box = face_picture(0.01, 0.001, 0.03, 0.04)
+    metrics = measure_lighting(image, subject_mask=mask, face_box=box)
+    found = {f.code: f for f in lighting_findings("dim", metrics, Thresholds())}
+    assert found["image.backlit"].severity == "warn"
+    assert found["image.backlit"].threshold == Thresholds().backlit_warn_stops
+    assert found["image.underexposed"].severity == "block"
+    assert found["image.underexposed"].threshold == Thresholds().face_dark_highlight_block_stops
+
+
 def test_paper_white_behind_ink_lines_is_not_overexposed() -> None:
     # A figure in black ink on white paper: two tones, no textured mid-tones.
     paper = np.full((300, 200, 3), 252, np.uint8)
@@ -353,6 +363,16 @@ def test_paper_white_behind_ink_lines_is_not_overexposed() -> None:
     assert blown_metrics.textured_share > 0.1
     blown_codes = {f.code for f in lighting_findings("photo", blown_metrics, Thresholds())}
     assert "image.overexposed" in blown_codes
+
+
+@pytest.mark.parametrize("gain", [5.0, 8.0, 20.0])
+def test_a_photograph_blown_past_its_textured_tones_is_not_taken_for_line_art(gain) -> None:
+    # Blown so far that under a tenth of it stays in the textured tones, like paper, but with
+    # no ink left: still overexposed, and blocked.
+    blown = np.clip(rgb(to_srgb(textured_linear() * gain)), 0, 255).astype(np.uint8)
+    metrics = measure_lighting(blown)
+    codes = {(f.code, f.severity) for f in lighting_findings("photo", metrics, Thresholds())}
+    assert ("image.overexposed", "block") in codes
 
 
 REALSET = Path(__file__).resolve().parents[2] / "shared" / "realset" / "images"

@@ -291,8 +291,9 @@ def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Find
     # 2. Backlight names the cause of a dark character: the background much brighter than the
     # face (else the person). A bright street beside a well-lit person is no backlight.
     back = backlight_of(m)
-    if is_dark and back is not None and back >= t.backlit_warn_stops:
-        severity = "block" if back >= t.backlit_block_stops or dark_by < dark_block else "warn"
+    is_backlit = is_dark and back is not None and back >= t.backlit_warn_stops
+    if is_backlit and back is not None:
+        severity = "block" if back >= t.backlit_block_stops else "warn"
         limit = t.backlit_block_stops if severity == "block" else t.backlit_warn_stops
         out.append(Finding(
             "image.backlit", severity,
@@ -300,7 +301,9 @@ def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Find
             f"{dark_what} is {dark_by:+.1f} stops from middle grey ({severity} from {limit:.1f})",
             round(back, 2), limit, "stops",
         ))  # fmt: skip
-    elif is_dark:
+    # A backlit character dark enough to lose its detail is also underexposed: that blocks
+    # on its own measure, whatever the background.
+    if is_dark and (not is_backlit or dark_by < dark_block):
         severity = "block" if dark_by < dark_block else "warn"
         limit = dark_block if severity == "block" else dark_warn
         out.append(Finding(
@@ -317,7 +320,9 @@ def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Find
     # either alone is a pale face or a bright, soft picture.
     shadow = m.face_shadow_stops if m.face_shadow_stops is not None else m.shadow_stops
     is_washed_out = shadow >= t.washed_out_shadow_stops and ev > t.overexposed_warn_stops
-    is_line_art = m.textured_share < t.line_art_max_textured_share
+    is_line_art = (
+        m.textured_share < t.line_art_max_textured_share and m.ink_share >= t.line_art_min_ink_share
+    )
     if not is_line_art and (clipped >= t.clipped_warn_pct or is_washed_out):
         severity = "block" if clipped >= t.clipped_block_pct else "warn"
         out.append(Finding(

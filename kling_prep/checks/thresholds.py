@@ -76,8 +76,15 @@ class Thresholds:
     )  # fmt: skip
     line_art_max_textured_share: float = _t(
         0.1, "share of pixels",
-        "Under a tenth of the picture in the textured tones (zones III-VII): ink or line art on "
-        "paper, whose white is the paper, not overexposure (a photograph keeps most pixels there).",
+        "Under a tenth of the picture in the textured tones (zones II-VII), with ink (see "
+        "line_art_min_ink_share): line art on paper, whose white is the paper, not overexposure "
+        "(a photograph keeps most pixels there).",
+    )  # fmt: skip
+    line_art_min_ink_share: float = _t(
+        0.005, "share of pixels",
+        "A drawing has lines: at least a two-hundredth of the picture darker than the textured "
+        "tones. A photograph blown to white has lost its dark tones too, so it is not taken for "
+        "a drawing.",
     )  # fmt: skip
     washed_out_shadow_stops: float = _t(
         0.0, "stops",

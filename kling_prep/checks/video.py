@@ -360,7 +360,7 @@ def _analyse_sample(
     frame: SampledFrame, proposed: list[PersonBox], kit: VisionKit, t: Thresholds
 ) -> tuple[VideoSample, BodyPose | None, PersonBox | None]:
     """People (from the detector's proposals), pose, face view and framing of one sample."""
-    people = confirm_people(frame.rgb, proposed, lambda: kit.pose, read_one_on_crop=True)
+    people = confirm_people(frame.rgb, proposed, lambda: kit.pose)
     main = people[0] if people else None
     pose = main.pose if main else None
     ratios = [p.size_px / main.size_px for p in people[1:]] if main else []

@@ -131,8 +131,8 @@ def face_scale_px(pose: BodyPose) -> float:
 
 
 def skin_share_at_face(image_rgb: NDArray[Any], pose: BodyPose) -> float | None:
-    """The share of skin-coloured pixels in disks around the pose's face landmarks (a fifth of
-    the head's width across), or None when the head is too small or shows no colour to judge
+    """The share of skin-coloured pixels in disks around the pose's face landmarks (a radius of
+    a fifth of the head's width), or None when the head is too small or shows no colour to judge
     skin by."""
     scale_px = face_scale_px(pose)
     if scale_px < _MIN_SKIN_HEAD_PX:

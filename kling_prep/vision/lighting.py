@@ -51,7 +51,7 @@ BLUR_FILTER_TAPS: Final = 9
 _BINS_PER_STOP: Final = 256
 
 TEXTURED_RANGE_STOPS: Final = (-3.0, 2.0)
-"""Zones III-VII around middle grey (zone V): the tones that carry texture in a photograph."""
+"""Zones II-VII around middle grey (zone V): the tones that carry texture in a photograph."""
 
 _TEXTURED_BINS: Final = tuple(
     round((stops - math.log2(LUMINANCE_FLOOR_LINEAR / MIDDLE_GREY_LINEAR)) * _BINS_PER_STOP)
@@ -166,11 +166,11 @@ class LightingMetrics:
     darkest tones sit (hair, folds, shadows: -3 stops or lower in a correct exposure)."""
     textured_share: float
     """Share (0..1) of the whole picture's pixels between -3 and +2 stops over 18 % grey: the
-    textured tones of the zone system (zones III-VII). A photograph keeps most of its pixels
+    textured tones of the zone system (zones II-VII). A photograph keeps most of its pixels
     there, however it is exposed; ink or line art on paper has only its anti-aliased edges."""
-    is_whole_frame: bool
-    """True when no person mask was given (or it was empty): the subject is the whole image,
-    and the other measures describe the picture rather than a person."""
+    ink_share: float
+    """Share (0..1) of the whole picture's pixels under -3 stops (below the textured tones):
+    the ink of a drawing. A photograph blown to white keeps almost none."""
     clipped_highlights_pct: float
     """Percent (0..100) of subject pixels whose luma is >= 250/255: blown highlights."""
     crushed_shadows_pct: float
@@ -280,7 +280,7 @@ def measure_lighting(
         textured_share=float(
             np.mean((stop_bins >= _TEXTURED_BINS[0]) & (stop_bins <= _TEXTURED_BINS[1]))
         ),
-        is_whole_frame=subject_mask is None or bool(subject.all()),
+        ink_share=float(np.mean(stop_bins < _TEXTURED_BINS[0])),
         clipped_highlights_pct=clipped_pct,
         crushed_shadows_pct=crushed_pct,
         contrast_stops=contrast_stops,

@@ -122,7 +122,7 @@ def fine_tiles(
     """A grid of square tiles a third of the short side wide, overlapping by at least a fifth,
     each with its core (x0, y0, x1, y1 in the tile's pixels; the cores meet halfway through
     each overlap, so every point lies in one core). A person a tenth of the frame tall fills a
-    third of such a tile, large enough for a detector that sees 224 px. None when the tiles
+    third of such a tile, large enough for a detector that sees 224 px. Empty when the tiles
     would be under 96 px."""
     side = min(width, height) // 3
     if side < 96:
@@ -291,7 +291,9 @@ class Person:
     """A person confirmed by a pose: the landmarker read a body where a detector proposed one."""
 
     detection: PersonBox
-    pose: BodyPose  # every person is confirmed by a pose
+    # The person's own pose, read by the landmark model; for a person seen only by its face and
+    # the silhouette (`is_pose_own` false) a stand-in: the main person's, never read for it.
+    pose: BodyPose
     # How large the person looks, in pixels, to compare people with: the detector's body radius
     # in a video's samples, the head's size in a still image (see `ImagePeopleFinder`).
     scale_px: float = 0.0
@@ -299,6 +301,7 @@ class Person:
     # The person's visible height in pixels (the seen landmarks' extent, head to lowest seen
     # point), when a pose of its own was read; 0 when unknown.
     extent_px: float = 0.0
+    is_pose_own: bool = True
 
     @property
     def size_px(self) -> float:
@@ -325,21 +328,17 @@ def confirm_people(
     image_rgb: NDArray[Any],
     proposals: list[PersonBox],
     estimator: PoseEstimator | Callable[[], PoseEstimator],
-    *,
-    read_one_on_crop: bool = False,
 ) -> list[Person]:
-    """The proposed people that a pose confirms, largest first.
+    """The people proposed in a video's sample that a pose confirms, largest first.
 
     1. The detector has proposed bodies (`PersonDetector.detect`, largest first).
-    2. One proposal in a still image: the landmarker reads the whole frame (its best view of a
-       single person). Several, or one with `read_one_on_crop` (a video's samples): each gets
-       a landmarker pass on a narrow crop around its hips, so a neighbour does not take its
-       place. A video's lone person is read on its crop because the whole-frame read can shrink
-       a stylised body onto its head (a cartoon boy's torso read at half its length on
-       ../shared/media/boy-walking.mp4), and nothing checks the whole-frame pose against the
-       detector's body, while the crop is that body. A proposal the landmarker finds no body in is dropped (the
-       detector alone sees people in rockets, posters, hands and hats), and any proposal but
-       the largest must also show a head and both shoulders.
+    2. Each gets a landmarker pass on a narrow crop around its hips, so a neighbour does not
+       take its place; a lone person too, because a whole-frame read can shrink a stylised
+       body onto its head (a cartoon boy's torso read at half its length on
+       ../shared/media/boy-walking.mp4), while the crop is the detector's body. A proposal the
+       landmarker finds no body in is dropped (the detector alone sees people in rockets,
+       posters, hands and hats), and any proposal but the largest must also show a head and
+       both shoulders.
     3. A crop a body wide can hold a neighbour's face too, and the landmarker follows the first
        body its own detector finds there. When it reads a head nearer another proposal's face
        than this one's, the proposal is read once more in its own part of the crop: cut halfway
@@ -353,9 +352,6 @@ def confirm_people(
     # The landmarker (a graph of its own) is only built when it is needed.
     if not isinstance(estimator, PoseEstimator):
         estimator = estimator()
-    if len(proposals) == 1 and not read_one_on_crop:
-        pose = estimator.estimate(image_rgb)
-        return [] if pose is None else [Person(detection=proposals[0], pose=pose)]
     people: list[Person] = []
     for rank, box in enumerate(proposals):
         r = box.body_radius_px
@@ -460,7 +456,7 @@ _ROI_PER_RADIUS = 2.5  # BlazePose's ROI: 1.25 x the body circle's diameter
 _MIN_FACE_SCORE = 0.5  # the full-range detector's own default confidence
 _MIN_SILHOUETTE_SHARE = 0.02  # a silhouette under 2% of the frame is left to the other cues
 _MASK_PERSON = 0.5  # segmentation confidence at which a pixel is the person's
-_MAX_READS = 12  # landmark reads per image: a crowd needs only two people found to be a crowd
+_MAX_READS = 12  # landmark reads per image: two people found already block, a crowd is a crowd
 _CUES_NEEDED = 2
 CROWD_MIN_PEOPLE = 3  # small figures confirmed one by one that make a crowd (see find_crowd)
 _MAX_CROWD_READS = 16
@@ -583,9 +579,12 @@ class ImagePeopleFinder:
         people."""
         height, width = image_rgb.shape[:2]
         tile_px = min(height, width) // 3  # the side of `fine_tiles`
+        bodies = self._detector.detect_small(image_rgb)
+        if len(bodies) < CROWD_MIN_PEOPLE:
+            return []
         mask = self.silhouette(image_rgb)
         people: list[Person] = []
-        for body in self._detector.detect_small(image_rgb)[:_MAX_CROWD_READS]:
+        for body in bodies[:_MAX_CROWD_READS]:
             rotation = body.rotation_rad if isinstance(body, _FacedBox) else 0.0
             roi = BodyRoi(body.hip_x, body.hip_y, _ROI_PER_RADIUS * body.body_radius_px, rotation)
             pose = self._reader.read(image_rgb, roi)
@@ -670,12 +669,14 @@ class ImagePeopleFinder:
         for face in faces:
             if not people or any(_is_head_of(face, person.pose) for person in people):
                 continue
-            if mask[min(height - 1, int(face.y)), min(width - 1, int(face.x))] < _MASK_PERSON:
+            row = min(height - 1, max(0, int(face.y)))
+            if mask[row, min(width - 1, max(0, int(face.x)))] < _MASK_PERSON:
                 continue
             if not self._is_face(image_rgb, face):
                 continue
             people.append(_face_person(face, people[0].pose, width, height))
-        return sorted(people, key=lambda p: p.size_px, reverse=True)
+        # The character is a person whose pose was read: those come first, largest first.
+        return sorted(people, key=lambda p: (p.is_pose_own, p.size_px), reverse=True)
 
 
 def apparent_head_px(pose: BodyPose) -> float:
@@ -744,7 +745,9 @@ def _face_person(face: FaceSighting, pose: BodyPose, width: int, height: int) ->
         x=x0, y=y0, w=max(0.0, x1 - x0), h=max(0.0, y1 - y0), score=face.score,
         hip_x=face.x, hip_y=hip_y, body_radius_px=radius,
     )  # fmt: skip
-    return Person(detection=box, pose=pose, scale_px=size, cues=("face", "silhouette"))
+    return Person(
+        detection=box, pose=pose, scale_px=size, cues=("face", "silhouette"), is_pose_own=False
+    )
 
 
 def _same_face(a: FaceSighting, b: FaceSighting) -> bool:
