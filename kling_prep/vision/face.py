@@ -172,6 +172,11 @@ class FaceViewEstimator:
         self._away_min_deg = away_min_deg
         self._min_skin_share = min_skin_share
 
+    @property
+    def face_graphs(self) -> tuple[Any, Any]:
+        """Its full-range face detector and FaceMesh graphs, for others in the same thread."""
+        return self._detector, self._mesh
+
     def close(self) -> None:
         self._mesh.close()
         self._detector.close()

@@ -52,7 +52,8 @@ class VisionKit:
     def people_finder(self) -> ImagePeopleFinder:
         """People in a still image from three cues (uses `detector`: the image's thread)."""
         if self._people_finder is None:
-            self._people_finder = ImagePeopleFinder(self.detector)
+            # It shares the face-view estimator's face graphs: both serve the image's thread.
+            self._people_finder = ImagePeopleFinder(self.detector, self.face.face_graphs)
         return self._people_finder
 
     @property

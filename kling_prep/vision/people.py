@@ -497,16 +497,24 @@ class ImagePeopleFinder:
        (a body may be cut by the frame, sitting or hidden behind another).
     """
 
-    def __init__(self, detector: PersonDetector) -> None:
+    def __init__(
+        self, detector: PersonDetector, face_graphs: tuple[Any, Any] | None = None
+    ) -> None:
+        """Args:
+        detector: the person detector (used from this finder's thread only).
+        face_graphs: a full-range face detector and a FaceMesh graph to share (the face-view
+            estimator's, used in the same thread); built here, and closed here, when None.
+        """
         self._detector = detector
-        self._faces: Any = face_detector()
-        self._mesh: Any = face_mesh()
+        self._owns_face_graphs = face_graphs is None
+        self._faces, self._mesh = face_graphs or (face_detector(), face_mesh())
         self._segmenter: Any = selfie_segmenter()
         self._reader = PoseRoiReader(with_segmentation=True)
 
     def close(self) -> None:
-        self._faces.close()
-        self._mesh.close()
+        if self._owns_face_graphs:
+            self._faces.close()
+            self._mesh.close()
         self._segmenter.close()
         self._reader.close()
 
