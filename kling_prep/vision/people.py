@@ -747,8 +747,9 @@ def _face_person(face: FaceSighting, pose: BodyPose, width: int, height: int) ->
     size = _HEAD_PER_FACE_BOX * face.size_px
     radius = _BODY_RADIUS_PER_FACE * face.size_px
     hip_y = face.y + _HIPS_BELOW_FACE * face.size_px
-    x0, x1 = max(0.0, face.x - radius), min(float(width), face.x + radius)
-    y0, y1 = max(0.0, hip_y - radius), min(float(height), hip_y + radius)
+    # The box shows what was seen, the head and the shoulders below it (the body is unknown).
+    x0, x1 = max(0.0, face.x - 1.5 * face.size_px), min(float(width), face.x + 1.5 * face.size_px)
+    y0, y1 = max(0.0, face.y - face.size_px), min(float(height), face.y + 2.5 * face.size_px)
     box = PersonBox(
         x=x0, y=y0, w=max(0.0, x1 - x0), h=max(0.0, y1 - y0), score=face.score,
         hip_x=face.x, hip_y=hip_y, body_radius_px=radius,
