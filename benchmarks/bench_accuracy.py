@@ -25,12 +25,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cut_scoring import (  # benchmarks/ is the script's own folder
+    CUT_TOLERANCE_FRAMES,
+    match_cuts,
+    prf,
+)
+
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_MEDIA = Path("/tmp/kp-bench")
-CUT_TOLERANCE = 2  # frames
 RANK = {"ready": 0, "warnings": 1, "blocked": 2}
 # The finding codes measured: each can be labelled on every case of its subject.
 CODES = (
@@ -113,28 +118,6 @@ def scenedetect_cuts(path: str, detector_name: str) -> list[int]:
     detector = AdaptiveDetector() if detector_name == "adaptive" else ContentDetector()
     scenes = detect(path, detector)
     return [int(start.frame_num) for start, _ in scenes[1:]]
-
-
-def match_cuts(truth: list[int], found: list[int]) -> tuple[int, int, int]:
-    """(true positives, false positives, false negatives), each truth matched at most once."""
-    left = list(truth)
-    tp = 0
-    for frame in sorted(found):
-        near = [t for t in left if abs(t - frame) <= CUT_TOLERANCE]
-        if near:
-            left.remove(min(near, key=lambda t: abs(t - frame)))
-            tp += 1
-    return tp, len(found) - tp, len(left)
-
-
-def prf(tp: int, fp: int, fn: int) -> tuple[str, str, str]:
-    def fmt(num: int, den: int) -> str:
-        return f"{num / den:.2f}" if den else "n/a"
-
-    p = tp / (tp + fp) if tp + fp else None
-    r = tp / (tp + fn) if tp + fn else None
-    f1 = "n/a" if p is None or r is None or p + r == 0 else f"{2 * p * r / (p + r):.2f}"
-    return fmt(tp, tp + fp), fmt(tp, tp + fn), f1
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
@@ -255,12 +238,13 @@ def cut_report(cases: list[dict[str, Any]], media: Path, results: dict[str, dict
             continue
         detail.append(row)
         for name in detectors:
-            tp, fp, fn = match_cuts(case["cuts"], found[name])
+            tp, false_pos, missed = match_cuts(case["cuts"], found[name])
+            fp, fn = len(false_pos), len(missed)
             totals[name][0] += tp
             totals[name][1] += fp
             totals[name][2] += fn
     out = [
-        f"### Hard cuts, within +-{CUT_TOLERANCE} frames ({len(detail)} clips, "
+        f"### Hard cuts, within +-{CUT_TOLERANCE_FRAMES} frames ({len(detail)} clips, "
         f"{sum(len(r[1]) for r in detail)} cuts)\n"
     ]
     out.append(table(

@@ -41,12 +41,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cut_scoring import (  # benchmarks/ is the script's own folder
+    CUT_TOLERANCE_FRAMES,
+    match_cuts,
+    prf,
+)
+
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_REALSET = HERE.parent.parent / "shared" / "realset"
-CUT_TOLERANCE = 2  # frames, the README's rule
 LIGHTING_CODES = {
     "image.underexposed": "dark",
     "image.overexposed": "overexposed",
@@ -170,25 +175,6 @@ def must_stop(label: dict[str, Any]) -> list[str]:
         if label["gradual"]:
             why.append("transition")
     return why
-
-
-def match_cuts(truth: list[int], found: list[int]) -> tuple[int, int, int]:
-    """(true positives, false positives, false negatives); each label matched at most once."""
-    left = list(truth)
-    tp = 0
-    for frame in sorted(found):
-        near = [t for t in left if abs(t - frame) <= CUT_TOLERANCE]
-        if near:
-            left.remove(min(near, key=lambda t: abs(t - frame)))
-            tp += 1
-    return tp, len(found) - tp, len(left)
-
-
-def prf(tp: int, fp: int, fn: int) -> tuple[str, str, str]:
-    p = tp / (tp + fp) if tp + fp else None
-    r = tp / (tp + fn) if tp + fn else None
-    f1 = None if p is None or r is None or p + r == 0 else 2 * p * r / (p + r)
-    return tuple("n/a" if v is None else f"{v:.2f}" for v in (p, r, f1))  # type: ignore[return-value]
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
@@ -443,7 +429,8 @@ def cut_report(
         for name in detectors:
             tp = fp = fn_ = 0
             for lab in subset:
-                a, b, c = match_cuts(lab["cut_frames"], found[name][lab["file"]])
+                a, false_pos, missed = match_cuts(lab["cut_frames"], found[name][lab["file"]])
+                b, c = len(false_pos), len(missed)
                 tp, fp, fn_ = tp + a, fp + b, fn_ + c
             p, r, f1 = prf(tp, fp, fn_)
             summary[f"{name} {scope}"] = {
@@ -468,7 +455,7 @@ def cut_report(
             )
         cuts = sum(len(lab["cut_frames"]) for lab in subset)
         out.append(
-            f"### Hard cuts within {CUT_TOLERANCE} frames, {scope} ({len(subset)} clips, {cuts} cuts)\n"
+            f"### Hard cuts within {CUT_TOLERANCE_FRAMES} frames, {scope} ({len(subset)} clips, {cuts} cuts)\n"
         )
         out.append(
             table(

@@ -27,13 +27,13 @@ from typing import Any
 
 import av
 import numpy as np
+from cut_scoring import match_cuts, prf  # benchmarks/ is the script's own folder
 from numpy.typing import NDArray
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_REALSET = HERE.parent.parent / "shared" / "realset"
 # The realset README's rule: a cut is found when a reported cut lies within 2 frames of a
 # labelled one, each label matched at most once.
-CUT_TOLERANCE_FRAMES = 2
 # TransNetV2's authors threshold the single-frame ("one hot") prediction at 0.5.
 TRANSNET_THRESHOLD = 0.5
 # TransNetV2 was trained on frames scaled to 48x27 RGB (its input layer asserts this shape).
@@ -156,29 +156,6 @@ ANCHORS: dict[str, Callable[[str], list[int]]] = {
     "adaptive": adaptive_cuts,
     "transnetv2": transnetv2_cuts,
 }
-
-
-def match_cuts(truth: list[int], found: list[int]) -> tuple[int, list[int], list[int]]:
-    """(true positives, unmatched reports, missed labels); each label matched at most once,
-    to the nearest report within the tolerance, reports taken in order."""
-    left = sorted(truth)
-    tp = 0
-    false_pos: list[int] = []
-    for frame in sorted(found):
-        near = [t for t in left if abs(t - frame) <= CUT_TOLERANCE_FRAMES]
-        if near:
-            left.remove(min(near, key=lambda t: abs(t - frame)))
-            tp += 1
-        else:
-            false_pos.append(frame)
-    return tp, false_pos, left
-
-
-def prf(tp: int, fp: int, fn: int) -> tuple[str, str, str]:
-    def ratio(num: float, den: float) -> str:
-        return f"{num / den:.2f}" if den else "n/a"
-
-    return ratio(tp, tp + fp), ratio(tp, tp + fn), ratio(2 * tp, 2 * tp + fp + fn)
 
 
 def _in_gradual(frame: int, fps: float, spans_s: list[list[float]]) -> bool:

@@ -233,13 +233,7 @@ class PersonDetector:
             # decides which tile's sighting is kept (the body is what the pose read checks).
             crop = image_rgb[y : y + side, x : x + side]
             candidates += self._detect_once(crop, x, y, core, hips_in_core=False)
-        candidates.sort(key=lambda p: p.score, reverse=True)
-        kept: list[_FacedBox] = []
-        for person in candidates:
-            if not any(_is_same_person(person, other) for other in kept):
-                kept.append(person)
-        clipped: list[PersonBox] = [_clip(p, width, height) for p in kept]
-        return sorted(clipped, key=lambda p: p.body_radius_px, reverse=True)
+        return _merged(candidates, width, height)
 
     def detect(self, image_rgb: NDArray[Any], *, use_tiles: bool = True) -> list[PersonBox]:
         """Every person found, largest first.
@@ -267,13 +261,19 @@ class PersonDetector:
                 (lo, -math.inf, hi, math.inf) if width >= height else (-math.inf, lo, math.inf, hi)
             )
             candidates += self._detect_once(image_rgb[y : y + side, x : x + side], x, y, core)
-        candidates.sort(key=lambda p: p.score, reverse=True)
-        kept: list[_FacedBox] = []
-        for person in candidates:
-            if not any(_is_same_person(person, other) for other in kept):
-                kept.append(person)
-        clipped: list[PersonBox] = [_clip(p, width, height) for p in kept]
-        return sorted(clipped, key=lambda p: p.body_radius_px, reverse=True)
+        return _merged(candidates, width, height)
+
+
+def _merged(candidates: list[_FacedBox], width: int, height: int) -> list[PersonBox]:
+    """One box per person (the most confident sighting of each), clipped to the frame,
+    largest body first."""
+    candidates = sorted(candidates, key=lambda p: p.score, reverse=True)
+    kept: list[_FacedBox] = []
+    for person in candidates:
+        if not any(_is_same_person(person, other) for other in kept):
+            kept.append(person)
+    clipped: list[PersonBox] = [_clip(p, width, height) for p in kept]
+    return sorted(clipped, key=lambda p: p.body_radius_px, reverse=True)
 
 
 def _clip(person: _FacedBox, width: int, height: int) -> _FacedBox:
