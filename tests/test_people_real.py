@@ -110,3 +110,12 @@ def test_a_crowd_in_a_video_where_no_one_stands_out_is_reported(realset):
     path = realset / "videos" / "aquarium-crowd-silhouettes.mp4"
     result = kling_prep.check(video=str(path), keep_sound=False)
     assert "video.multiple_people" in {f.code for f in result.findings}
+
+
+def test_two_reads_of_one_close_up_are_one_person(realset):
+    # A close-up of a woman holding a finger to her lips: a second read of her own body, its
+    # head pulled down to the finger, once passed for a second person.
+    path = realset / "videos" / "silence-gesture-near-still.mp4"
+    result = kling_prep.check(video=str(path), keep_sound=False)
+    codes = {f.code for f in result.findings}
+    assert not {"video.multiple_people", "video.background_person"} & codes

@@ -345,7 +345,9 @@ def confirm_people(
        to each other proposal's face. Reading nobody is not retried: it is the evidence that
        drops false proposals (a hand beside a face, with that face cut away, can pass for a
        small body).
-    4. Proposals whose heads land on a person already kept are the same person.
+    4. Proposals read as a body already kept are the same person: their heads coincide, or
+       most of one trunk's box lies inside the other's (two reads of one close-up face, the
+       second pulled down to a finger held to the lips).
     """
     if not proposals:
         return []
@@ -363,7 +365,7 @@ def confirm_people(
                 pose = estimator.estimate(image_rgb, own)
         if pose is None:
             continue
-        if any(_is_same_body(pose, kept.pose) for kept in people):
+        if any(_is_same_person_read(pose, kept.pose) for kept in people):
             continue
         if rank > 0 and not _is_confident_body(pose):
             continue
