@@ -3,9 +3,10 @@ command-line options. Built in the CLI and passed down; no module keeps a global
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,31 @@ from kling_prep.errors import ConfigError
 from kling_prep.limits import DEFAULT_PROFILE, PROFILES, ApiProfile
 
 CONFIG_NAME = "kling-prep.toml"
+# Every key the file may hold, by table ("" is the top level); a misspelled key is an error,
+# not a setting silently left at its default.
+_KNOWN_KEYS: dict[str, frozenset[str]] = {
+    "": frozenset({"profile", "allow_no_face", "limits", "thresholds", "api"}),
+    "api": frozenset({"base_url", "api_key"}),
+}
+
+
+def _unknown_keys(path: Path | None, table: str, keys: set[str], known: set[str]) -> None:
+    """Raise ConfigError naming each key not in `known`, with the nearest known key.
+
+    Raises:
+        ConfigError: a key that is not known.
+    """
+    wrong = sorted(keys - known)
+    if not wrong:
+        return
+    where = f"[{table}]" if table else "the top level"
+    hints = []
+    for key in wrong:
+        near = difflib.get_close_matches(key, sorted(known), n=1)
+        hints.append(f"{key!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    raise ConfigError(
+        f"{path}: unknown key(s) at {where}: {', '.join(hints)}; known: {', '.join(sorted(known))}"
+    )
 
 
 @dataclass(frozen=True)
@@ -45,6 +71,15 @@ def load_settings(config_path: Path | None = None, env: dict[str, str] | None = 
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from exc
+    _unknown_keys(path, "", set(data), set(_KNOWN_KEYS[""]))
+    for table in ("api", "limits", "thresholds"):
+        if not isinstance(data.get(table, {}), dict):
+            raise ConfigError(f"{path}: [{table}] must be a table of keys")
+    _unknown_keys(path, "api", set(data.get("api", {})), set(_KNOWN_KEYS["api"]))
+    _unknown_keys(
+        path, "thresholds", set(data.get("thresholds", {})),
+        {f.name for f in fields(Thresholds)},
+    )  # fmt: skip
     profile_name = env.get("KLING_PREP_PROFILE") or data.get("profile", DEFAULT_PROFILE)
     if profile_name not in PROFILES:
         raise ConfigError(

@@ -1,0 +1,55 @@
+"""The settings file: what it may hold, and what a misspelling gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kling_prep.errors import ConfigError
+from kling_prep.settings import load_settings
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "kling-prep.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_good_file_sets_what_it_says(tmp_path):
+    path = _write(
+        tmp_path,
+        'profile = "vydra"\nallow_no_face = true\n[thresholds]\nunderexposed_warn_stops = -1.0\n'
+        '[api]\nbase_url = "http://127.0.0.1:8765"\n',
+    )
+    settings = load_settings(path, env={})
+    assert settings.allow_no_face is True
+    assert settings.thresholds.underexposed_warn_stops == -1.0
+    assert settings.base_url == "http://127.0.0.1:8765"
+
+
+@pytest.mark.parametrize(
+    ("text", "named", "hint"),
+    [
+        ("alow_no_face = true\n", "alow_no_face", "allow_no_face"),
+        ('[api]\nbase_ur = "http://x"\n', "base_ur", "base_url"),
+        (
+            "[thresholds]\nunderexposed_warn_stop = -1\n",
+            "underexposed_warn_stop",
+            "underexposed_warn_stops",
+        ),
+    ],
+)
+def test_a_misspelled_key_is_an_error_with_the_nearest_name(tmp_path, text, named, hint):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    message = str(caught.value)
+    assert str(path) in message
+    assert repr(named) in message
+    assert f"did you mean {hint!r}" in message
+
+
+def test_a_table_given_as_a_value_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[api\] must be a table"):
+        load_settings(_write(tmp_path, 'api = "http://x"\n'), env={})
