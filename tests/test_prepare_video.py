@@ -5,6 +5,8 @@ not, and failures that leave no file under the final name."""
 from __future__ import annotations
 
 import itertools
+import os
+import stat
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -62,6 +64,18 @@ def test_a_compliant_clip_from_a_keyframe_is_stream_copied(compliant, tmp_path):
     assert (probe.width, probe.height, probe.video_codec) == (360, 480, "h264")
     assert probe.has_audio
     assert abs(probe.duration_s - 4.0) <= 1 / FPS + 1e-3
+
+
+@pytest.mark.parametrize("window", [(0.0, 4.0), (1.3, 4.0)], ids=["stream-copy", "re-encode"])
+def test_a_prepared_video_gets_the_users_normal_file_mode(compliant, tmp_path, window):
+    umask = os.umask(0o022)
+    try:
+        result = normalize_video(
+            compliant, tmp_path / "out.mp4", VideoTarget(*window), profile=PROFILE
+        )
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(result.path.stat().st_mode) == 0o644
 
 
 def test_a_window_between_keyframes_is_re_encoded_frame_accurately(compliant, tmp_path):

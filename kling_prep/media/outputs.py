@@ -7,6 +7,14 @@ import tempfile
 from pathlib import Path
 
 
+def give_normal_mode(path: Path) -> None:
+    """mkstemp makes a file private (0600); an output is as readable as any file the user
+    makes here (0666 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_atomically(data: bytes, path: Path) -> None:
     """Write a whole file or nothing: a temporary file in the same folder, fsynced, renamed.
 
@@ -20,10 +28,7 @@ def write_atomically(data: bytes, path: Path) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        # mkstemp makes the file private (0600); an output is as readable as any file made here.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        give_normal_mode(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

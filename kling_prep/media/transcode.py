@@ -23,6 +23,7 @@ from typing import IO, Any, Literal
 from kling_prep.errors import FFmpegFailedError, MediaDecodeError
 from kling_prep.limits import ApiProfile
 from kling_prep.media.ffmpeg import find_ffmpeg
+from kling_prep.media.outputs import give_normal_mode
 from kling_prep.media.probe import VideoProbe, probe_video
 
 log = logging.getLogger(__name__)
@@ -312,12 +313,14 @@ def _follow(out: IO[bytes] | None, duration_s: float, on_progress: ProgressSink 
 
 
 def _finish(tmp: Path, final: Path) -> None:
-    """Make the complete file durable, then give it its final name in one rename."""
+    """Make the complete file durable and readable as the user's files are, then give it its
+    final name in one rename."""
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+    give_normal_mode(tmp)
     os.replace(tmp, final)
 
 
