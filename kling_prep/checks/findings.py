@@ -62,9 +62,6 @@ CODES: dict[str, CodeInfo] = {
     "video.low_motion": CodeInfo("video", "The person barely moves: little motion to transfer."),
     # The pair.
     "pair.framing_mismatch": CodeInfo("pair", "Image and video frame the body differently."),
-    "pair.orientation_duration": CodeInfo(
-        "pair", "Orientation image allows a shorter video than this one.", True
-    ),
     # The prompt.
     "prompt.missing": CodeInfo("prompt", "No prompt was given; the API requires one."),
     "prompt.too_long": CodeInfo("prompt", "The prompt is over the API's character limit."),
