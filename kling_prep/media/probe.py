@@ -109,6 +109,11 @@ def probe_image(path: Path) -> ImageProbe:
             )
     except UnidentifiedImageError as exc:
         if sniffed is None:
+            if _is_video(path):
+                raise UnsupportedMediaError(
+                    f"{path}: a video, not an image: give it as the reference (--video), and a "
+                    "picture as the character image (--image)"
+                ) from exc
             raise UnsupportedMediaError(f"{path}: not an image kling_prep can read") from exc
     except OSError as exc:
         raise MediaDecodeError(f"{path}: the image is damaged or truncated ({exc})") from exc
@@ -133,6 +138,26 @@ def _container_name(format_name: str, major_brand: str, suffix: str) -> str:
     return names[0]
 
 
+# FFmpeg's demuxers for single pictures: a file one of these opens is a still, not a clip.
+_STILL_IMAGE_DEMUXERS = frozenset({
+    "image2", "jpeg_pipe", "png_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "j2k_pipe",
+    "jpegxl_pipe", "qoi_pipe", "pgm_pipe", "ppm_pipe", "psd_pipe", "svg_pipe", "dpx_pipe",
+})  # fmt: skip
+
+
+def _is_video(path: Path) -> bool:
+    """PyAV opens the file as a container with a video stream that is not a still picture."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.video) and (
+                container.format.name not in _STILL_IMAGE_DEMUXERS
+            )
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+
+
 def probe_video(path: Path) -> VideoProbe:
     """Read a video's container, duration, size, rate and streams in-process with PyAV.
 
@@ -150,6 +175,11 @@ def probe_video(path: Path) -> VideoProbe:
     except av.error.FFmpegError as exc:
         raise MediaDecodeError(f"{path}: the video could not be opened ({exc})") from exc
     with container:
+        if container.format.name in _STILL_IMAGE_DEMUXERS:
+            raise UnsupportedMediaError(
+                f"{path}: a still image ({container.format.name}), not a video: give it as the "
+                "character image (--image), and a video as the reference (--video)"
+            )
         if not container.streams.video:
             raise UnsupportedMediaError(f"{path}: the file has no video stream")
         stream = container.streams.video[0]
