@@ -287,7 +287,12 @@ def _client_options(func: Any) -> Any:
             click.option(
                 "--journal", "journal_path", type=click.Path(path_type=Path), help=_JOURNAL_HELP
             ),
-            click.option("--config", type=click.Path(path_type=Path, exists=True), default=None),
+            click.option(
+                "--config",
+                type=click.Path(path_type=Path, exists=True),
+                default=None,
+                help="A kling-prep.toml to use (thresholds, limits, profile, [api]); default: ./kling-prep.toml if present.",
+            ),
         ]
     ):
         func = option(func)
@@ -786,7 +791,12 @@ def batch(
 @click.option("--no-sound", is_flag=True, help="You will send keep_original_sound=false.")
 @click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report on one line.")
-@click.option("--config", type=click.Path(path_type=Path, exists=True), default=None)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="A kling-prep.toml to use (thresholds, limits, profile, [api]); default: ./kling-prep.toml if present.",
+)
 def gate(
     image: str | None, video: str | None, orientation: str | None, prompt: str | None,
     no_sound: bool, allow_no_face: bool, as_json: bool, config: Path | None,
