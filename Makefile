@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The main job on the bundled samples: a pre-flight report of the good pair (terminal + HTML),
-# then the bad samples, each of which must be caught. Exit codes 1 (warnings) and 2 (blocked)
-# are verdicts, not failures; 3 (usage or environment error) fails the target.
+# The main job on the bundled samples: a pre-flight report of the good pair (terminal + HTML).
+# (Each bad sample in samples/bad/ is checked to be blocked by `make test`.) Exit codes 1
+# (warnings) and 2 (blocked) are verdicts, not failures; 3 (usage or environment error) fails
+# the target.
 run: $(STAMP)
 	$(BIN)/kling-prep check --image samples/character.jpg --video samples/reference.mp4 \
 		--prompt "An astronaut sways and turns in front of a plain studio wall, soft even light" \

@@ -203,3 +203,26 @@ def test_the_timeline_lanes_cover_the_whole_video(samples):
         assert cells[-1][0] + cells[-1][1] == pytest.approx(right_edge, abs=0.2)
         for (x0, w0), (x1, _) in itertools.pairwise(cells):
             assert x0 + w0 == pytest.approx(x1, abs=0.2)
+
+
+def test_the_readmes_sample_output_is_what_make_run_prints(samples, monkeypatch):
+    # The README shows `make run`'s table; the same command must print every line of it (a
+    # trailing "..." stands for the rest of a long line; rich may wrap, so spaces are compared
+    # collapsed).
+    readme = (samples.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("`make run` prints a table like this")
+    opening = readme.index("```\n", start) + 4
+    block = readme[opening : readme.index("\n```", opening)]
+    assert block.count("\n") >= 3
+    makefile = (samples.parent / "Makefile").read_text(encoding="utf-8")
+    prompt = re.search(r'--prompt "([^"]+)"', makefile)
+    assert prompt is not None
+    monkeypatch.chdir(samples.parent)  # make run's paths are relative to the project
+    _, out = _run(
+        "--image", "samples/character.jpg", "--video", "samples/reference.mp4",
+        "--prompt", prompt.group(1),
+    )  # fmt: skip
+    printed = " ".join(out.split())
+    for line in block.splitlines():
+        shown = " ".join(line.removesuffix("...").split())
+        assert shown in printed, f"README line not printed by make run's command: {line}"
