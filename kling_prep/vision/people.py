@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -99,26 +99,29 @@ def _is_same_person(a: _FacedBox, b: _FacedBox) -> bool:
     return union > 0 and inter / union > _DETECTOR_NMS_IOU
 
 
-def _tiles(width: int, height: int) -> list[tuple[int, int, int]]:
-    """Square tiles (x, y, side) covering a frame whose aspect ratio exceeds 1.3, overlapping by
-    at least a fifth of a tile, so that a person cut by one tile's inner edge lies in the core
-    of the next (16:9 takes two tiles, 2.4:1 three)."""
+Core = tuple[float, float, float, float]  # x0, y0, x1, y1 in a tile's own pixels
+_Box = TypeVar("_Box", bound="PersonBox")
+
+
+def _tiles(width: int, height: int) -> list[tuple[int, int, int, Core]]:
+    """Square tiles (x, y, side, core) covering a frame whose aspect ratio exceeds 1.3,
+    overlapping by at least a fifth of a tile, so that a person cut by one tile's inner edge
+    lies in the core of the next (16:9 takes two tiles, 2.4:1 three). The cores meet in the
+    middle of each overlap, so every point lies in one core."""
     side = min(width, height)
     long_side = max(width, height)
     if long_side <= 1.3 * side:
         return []
-    count = math.ceil((long_side - side) / (0.8 * side)) + 1
-    step = (long_side - side) / (count - 1)
     tiles = []
-    for i in range(count):
-        offset = round(i * step)
-        tiles.append((offset, 0, side) if width >= height else (0, offset, side))
+    for offset, lo, hi in _axis_tiles(long_side, side):
+        if width >= height:
+            tiles.append((offset, 0, side, (lo, -math.inf, hi, math.inf)))
+        else:
+            tiles.append((0, offset, side, (-math.inf, lo, math.inf, hi)))
     return tiles
 
 
-def fine_tiles(
-    width: int, height: int
-) -> list[tuple[int, int, int, tuple[float, float, float, float]]]:
+def fine_tiles(width: int, height: int) -> list[tuple[int, int, int, Core]]:
     """A grid of square tiles a third of the short side wide, overlapping by at least a fifth,
     each with its core (x0, y0, x1, y1 in the tile's pixels; the cores meet halfway through
     each overlap, so every point lies in one core). A person a tenth of the frame tall fills a
@@ -249,17 +252,7 @@ class PersonDetector:
         height, width = image_rgb.shape[:2]
         everywhere = (-math.inf, -math.inf, math.inf, math.inf)
         candidates = self._detect_once(image_rgb, 0, 0, everywhere)
-        tiles = _tiles(width, height) if use_tiles else []
-        for i, (x, y, side) in enumerate(tiles):
-            offset = x if width >= height else y
-            prev_end = tiles[i - 1][0 if width >= height else 1] + side if i > 0 else 0
-            next_start = tiles[i + 1][0 if width >= height else 1] if i + 1 < len(tiles) else 0
-            # The cores meet in the middle of each overlap, in this tile's own pixels.
-            lo = -math.inf if i == 0 else (offset + prev_end) / 2 - offset
-            hi = math.inf if i == len(tiles) - 1 else (next_start + offset + side) / 2 - offset
-            core = (
-                (lo, -math.inf, hi, math.inf) if width >= height else (-math.inf, lo, math.inf, hi)
-            )
+        for x, y, side, core in _tiles(width, height) if use_tiles else []:
             candidates += self._detect_once(image_rgb[y : y + side, x : x + side], x, y, core)
         return _merged(candidates, width, height)
 
@@ -276,7 +269,7 @@ def _merged(candidates: list[_FacedBox], width: int, height: int) -> list[Person
     return sorted(clipped, key=lambda p: p.body_radius_px, reverse=True)
 
 
-def _clip(person: _FacedBox, width: int, height: int) -> _FacedBox:
+def _clip(person: _Box, width: int, height: int) -> _Box:
     x0, y0 = max(0.0, person.x), max(0.0, person.y)
     x1, y1 = min(float(width), person.x + person.w), min(float(height), person.y + person.h)
     return replace(person, x=x0, y=y0, w=max(0.0, x1 - x0), h=max(0.0, y1 - y0))
@@ -530,7 +523,7 @@ class ImagePeopleFinder:
         """Faces on the whole frame and on the tiles of a wide frame, duplicates merged."""
         height, width = image_rgb.shape[:2]
         views = [(0, 0, width, height)]
-        views += [(x, y, side, side) for x, y, side in _tiles(width, height)]
+        views += [(x, y, side, side) for x, y, side, _ in _tiles(width, height)]
         found: list[FaceSighting] = []
         for x, y, w, h in views:
             crop = np.ascontiguousarray(image_rgb[y : y + h, x : x + w])
@@ -578,26 +571,25 @@ class ImagePeopleFinder:
         The first person carries the landmark model's segmentation mask (for lighting). Where
         nobody is found, the image is searched once more for a crowd (`find_crowd`).
         """
-        people = self._find(image_rgb)
-        return people or self.find_crowd(image_rgb)
+        mask = self.silhouette(image_rgb)
+        return self._find(image_rgb, mask) or self.find_crowd(image_rgb, mask)
 
-    def find_crowd(self, image_rgb: NDArray[Any]) -> list[Person]:
+    def find_crowd(self, image_rgb: NDArray[Any], mask: NDArray[Any] | None = None) -> list[Person]:
         """People too small for the whole frame's look (a tenth of its height: a crowd seen
         from afar), each confirmed by a pose read on its own region; kept only when at least
         `CROWD_MIN_PEOPLE` are, since such small figures carry no face or silhouette to agree
         with: one or two stray detections in furniture or foliage happen, several at once are
-        people."""
+        people. `mask` is the image's silhouette when already made."""
         height, width = image_rgb.shape[:2]
         tile_px = min(height, width) // 3  # the side of `fine_tiles`
         bodies = self._detector.detect_small(image_rgb)
         if len(bodies) < CROWD_MIN_PEOPLE:
             return []
-        mask = self.silhouette(image_rgb)
+        if mask is None:
+            mask = self.silhouette(image_rgb)
         people: list[Person] = []
         for body in bodies[:_MAX_CROWD_READS]:
-            rotation = body.rotation_rad if isinstance(body, _FacedBox) else 0.0
-            roi = BodyRoi(body.hip_x, body.hip_y, _ROI_PER_RADIUS * body.body_radius_px, rotation)
-            pose = self._reader.read(image_rgb, roi)
+            pose = self._reader.read(image_rgb, _body_roi(body))
             if pose is None or not _is_confident_body(pose):
                 continue
             # A figure a fine tile holds whole is at most a tile tall and its head at most a
@@ -622,19 +614,14 @@ class ImagePeopleFinder:
             return []
         return sorted(people, key=lambda p: p.size_px, reverse=True)
 
-    def _find(self, image_rgb: NDArray[Any]) -> list[Person]:
+    def _find(self, image_rgb: NDArray[Any], mask: NDArray[Any]) -> list[Person]:
         height, width = image_rgb.shape[:2]
-        # 1. Cues.
+        # 1. Cues (the silhouette is given).
         bodies = self._detector.detect(image_rgb, use_tiles=True)
         faces = self.find_faces(image_rgb)
-        mask = self.silhouette(image_rgb)
         # 2. Regions to read: bodies first (their ROI is the one BlazePose itself would read),
         #    then faces no body is anchored on, then silhouettes holding neither.
-        regions: list[tuple[BodyRoi, PersonBox | None]] = []
-        for body in bodies:
-            rotation = body.rotation_rad if isinstance(body, _FacedBox) else 0.0
-            roi = BodyRoi(body.hip_x, body.hip_y, _ROI_PER_RADIUS * body.body_radius_px, rotation)
-            regions.append((roi, body))
+        regions: list[tuple[BodyRoi, PersonBox | None]] = [(_body_roi(b), b) for b in bodies]
         for face in faces:
             if any(_is_anchored_on(body, face.x, face.y) for body in bodies):
                 continue
@@ -687,6 +674,12 @@ class ImagePeopleFinder:
             people.append(_face_person(face, people[0].pose, width, height))
         # The character is a person whose pose was read: those come first, largest first.
         return sorted(people, key=lambda p: (p.is_pose_own, p.size_px), reverse=True)
+
+
+def _body_roi(body: PersonBox) -> BodyRoi:
+    """The ROI BlazePose itself reads for a detected body: around the hips, upright."""
+    rotation = body.rotation_rad if isinstance(body, _FacedBox) else 0.0
+    return BodyRoi(body.hip_x, body.hip_y, _ROI_PER_RADIUS * body.body_radius_px, rotation)
 
 
 def apparent_head_px(pose: BodyPose) -> float:
@@ -826,6 +819,4 @@ def _box_from_pose(pose: BodyPose, width: int, height: int) -> PersonBox:
         score=float(np.mean(pose.visibility[list(_TRUNK)])), hip_x=float(hips[0]),
         hip_y=float(hips[1]), body_radius_px=radius,
     )  # fmt: skip
-    x0, y0 = max(0.0, box.x), max(0.0, box.y)
-    x1, y1 = min(float(width), box.x + box.w), min(float(height), box.y + box.h)
-    return replace(box, x=x0, y=y0, w=max(0.0, x1 - x0), h=max(0.0, y1 - y0))
+    return _clip(box, width, height)
