@@ -20,6 +20,8 @@ CONFIG_NAME = "kling-prep.toml"
 _KNOWN_KEYS: dict[str, frozenset[str]] = {
     "": frozenset({"profile", "allow_no_face", "limits", "thresholds", "api"}),
     "api": frozenset({"base_url", "api_key"}),
+    "limits": frozenset(f.name for f in fields(ApiProfile)),
+    "thresholds": frozenset(f.name for f in fields(Thresholds)),
 }
 
 
@@ -75,11 +77,7 @@ def load_settings(config_path: Path | None = None, env: dict[str, str] | None = 
     for table in ("api", "limits", "thresholds"):
         if not isinstance(data.get(table, {}), dict):
             raise ConfigError(f"{path}: [{table}] must be a table of keys")
-    _unknown_keys(path, "api", set(data.get("api", {})), set(_KNOWN_KEYS["api"]))
-    _unknown_keys(
-        path, "thresholds", set(data.get("thresholds", {})),
-        {f.name for f in fields(Thresholds)},
-    )  # fmt: skip
+        _unknown_keys(path, table, set(data.get(table, {})), set(_KNOWN_KEYS[table]))
     profile_name = env.get("KLING_PREP_PROFILE") or data.get("profile", DEFAULT_PROFILE)
     if profile_name not in PROFILES:
         raise ConfigError(
@@ -88,12 +86,12 @@ def load_settings(config_path: Path | None = None, env: dict[str, str] | None = 
     profile = PROFILES[profile_name]
     try:
         profile = profile.with_overrides(data.get("limits", {}))
-    except (KeyError, TypeError) as exc:
-        raise ConfigError(f"{path}: [limits] has unknown keys: {exc}") from exc
+    except (KeyError, TypeError) as exc:  # names are checked above: a value of the wrong type
+        raise ConfigError(f"{path}: [limits] has a bad value: {exc}") from exc
     try:
         thresholds = Thresholds().with_overrides(data.get("thresholds", {}))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: [thresholds] has unknown or bad keys: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:  # names are checked above
+        raise ConfigError(f"{path}: [thresholds] has a bad value: {exc}") from exc
     api = data.get("api", {})
     return Settings(
         profile=profile,

@@ -38,6 +38,7 @@ def test_a_good_file_sets_what_it_says(tmp_path):
             "underexposed_warn_stop",
             "underexposed_warn_stops",
         ),
+        ("[limits]\nimage_min_side = 300\n", "image_min_side", "image_min_side_px"),
     ],
 )
 def test_a_misspelled_key_is_an_error_with_the_nearest_name(tmp_path, text, named, hint):
