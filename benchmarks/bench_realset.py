@@ -74,14 +74,20 @@ def people_class(value: int | str | None) -> str | None:
     return str(value)
 
 
-def run_image(path: Path) -> dict[str, Any]:
+def _checked(**inputs: str) -> tuple[Any, dict[str, Any]]:
+    """The check of one input alone, and the verdict, time and finding codes every result has."""
     import kling_prep
 
     started = time.perf_counter()
-    result = kling_prep.check(image=str(path), keep_sound=False)
+    result = kling_prep.check(**inputs, keep_sound=False)
     out: dict[str, Any] = {"verdict": result.verdict}
     out["seconds"] = round(time.perf_counter() - started, 2)
     out["codes"] = _codes(result.findings)
+    return result, out
+
+
+def run_image(path: Path) -> dict[str, Any]:
+    result, out = _checked(image=str(path))
     report = result.image
     assert report is not None
     out["people"] = [p.size_ratio for p in report.people]
@@ -103,13 +109,7 @@ def run_image(path: Path) -> dict[str, Any]:
 
 
 def run_video(path: Path) -> dict[str, Any]:
-    import kling_prep
-
-    started = time.perf_counter()
-    result = kling_prep.check(video=str(path), keep_sound=False)
-    out: dict[str, Any] = {"verdict": result.verdict}
-    out["seconds"] = round(time.perf_counter() - started, 2)
-    out["codes"] = _codes(result.findings)
+    result, out = _checked(video=str(path))
     report = result.video
     assert report is not None
     out["people_per_second"] = report.people_per_second
