@@ -26,7 +26,7 @@ from kling_prep.media.frames import SampledFrame, VideoScan, decode_thumbs, scan
 from kling_prep.media.probe import VideoProbe, probe_video
 from kling_prep.vision.cuts import CutDetector, CutScan, locate_cut
 from kling_prep.vision.kit import VisionKit
-from kling_prep.vision.people import PersonBox, confirm_people
+from kling_prep.vision.people import PersonBox, confirm_people, relative_size
 from kling_prep.vision.pose import BodyPose
 
 SAMPLE_FPS = 2.0  # analysis samples a second: people and the camera
@@ -337,9 +337,7 @@ def _grey(rgb: NDArray[Any], scale: float) -> NDArray[np.uint8]:
 def _scaled(
     box: tuple[int, int, int, int] | None, scale: float
 ) -> tuple[int, int, int, int] | None:
-    if box is None:
-        return None
-    return (int(box[0] * scale), int(box[1] * scale), int(box[2] * scale), int(box[3] * scale))
+    return None if box is None else _scaled_box(box, scale)
 
 
 def _widen(
@@ -363,7 +361,7 @@ def _analyse_sample(
     people = confirm_people(frame.rgb, proposed, lambda: kit.pose)
     main = people[0] if people else None
     pose = main.pose if main else None
-    ratios = [p.size_px / main.size_px for p in people[1:]] if main else []
+    ratios = [relative_size(p, main) for p in people[1:]] if main else []
     face = kit.face.estimate(frame.rgb, pose) if main is not None else None
     share = None
     box = main.detection.box if main else None
