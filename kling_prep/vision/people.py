@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -546,8 +547,6 @@ class ImagePeopleFinder:
         """FaceMesh, a second face model (its own short-range detector, then 468 landmarks),
         also finds a face in a crop twice the sighting's size: a ball or a logo the full-range
         detector took for a face does not pass both."""
-        import cv2
-
         height, width = image_rgb.shape[:2]
         half = face.size_px
         x0, y0 = max(0, int(face.x - half)), max(0, int(face.y - half))
@@ -767,8 +766,6 @@ def _is_anchored_on(body: PersonBox, x: float, y: float) -> bool:
 
 def _silhouette_boxes(mask: NDArray[Any]) -> list[tuple[int, int, int, int]]:
     """Boxes (x, y, w, h) of the silhouette's parts that cover at least 2% of the frame."""
-    import cv2
-
     binary = (mask >= _MASK_PERSON).astype(np.uint8)
     count, _, stats, _ = cv2.connectedComponentsWithStats(binary)
     floor = _MIN_SILHOUETTE_SHARE * mask.shape[0] * mask.shape[1]
