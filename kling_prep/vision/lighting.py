@@ -382,8 +382,7 @@ def _measure_color_cast(image_rgb: npt.NDArray[np.uint8]) -> ColorCast:
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small = np.asarray(cv2.resize(small, size, interpolation=cv2.INTER_AREA), np.float32)
-    # float32 in 0..1 gives true CIELAB (L 0..100, a and b in Lab units), not the 8-bit encoding.
-    lab = np.asarray(cv2.cvtColor(small, cv2.COLOR_RGB2Lab), np.float32).reshape(-1, 3)
+    lab = _cielab(small.reshape(-1, 3))
     low, high = MID_TONE_L_RANGE
     mid = lab[(lab[:, 0] >= low) & (lab[:, 0] <= high)]
     if len(mid) < 16:
@@ -399,6 +398,34 @@ def _measure_color_cast(image_rgb: npt.NDArray[np.uint8]) -> ColorCast:
         hue_deg=hue_deg,
         hue_name=_hue_name(hue_deg, chroma),
     )
+
+
+# sRGB (D65) to CIE XYZ, and the D65 white point: IEC 61966-2-1 and CIE 15.
+_RGB_TO_XYZ = np.array(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ],
+    dtype=np.float32,
+)
+_WHITE_XYZ = np.array([0.950456, 1.0, 1.088754], dtype=np.float32)
+
+
+def _cielab(rgb: FloatArray) -> FloatArray:
+    """CIELAB (L 0..100, a* and b* in Lab units) of N x 3 sRGB values in 0..1.
+
+    Written out rather than taken from OpenCV: its float conversion builds its gamma tables on
+    the first call, a fifth of a second in every process, for a few thousand pixels here."""
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = (linear @ _RGB_TO_XYZ.T) / _WHITE_XYZ
+    # CIE's cube root with its linear toe below (6/29)^3.
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
+    lightness = np.where(xyz[:, 1] > 0.008856, 116.0 * f[:, 1] - 16.0, 903.3 * xyz[:, 1])
+    a_star = 500.0 * (f[:, 0] - f[:, 1])
+    b_star = 200.0 * (f[:, 1] - f[:, 2])
+    lab: FloatArray = np.stack([lightness, a_star, b_star], axis=1).astype(np.float32)
+    return lab
 
 
 def _hue_name(hue_deg: float, chroma: float) -> str:
