@@ -103,7 +103,10 @@ def main(verbose: int) -> None:
     help="The character_orientation you will send (video: up to 30 s; image: up to 10 s). "
     "Left out: kling-prep suggests one.",
 )
-@click.option("--prompt", default=None, help="The prompt you will send (checked and linted).")
+@click.option(
+    "--prompt", default=None,
+    help="The prompt you will send (checked and linted; left out, prompt.missing warns).",
+)  # fmt: skip
 @click.option("--no-sound", is_flag=True, help="You will send keep_original_sound=false.")
 @click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema 2.x) only.")
@@ -173,6 +176,7 @@ def _run_check(
     settings: Any,
     *,
     show_progress: bool,
+    is_submission: bool = False,
 ) -> Any:
     from kling_prep.preflight import check as run_check
 
@@ -181,6 +185,7 @@ def _run_check(
             lambda on_progress: run_check(
                 image, video, orientation=orientation, prompt=prompt, keep_sound=keep_sound,
                 settings=settings, allow_no_face=allow_no_face, on_progress=on_progress,
+                is_submission=is_submission,
             ),
             show_progress=show_progress,
         )  # fmt: skip
@@ -355,7 +360,7 @@ def submit(
         else:
             result = _run_check(
                 image, video, orientation, prompt, not no_sound, allow_no_face or None, settings,
-                show_progress=sys.stderr.isatty(),
+                show_progress=sys.stderr.isatty(), is_submission=True,
             )  # fmt: skip
         from rich.console import Console
 
@@ -803,6 +808,9 @@ def gate(
 ) -> None:  # fmt: skip
     """The check for pipelines: one line of output, the verdict as the exit code.
 
+    The gate stands before a submission: a pair without --prompt is blocked (prompt.missing),
+    as the API refuses a job without one.
+
     \b
     Exit codes: 0 pass, 1 warnings, 2 blocked, 3 error (the reason on stderr).
     Example:
@@ -813,7 +821,7 @@ def gate(
     try:
         result = _run_check(
             image, video, orientation, prompt, not no_sound, allow_no_face or None,
-            _settings(config), show_progress=False,
+            _settings(config), show_progress=False, is_submission=True,
         )  # fmt: skip
     except KlingPrepError as exc:
         _fail(str(exc))

@@ -116,6 +116,7 @@ def check(
     allow_no_face: bool | None = None,
     on_progress: ProgressSink | None = None,
     kit: VisionKit | None = None,
+    is_submission: bool = False,
 ) -> CheckResult:
     """Check a character image and/or a reference video before they cost credits.
 
@@ -129,6 +130,9 @@ def check(
         allow_no_face: accept a character without a visible face (warns instead of blocking).
         on_progress: called with (stage, share 0..1) while working.
         kit: models to reuse across calls (a batch worker's); built and closed here when None.
+        is_submission: a submission follows this check (`submit`, `gate`, `batch --submit`):
+            then a missing prompt blocks, since the API refuses a job without one; otherwise
+            it warns.
 
     Returns:
         The CheckResult; nothing printed, nothing exited.
@@ -219,7 +223,7 @@ def check(
         prompt=prompt,
         # The prompt matters for a submission: both inputs, or a prompt given to lint.
         prompt_findings=(
-            check_prompt(prompt, settings.profile, proposed)
+            check_prompt(prompt, settings.profile, proposed, is_submission=is_submission)
             if prompt is not None or (image_report and video_report)
             else []
         ),

@@ -462,7 +462,7 @@ def process_row(task: RowTask, context: RowContext) -> RowOutcome:
         result = check(
             row.image, row.video, orientation=row.orientation, prompt=row.prompt,
             keep_sound=row.keep_sound, settings=settings, allow_no_face=options.allow_no_face,
-            on_progress=clock.on_progress, kit=context.kit,
+            on_progress=clock.on_progress, kit=context.kit, is_submission=options.submit,
         )  # fmt: skip
         timings.update(clock.check_split(time.perf_counter()))
         verdict = result.verdict
