@@ -57,7 +57,10 @@ def _settings(config: Path | None) -> Any:
 
 
 def _fail(message: str) -> None:
-    click.echo(f"kling-prep: {message}", err=True)
+    from kling_prep.errors import without_errno
+
+    # The last guard: an errno number that a lower layer let through means nothing to a user.
+    click.echo(f"kling-prep: {without_errno(message)}", err=True)
     sys.exit(EXIT_USAGE)
 
 

@@ -96,12 +96,14 @@ def suggest_prompt(image: ImageReport | None, video: VideoReport | None) -> str:
 
 
 def _localise(
-    value: str | Path | None, workdir: Path, max_bytes: int, settings: Settings
+    value: str | Path | None, workdir: Path, max_bytes: int, settings: Settings, role: str
 ) -> tuple[Path | None, str | None]:
     """The input as a local path, and the URL it came from (None for a local file)."""
     if value is None:
         return None, None
-    path = localise_input(value, workdir, max_bytes=max_bytes, timeout_s=settings.fetch_timeout_s)
+    path = localise_input(
+        value, workdir, max_bytes=max_bytes, timeout_s=settings.fetch_timeout_s, role=role
+    )
     return path, str(value) if is_url(str(value)) else None
 
 
@@ -159,10 +161,10 @@ def check(
             )
         # 1. Inputs: local paths, or URLs downloaded within the limits.
         image_path, image_url = _localise(
-            image, workdir, 4 * settings.profile.image_max_bytes, settings
+            image, workdir, 4 * settings.profile.image_max_bytes, settings, "image"
         )
         video_path, video_url = _localise(
-            video, workdir, 2 * settings.profile.video_max_bytes, settings
+            video, workdir, 2 * settings.profile.video_max_bytes, settings, "video"
         )
         # 2. The video's decode starts first, in a thread: it runs while the models load and
         #    the image is checked.

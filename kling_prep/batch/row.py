@@ -30,8 +30,10 @@ from kling_prep.errors import (
     KlingPrepError,
     RequestRejectedError,
     UnknownOutcomeError,
+    plain_reason,
 )
 from kling_prep.limits import PROFILES
+from kling_prep.media.fetch import local_file
 from kling_prep.settings import Settings
 
 if TYPE_CHECKING:
@@ -127,11 +129,11 @@ def _content_id(source: str, cache: dict[tuple[str, int, int], str]) -> str:
 
     if is_url(source):
         return source  # a URL is named by itself: fetching it only to hash it costs the fetch
-    path = Path(source)
+    path = local_file(Path(source))
     try:
         stat = path.stat()
     except OSError as exc:
-        raise KlingPrepError(f"{path}: no such file ({exc.strerror})") from exc
+        raise KlingPrepError(f"{path}: cannot be read ({plain_reason(exc)})") from exc
     stamp = (str(path), stat.st_size, stat.st_mtime_ns)
     if stamp not in cache:
         cache[stamp] = "sha256:" + file_sha256(path)
