@@ -700,8 +700,8 @@ def batch(
     already done: a crash or Ctrl-C loses nothing, and no row is ever submitted twice.
 
     \b
-    Exit codes: 0 every row done, 1 some rows ended in an error (re-run to retry them),
-    3 usage or environment error, 130 interrupted (re-run to resume).
+    Exit codes: 0 every row done, 1 some rows failed (each is named with the reason) or were
+    not run, 3 usage or environment error, 130 interrupted (re-run to resume).
     Examples:
       kling-prep batch uploads.csv --out-dir out/ --workers 2
       kling-prep batch uploads.jsonl --out-dir out/ --prepare --submit --budget 4000 --s3-bucket b
@@ -768,10 +768,11 @@ def batch(
     rows, credits, speed = s["rows"], s["credits"], s["throughput"]
     blocks = {code: n["block"] for code, n in s["findings"].items() if n.get("block")}
     click.echo(
-        f"rows        {rows['total']}: {rows['done']} done, {rows['to_retry']} to retry, "
-        f"{rows['not_run']} not run, {rows['duplicates']} duplicates "
-        f"({result.rows_skipped} already done before this run)"
+        f"rows        {rows['total']}: {rows['done']} done, {rows['failed']} failed, "
+        f"{rows['to_retry']} to retry, {rows['not_run']} not run, {rows['duplicates']} "
+        f"duplicates ({result.rows_skipped} already done before this run)"
     )
+    _echo_failures(s["failures"], result.html_path)
     click.echo("verdicts    " + (", ".join(f"{k} {n}" for k, n in s["verdicts"].items()) or "-"))
     click.echo("blocks      " + (", ".join(f"{k} {n}" for k, n in blocks.items()) or "-"))
     if s["submissions"]:
@@ -788,6 +789,20 @@ def batch(
     click.echo(f"results     {result.results_path}")
     click.echo(f"summary     {result.summary_path}  {result.html_path}")
     sys.exit(result.exit_code)
+
+
+# Failed rows named on the terminal; the rest are in summary.html.
+_MAX_FAILURES_SHOWN = 20
+
+
+def _echo_failures(failures: list[dict[str, Any]], html_path: Path) -> None:
+    """Each failed row, its line in the manifest, why, and whether a re-run retries it."""
+    for f in failures[:_MAX_FAILURES_SHOWN]:
+        where = f"row {f['row']}" + (f" (line {f['line']})" if f.get("line") else "")
+        then = "retried on the next run" if f["retried"] else "fix it, then run again"
+        click.echo(f"failed      {where}: {f['reason']} [{then}]")
+    if len(failures) > _MAX_FAILURES_SHOWN:
+        click.echo(f"failed      ... and {len(failures) - _MAX_FAILURES_SHOWN} more: {html_path}")
 
 
 @main.command()
