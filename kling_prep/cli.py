@@ -352,7 +352,19 @@ def submit(
 
     try:
         settings = _settings(config)
-        # 1. The check (of the prepared files with --prepare), the same code path as `check`.
+        # 1. What is known at once is refused at once, before seconds of checking.
+        if not (api_key or settings.api_key):
+            _fail("no API key: set VYDRA_API_KEY or pass --api-key; nothing was checked or sent")
+        if not prompt.strip():
+            _fail("--prompt is empty: the API requires a prompt; nothing was checked or sent")
+        local = [p for p in (image, video) if not is_url(p)]
+        if do_prepare and not s3_bucket:
+            _fail("--prepare submits the prepared files, which are local: give --s3-bucket to "
+                  "upload them; nothing was checked or sent")  # fmt: skip
+        if local and not s3_bucket:
+            _fail(f"{', '.join(local)}: local files need --s3-bucket to be uploaded (or give "
+                  "http(s) URLs); nothing was checked or sent")  # fmt: skip
+        # 2. The check (of the prepared files with --prepare), the same code path as `check`.
         if do_prepare:
             prepared = _run_prepare_for_submit(
                 image, video, prepared_dir, orientation, prompt, not no_sound,
@@ -373,13 +385,9 @@ def submit(
         if result.verdict == "blocked" or (strict and result.verdict == "warnings"):
             click.echo("not submitted: no credits spent", err=True)
             sys.exit(2)
-        # 2. The journal-backed submission.
-        local = [p for p in (image, video) if not is_url(p)]
+        # 3. The journal-backed submission (local files, prepared ones included, uploaded).
         uploader = None
-        if local:
-            if not s3_bucket:
-                _fail(f"{', '.join(local)}: local files need --s3-bucket (or give http(s) URLs)")
-                return
+        if s3_bucket and any(not is_url(p) for p in (image, video)):
             uploader = PresignedS3Uploader(s3_bucket, endpoint_url=s3_endpoint)
         chosen = orientation or result.orientation.value
         with _client(settings, base_url, api_key) as client:

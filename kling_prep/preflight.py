@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kling_prep.checks.findings import SEVERITY_ORDER, Finding, worst_severity
@@ -200,6 +200,11 @@ def check(
                 on_progress=(lambda share: on_progress("video", share)) if on_progress else None,
                 display_name=video_path.name, decoding=decoding,
             )  # fmt: skip
+    # The reports name a URL input by its URL: the temporary download is gone by now.
+    if image_report is not None and image_url is not None:
+        image_report = replace(image_report, path=image_url)
+    if video_report is not None and video_url is not None:
+        video_report = replace(video_report, path=video_url)
     # 5. Plan: the window and the orientation.
     window: Window | NoWindow | None = None
     if video_report is not None:
