@@ -71,6 +71,7 @@ def run_case(media: Path, case: dict[str, Any]) -> dict[str, Any]:
         video=resolve(media, case["video"]),
         prompt=case["prompt"],
         keep_sound=False,
+        is_submission=case.get("is_submission", False),  # labels made before it: False
     )
     elapsed = time.perf_counter() - started
     findings = [

@@ -231,13 +231,14 @@ def case(
     cuts: list[int] | None = None,
     face_view: str | None = None,
     prompt: str | None = None,
+    is_submission: bool = False,
     group: str = "generated",
     note: str = "",
 ) -> dict[str, Any]:
     return {
         "id": case_id, "image": image, "video": video, "prompt": prompt, **verdict,
         "expect": expect or [], "dont_care": dont_care or [], "people": people, "cuts": cuts,
-        "face_view": face_view, "group": group, "note": note,
+        "face_view": face_view, "is_submission": is_submission, "group": group, "note": note,
     }  # fmt: skip
 
 
@@ -550,8 +551,12 @@ def pair_cases(
         case("pair-cut-video", BAD, image=by_id["img-astronaut"]["image"],
              video=by_id["vid-cut-72"]["video"], prompt=prompt, expect=["video.scene_cut"],
              people=1, cuts=[72]),
-        case("pair-no-prompt", BAD, image=by_id["img-astronaut"]["image"],
+        # A missing prompt warns in a check (nothing is sent) and blocks a submission.
+        case("pair-no-prompt", WARN, image=by_id["img-astronaut"]["image"],
              video=by_id["vid-sway"]["video"], expect=["prompt.missing"], people=1, cuts=[]),
+        case("pair-no-prompt-submit", BAD, image=by_id["img-astronaut"]["image"],
+             video=by_id["vid-sway"]["video"], expect=["prompt.missing"], people=1, cuts=[],
+             is_submission=True),
     ]  # fmt: skip
 
 

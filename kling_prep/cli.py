@@ -57,7 +57,10 @@ def _settings(config: Path | None) -> Any:
 
 
 def _fail(message: str) -> None:
-    click.echo(f"kling-prep: {message}", err=True)
+    from kling_prep.errors import without_errno
+
+    # The last guard: an errno number that a lower layer let through means nothing to a user.
+    click.echo(f"kling-prep: {without_errno(message)}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -103,7 +106,10 @@ def main(verbose: int) -> None:
     help="The character_orientation you will send (video: up to 30 s; image: up to 10 s). "
     "Left out: kling-prep suggests one.",
 )
-@click.option("--prompt", default=None, help="The prompt you will send (checked and linted).")
+@click.option(
+    "--prompt", default=None,
+    help="The prompt you will send (checked and linted; left out, prompt.missing warns).",
+)  # fmt: skip
 @click.option("--no-sound", is_flag=True, help="You will send keep_original_sound=false.")
 @click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema 2.x) only.")
@@ -173,6 +179,7 @@ def _run_check(
     settings: Any,
     *,
     show_progress: bool,
+    is_submission: bool = False,
 ) -> Any:
     from kling_prep.preflight import check as run_check
 
@@ -181,6 +188,7 @@ def _run_check(
             lambda on_progress: run_check(
                 image, video, orientation=orientation, prompt=prompt, keep_sound=keep_sound,
                 settings=settings, allow_no_face=allow_no_face, on_progress=on_progress,
+                is_submission=is_submission,
             ),
             show_progress=show_progress,
         )  # fmt: skip
@@ -344,7 +352,19 @@ def submit(
 
     try:
         settings = _settings(config)
-        # 1. The check (of the prepared files with --prepare), the same code path as `check`.
+        # 1. What is known at once is refused at once, before seconds of checking.
+        if not (api_key or settings.api_key):
+            _fail("no API key: set VYDRA_API_KEY or pass --api-key; nothing was checked or sent")
+        if not prompt.strip():
+            _fail("--prompt is empty: the API requires a prompt; nothing was checked or sent")
+        local = [p for p in (image, video) if not is_url(p)]
+        if do_prepare and not s3_bucket:
+            _fail("--prepare submits the prepared files, which are local: give --s3-bucket to "
+                  "upload them; nothing was checked or sent")  # fmt: skip
+        if local and not s3_bucket:
+            _fail(f"{', '.join(local)}: local files need --s3-bucket to be uploaded (or give "
+                  "http(s) URLs); nothing was checked or sent")  # fmt: skip
+        # 2. The check (of the prepared files with --prepare), the same code path as `check`.
         if do_prepare:
             prepared = _run_prepare_for_submit(
                 image, video, prepared_dir, orientation, prompt, not no_sound,
@@ -355,7 +375,7 @@ def submit(
         else:
             result = _run_check(
                 image, video, orientation, prompt, not no_sound, allow_no_face or None, settings,
-                show_progress=sys.stderr.isatty(),
+                show_progress=sys.stderr.isatty(), is_submission=True,
             )  # fmt: skip
         from rich.console import Console
 
@@ -365,13 +385,9 @@ def submit(
         if result.verdict == "blocked" or (strict and result.verdict == "warnings"):
             click.echo("not submitted: no credits spent", err=True)
             sys.exit(2)
-        # 2. The journal-backed submission.
-        local = [p for p in (image, video) if not is_url(p)]
+        # 3. The journal-backed submission (local files, prepared ones included, uploaded).
         uploader = None
-        if local:
-            if not s3_bucket:
-                _fail(f"{', '.join(local)}: local files need --s3-bucket (or give http(s) URLs)")
-                return
+        if s3_bucket and any(not is_url(p) for p in (image, video)):
             uploader = PresignedS3Uploader(s3_bucket, endpoint_url=s3_endpoint)
         chosen = orientation or result.orientation.value
         with _client(settings, base_url, api_key) as client:
@@ -692,8 +708,8 @@ def batch(
     already done: a crash or Ctrl-C loses nothing, and no row is ever submitted twice.
 
     \b
-    Exit codes: 0 every row done, 1 some rows ended in an error (re-run to retry them),
-    3 usage or environment error, 130 interrupted (re-run to resume).
+    Exit codes: 0 every row done, 1 some rows failed (each is named with the reason) or were
+    not run, 3 usage or environment error, 130 interrupted (re-run to resume).
     Examples:
       kling-prep batch uploads.csv --out-dir out/ --workers 2
       kling-prep batch uploads.jsonl --out-dir out/ --prepare --submit --budget 4000 --s3-bucket b
@@ -760,10 +776,11 @@ def batch(
     rows, credits, speed = s["rows"], s["credits"], s["throughput"]
     blocks = {code: n["block"] for code, n in s["findings"].items() if n.get("block")}
     click.echo(
-        f"rows        {rows['total']}: {rows['done']} done, {rows['to_retry']} to retry, "
-        f"{rows['not_run']} not run, {rows['duplicates']} duplicates "
-        f"({result.rows_skipped} already done before this run)"
+        f"rows        {rows['total']}: {rows['done']} done, {rows['failed']} failed, "
+        f"{rows['to_retry']} to retry, {rows['not_run']} not run, {rows['duplicates']} "
+        f"duplicates ({result.rows_skipped} already done before this run)"
     )
+    _echo_failures(s["failures"], result.html_path)
     click.echo("verdicts    " + (", ".join(f"{k} {n}" for k, n in s["verdicts"].items()) or "-"))
     click.echo("blocks      " + (", ".join(f"{k} {n}" for k, n in blocks.items()) or "-"))
     if s["submissions"]:
@@ -780,6 +797,20 @@ def batch(
     click.echo(f"results     {result.results_path}")
     click.echo(f"summary     {result.summary_path}  {result.html_path}")
     sys.exit(result.exit_code)
+
+
+# Failed rows named on the terminal; the rest are in summary.html.
+_MAX_FAILURES_SHOWN = 20
+
+
+def _echo_failures(failures: list[dict[str, Any]], html_path: Path) -> None:
+    """Each failed row, its line in the manifest, why, and whether a re-run retries it."""
+    for f in failures[:_MAX_FAILURES_SHOWN]:
+        where = f"row {f['row']}" + (f" (line {f['line']})" if f.get("line") else "")
+        then = "retried on the next run" if f["retried"] else "fix it, then run again"
+        click.echo(f"failed      {where}: {f['reason']} [{then}]")
+    if len(failures) > _MAX_FAILURES_SHOWN:
+        click.echo(f"failed      ... and {len(failures) - _MAX_FAILURES_SHOWN} more: {html_path}")
 
 
 @main.command()
@@ -803,6 +834,9 @@ def gate(
 ) -> None:  # fmt: skip
     """The check for pipelines: one line of output, the verdict as the exit code.
 
+    The gate stands before a submission: a pair without --prompt is blocked (prompt.missing),
+    as the API refuses a job without one.
+
     \b
     Exit codes: 0 pass, 1 warnings, 2 blocked, 3 error (the reason on stderr).
     Example:
@@ -813,7 +847,7 @@ def gate(
     try:
         result = _run_check(
             image, video, orientation, prompt, not no_sound, allow_no_face or None,
-            _settings(config), show_progress=False,
+            _settings(config), show_progress=False, is_submission=True,
         )  # fmt: skip
     except KlingPrepError as exc:
         _fail(str(exc))

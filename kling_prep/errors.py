@@ -35,6 +35,25 @@ could not do its work. The CLI maps the tree to exit code 3 (usage or environmen
 
 from __future__ import annotations
 
+import re
+
+# "[Errno 111] ", "[Errno 1094995529] ": the number means nothing to a person; the text after
+# it says what happened.
+_ERRNO_PREFIX = re.compile(r"\[Errno -?\d+\]\s*")
+
+
+def without_errno(text: str) -> str:
+    """`text` without the `[Errno N]` prefixes that OSError, PyAV and httpx put before a reason."""
+    return _ERRNO_PREFIX.sub("", text)
+
+
+def plain_reason(exc: BaseException) -> str:
+    """An exception's reason for a person: its `strerror` where it has one (PyAV's and
+    OSError's, without the file name repeated), else its text; never an errno number."""
+    strerror = getattr(exc, "strerror", None)
+    text = strerror if isinstance(strerror, str) and strerror else str(exc)
+    return without_errno(text).strip() or type(exc).__name__
+
 
 class KlingPrepError(Exception):
     """kling_prep could not do its work."""

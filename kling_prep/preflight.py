@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kling_prep.checks.findings import SEVERITY_ORDER, Finding, worst_severity
@@ -96,12 +96,14 @@ def suggest_prompt(image: ImageReport | None, video: VideoReport | None) -> str:
 
 
 def _localise(
-    value: str | Path | None, workdir: Path, max_bytes: int, settings: Settings
+    value: str | Path | None, workdir: Path, max_bytes: int, settings: Settings, role: str
 ) -> tuple[Path | None, str | None]:
     """The input as a local path, and the URL it came from (None for a local file)."""
     if value is None:
         return None, None
-    path = localise_input(value, workdir, max_bytes=max_bytes, timeout_s=settings.fetch_timeout_s)
+    path = localise_input(
+        value, workdir, max_bytes=max_bytes, timeout_s=settings.fetch_timeout_s, role=role
+    )
     return path, str(value) if is_url(str(value)) else None
 
 
@@ -116,6 +118,7 @@ def check(
     allow_no_face: bool | None = None,
     on_progress: ProgressSink | None = None,
     kit: VisionKit | None = None,
+    is_submission: bool = False,
 ) -> CheckResult:
     """Check a character image and/or a reference video before they cost credits.
 
@@ -129,6 +132,9 @@ def check(
         allow_no_face: accept a character without a visible face (warns instead of blocking).
         on_progress: called with (stage, share 0..1) while working.
         kit: models to reuse across calls (a batch worker's); built and closed here when None.
+        is_submission: a submission follows this check (`submit`, `gate`, `batch --submit`):
+            then a missing prompt blocks, since the API refuses a job without one; otherwise
+            it warns.
 
     Returns:
         The CheckResult; nothing printed, nothing exited.
@@ -155,10 +161,10 @@ def check(
             )
         # 1. Inputs: local paths, or URLs downloaded within the limits.
         image_path, image_url = _localise(
-            image, workdir, 4 * settings.profile.image_max_bytes, settings
+            image, workdir, 4 * settings.profile.image_max_bytes, settings, "image"
         )
         video_path, video_url = _localise(
-            video, workdir, 2 * settings.profile.video_max_bytes, settings
+            video, workdir, 2 * settings.profile.video_max_bytes, settings, "video"
         )
         # 2. The video's decode starts first, in a thread: it runs while the models load and
         #    the image is checked.
@@ -194,6 +200,11 @@ def check(
                 on_progress=(lambda share: on_progress("video", share)) if on_progress else None,
                 display_name=video_path.name, decoding=decoding,
             )  # fmt: skip
+    # The reports name a URL input by its URL: the temporary download is gone by now.
+    if image_report is not None and image_url is not None:
+        image_report = replace(image_report, path=image_url)
+    if video_report is not None and video_url is not None:
+        video_report = replace(video_report, path=video_url)
     # 5. Plan: the window and the orientation.
     window: Window | NoWindow | None = None
     if video_report is not None:
@@ -219,7 +230,7 @@ def check(
         prompt=prompt,
         # The prompt matters for a submission: both inputs, or a prompt given to lint.
         prompt_findings=(
-            check_prompt(prompt, settings.profile, proposed)
+            check_prompt(prompt, settings.profile, proposed, is_submission=is_submission)
             if prompt is not None or (image_report and video_report)
             else []
         ),

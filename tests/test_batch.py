@@ -8,10 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from kling_prep.batch.manifest import read_manifest
 from kling_prep.batch.results import ResultStore, latest_by_key, read_results
 from kling_prep.batch.row import BatchOptions, row_key
+from kling_prep.cli import main
 from kling_prep.errors import InputError, KlingPrepError
 from kling_prep.settings import Settings
 
@@ -138,3 +140,37 @@ def test_two_batches_never_share_an_output_folder(tmp_path):
         ResultStore(tmp_path),
     ):
         pass  # pragma: no cover
+
+
+def test_a_batch_with_a_bad_row_names_it_and_exits_non_zero(tmp_path):
+    # Neither row can run, so no check (no model) is needed to see how they are reported.
+    (tmp_path / "m.csv").write_text(
+        "image,video,prompt,orientation\n"
+        "me.jpg,dance.mp4,A person dances,sideways\n"
+        "absent.jpg,absent.mp4,A person dances,video\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        main, ["batch", str(tmp_path / "m.csv"), "--out-dir", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    sideways = next(line for line in lines if line.startswith("failed      row 1 "))
+    assert "(line 2): orientation is 'sideways'" in sideways
+    assert "fix it, then run again" in sideways
+    absent = next(line for line in lines if line.startswith("failed      row 2 "))
+    assert "absent.jpg: no such file" in absent
+    assert "retried on the next run" in absent
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["rows"]["failed"] == 2
+    assert [f["row"] for f in summary["failures"]] == [1, 2]
+    # The manifest error alone (its line is final) still fails the run.
+    (tmp_path / "m.csv").write_text(
+        "image,video,prompt,orientation\nme.jpg,dance.mp4,A person dances,sideways\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        main, ["batch", str(tmp_path / "m.csv"), "--out-dir", str(tmp_path / "out2")]
+    )
+    assert result.exit_code == 1, result.output
+    assert "0 to retry" in result.output

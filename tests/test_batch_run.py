@@ -118,7 +118,7 @@ def test_local_workers_give_the_known_answers(local_run):
     assert rows[7]["final"] is False
     summary = json.loads((local_run / "summary.json").read_text())
     assert summary["rows"] == {
-        "total": 9, "done": 7, "to_retry": 1, "not_run": 0, "duplicates": 1,
+        "total": 9, "done": 6, "failed": 2, "to_retry": 1, "not_run": 0, "duplicates": 1,
     }  # fmt: skip
     assert summary["duplicates"] == [{"row": 9, "same_as": 1}]
     assert summary["credits"]["saved"] == 4 * 40

@@ -91,3 +91,42 @@ def test_submit_prepare_trims_a_long_clip_uploads_it_and_submits_once(
     prepared = sorted(p.name for p in (env / "ready").iterdir())
     assert "report.json" in prepared
     assert any(name.endswith(".mp4") for name in prepared)
+
+
+def _check_must_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the check ran before a refusal known at once")
+
+    monkeypatch.setattr("kling_prep.preflight.check", refuse)
+
+
+def test_what_is_known_at_once_is_refused_before_the_check(env, samples, monkeypatch):
+    _check_must_not_run(monkeypatch)
+    urls = ("--image", "https://cdn.example/me.jpg", "--video", "https://cdn.example/d.mp4")
+    monkeypatch.delenv("VYDRA_API_KEY")
+    code, out = _invoke("submit", *urls, "--prompt", PROMPT)
+    assert code == 3
+    assert "no API key" in out
+    monkeypatch.setenv("VYDRA_API_KEY", "test-key")
+    local = str(samples / "character.jpg")
+    code, out = _invoke("submit", "--image", local, *urls[2:], "--prompt", PROMPT)
+    assert code == 3
+    assert f"{local}: local files need --s3-bucket" in out
+    code, out = _invoke("submit", *urls, "--prompt", PROMPT, "--prepare")
+    assert code == 3
+    assert "--prepare submits the prepared files" in out
+    code, out = _invoke("submit", *urls, "--prompt", "  ")
+    assert code == 3
+    assert "--prompt is empty" in out
+
+
+def test_the_table_shows_the_url_given_not_a_temporary_download(env, samples):
+    with SandboxServer(delay_s=0.2) as sandbox, StaticFileServer(samples) as files:
+        image_url = files.url("bad/two-people.jpg")
+        code, out = _invoke(
+            "submit", "--image", image_url, "--video", files.url("reference.mp4"),
+            "--prompt", PROMPT, "--base-url", sandbox.url,
+        )  # fmt: skip
+    assert code == 2, out
+    assert image_url in out
+    assert "kling-prep-" not in out  # the temporary folder the URL was downloaded into

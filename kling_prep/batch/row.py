@@ -30,8 +30,10 @@ from kling_prep.errors import (
     KlingPrepError,
     RequestRejectedError,
     UnknownOutcomeError,
+    plain_reason,
 )
 from kling_prep.limits import PROFILES
+from kling_prep.media.fetch import local_file
 from kling_prep.settings import Settings
 
 if TYPE_CHECKING:
@@ -127,11 +129,11 @@ def _content_id(source: str, cache: dict[tuple[str, int, int], str]) -> str:
 
     if is_url(source):
         return source  # a URL is named by itself: fetching it only to hash it costs the fetch
-    path = Path(source)
+    path = local_file(Path(source))
     try:
         stat = path.stat()
     except OSError as exc:
-        raise KlingPrepError(f"{path}: no such file ({exc.strerror})") from exc
+        raise KlingPrepError(f"{path}: cannot be read ({plain_reason(exc)})") from exc
     stamp = (str(path), stat.st_size, stat.st_mtime_ns)
     if stamp not in cache:
         cache[stamp] = "sha256:" + file_sha256(path)
@@ -462,7 +464,7 @@ def process_row(task: RowTask, context: RowContext) -> RowOutcome:
         result = check(
             row.image, row.video, orientation=row.orientation, prompt=row.prompt,
             keep_sound=row.keep_sound, settings=settings, allow_no_face=options.allow_no_face,
-            on_progress=clock.on_progress, kit=context.kit,
+            on_progress=clock.on_progress, kit=context.kit, is_submission=options.submit,
         )  # fmt: skip
         timings.update(clock.check_split(time.perf_counter()))
         verdict = result.verdict

@@ -70,10 +70,11 @@ class BatchResult:
 
     @property
     def exit_code(self) -> int:
-        """0: every row has its final result; 1: some rows ended in an error (a re-run retries
-        them) or were not run."""
+        """0: every row has its final result and none failed; 1: some rows failed (a bad
+        manifest row, a missing input, a failed submission) or were not run."""
         rows = self.summary["rows"]
-        return 0 if rows["to_retry"] == 0 and rows["not_run"] == 0 else 1
+        clean = rows["failed"] == 0 and rows["to_retry"] == 0 and rows["not_run"] == 0
+        return 0 if clean else 1
 
 
 def _raw_key(*parts: Any) -> str:

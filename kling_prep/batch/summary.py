@@ -69,6 +69,31 @@ def cost_split(lines: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# A submission that ended in these failed its row, even where the check passed.
+_FAILED_SUBMISSIONS = ("error", "rejected")
+
+
+def failures(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row that failed and why, by row: a row error (a bad manifest row, a missing input, a
+    worker that died) or a submission that errored or was rejected. `retried` says whether
+    the next run tries it again (else the manifest or the input must be fixed)."""
+    out = []
+    for line in lines:
+        sub = line.get("submission") or {}
+        if line["status"] == "error":
+            error = line.get("error") or {}
+            reason = str(error.get("message") or error.get("type") or "unknown error")
+        elif sub.get("status") in _FAILED_SUBMISSIONS:
+            reason = f"submission {sub['status']}: {sub.get('reason', '')}".rstrip(": ")
+        else:
+            continue
+        out.append({
+            "row": line["row"], "line": line.get("line"), "reason": reason,
+            "retried": not line.get("final"),
+        })  # fmt: skip
+    return sorted(out, key=lambda f: f["row"])
+
+
 def build_summary(
     lines: list[dict[str, Any]],
     *,
@@ -104,7 +129,10 @@ def build_summary(
             elif sub["status"] == "unknown":
                 possibly += sub.get("intended_credits") or credits_per_job
     blocked = sum(verdicts[v] for v in BLOCKED_VERDICTS)
-    done = sum(1 for line in lines if line.get("final"))
+    failed = failures(lines)
+    final = sum(1 for line in lines if line.get("final"))
+    # Done: a final result that is not a failure (a bad manifest row is final, yet not done).
+    done = final - sum(1 for f in failed if not f["retried"])
     minutes = run.wall_s / 60
     return {
         "summary_version": SUMMARY_VERSION,
@@ -113,7 +141,8 @@ def build_summary(
         "rows": {
             "total": rows,
             "done": done,
-            "to_retry": len(lines) - done,
+            "failed": len(failed),  # final or not: a row error or a failed submission
+            "to_retry": len(lines) - final,
             "not_run": rows - len(lines) - len(duplicates),
             "duplicates": len(duplicates),
         },
@@ -138,6 +167,7 @@ def build_summary(
         },
         "cost_per_row_s": cost_split(lines),
         "duplicates": duplicates,
+        "failures": failed,
     }
 
 
@@ -208,7 +238,8 @@ def render_summary_html(summary: dict[str, Any], lines: list[dict[str, Any]], ou
     head = (f"<h1>kling-prep batch</h1><p class=muted>{esc(summary['manifest'])} &rarr; "
             f"{esc(summary['out_dir'])}</p>")  # fmt: skip
     figures = _table(["", ""], [
-        ["rows", f"{rows['total']} ({rows['done']} done, {rows['to_retry']} to retry, "
+        ["rows", f"{rows['total']} ({rows['done']} done, {rows['failed']} failed, "
+                 f"{rows['to_retry']} to retry, "
                  f"{rows['not_run']} not run, {rows['duplicates']} duplicates)"],
         ["verdicts", ", ".join(f'<span class="verdict {esc(v)}">{esc(v)}</span> {n}'
                                for v, n in summary["verdicts"].items()) or "-"],
@@ -228,11 +259,12 @@ def render_summary_html(summary: dict[str, Any], lines: list[dict[str, Any]], ou
         for code, counts in summary["findings"].items()
     ]  # fmt: skip
     findings = _table(["code", "meaning", "block", "warn", "info"], code_rows)
-    errors = [line for line in lines if line["status"] == "error"]
+    errors = summary["failures"]
     error_rows = [
-        [str(line["row"]), esc(line["error"]["type"]), esc(line["error"]["message"])]
-        for line in sorted(errors, key=lambda x: x["row"])
-    ]
+        [str(f["row"]), esc(f["reason"]),
+         "the next run retries it" if f["retried"] else "fix the row, then run again"]
+        for f in errors
+    ]  # fmt: skip
     blocked = sorted(
         (line for line in lines if line.get("verdict") in BLOCKED_VERDICTS), key=lambda x: x["row"]
     )
@@ -241,8 +273,8 @@ def render_summary_html(summary: dict[str, Any], lines: list[dict[str, Any]], ou
     )
     body = [
         head, figures, "<h2>Findings by code (rows)</h2>", findings,
-        f"<h2>Errors ({len(errors)})</h2>",
-        _table(["row", "type", "reason"], error_rows) if errors else "<p>None.</p>",
+        f"<h2>Failed rows ({len(errors)})</h2>",
+        _table(["row", "why", "next"], error_rows) if errors else "<p>None.</p>",
         f"<h2>Blocked rows ({len(blocked)})</h2>", cards or "<p>None.</p>",
     ]  # fmt: skip
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>kling-prep batch'

@@ -63,7 +63,9 @@ CODES: dict[str, CodeInfo] = {
     # The pair.
     "pair.framing_mismatch": CodeInfo("pair", "Image and video frame the body differently."),
     # The prompt.
-    "prompt.missing": CodeInfo("prompt", "No prompt was given; the API requires one."),
+    "prompt.missing": CodeInfo(
+        "prompt", "No prompt: warns in check and prepare; blocks submit, gate, batch --submit."
+    ),
     "prompt.too_long": CodeInfo("prompt", "The prompt is over the API's character limit."),
     "prompt.lint": CodeInfo("prompt", "The prompt misses parts the API's guide asks for."),
 }

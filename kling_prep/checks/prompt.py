@@ -41,11 +41,16 @@ def missing_parts(prompt: str) -> list[str]:
     ]
 
 
-def check_prompt(prompt: str | None, profile: ApiProfile, suggestion: str) -> list[Finding]:
+def check_prompt(
+    prompt: str | None, profile: ApiProfile, suggestion: str, *, is_submission: bool = False
+) -> list[Finding]:
+    """The prompt's findings. A missing prompt blocks only where a submission is made (the API
+    refuses a job without one); in a check or a prepare nothing is sent yet, so it warns."""
     if prompt is None or not prompt.strip():
+        blocks = is_submission and profile.is_prompt_required
         return [Finding(
-            "prompt.missing", "block" if profile.is_prompt_required else "warn",
-            f"no prompt given; the API requires one (e.g. --prompt \"{suggestion}\")",
+            "prompt.missing", "block" if blocks else "warn",
+            f"no prompt given; the API requires one to submit (e.g. --prompt \"{suggestion}\")",
             0, 1, "characters",
         )]  # fmt: skip
     out = []

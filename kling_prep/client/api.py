@@ -42,6 +42,7 @@ from kling_prep.errors import (
     ServerError,
     UnknownOutcomeError,
     WaitDeadlineError,
+    plain_reason,
 )
 from kling_prep.limits import ApiProfile, get_profile
 
@@ -143,7 +144,9 @@ class _ClientCore:
     def _post_transport_error(self, exc: httpx.HTTPError) -> ApiError:
         what = "POST " + self.profile.submit_path
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-            return ApiUnreachableError(f"{what}: no connection to {self.base_url} ({exc!r})")
+            return ApiUnreachableError(
+                f"{what}: no connection to {self.base_url} ({plain_reason(exc)})"
+            )
         return UnknownOutcomeError(
             f"{what}: the request was sent but no answer came back ({type(exc).__name__}); the "
             "job may exist and be charged, so it is not re-sent"
@@ -151,7 +154,9 @@ class _ClientCore:
 
     def _get_transport_error(self, exc: httpx.HTTPError, what: str) -> ApiError:
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-            return ApiUnreachableError(f"{what}: no connection to {self.base_url} ({exc!r})")
+            return ApiUnreachableError(
+                f"{what}: no connection to {self.base_url} ({plain_reason(exc)})"
+            )
         if isinstance(exc, httpx.TimeoutException):
             return ApiTimeoutError(f"{what}: no answer in time ({type(exc).__name__})")
         return ServerError(f"{what}: the connection failed ({type(exc).__name__})")

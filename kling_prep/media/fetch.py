@@ -4,18 +4,63 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from kling_prep.errors import FetchError, InputError
+from kling_prep.errors import FetchError, InputError, plain_reason
 
 log = logging.getLogger(__name__)
+
+# "scheme://": a URL of any scheme; `Path` would fold its "//" into one and call it a file.
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def is_url(value: str) -> bool:
     return urlparse(value).scheme.lower() in ("http", "https")
+
+
+def _named(value: str | Path, role: str | None) -> str:
+    return f"{value} (the {role})" if role else str(value)
+
+
+def local_file(path: Path, *, role: str | None = None) -> Path:
+    """`path`, once it is known to name a non-empty regular file.
+
+    Args:
+        role: what the input is ("image", "video"), named in the message.
+
+    Raises:
+        InputError: nothing there, a directory, not a regular file, or an empty file.
+    """
+    name = _named(path, role)
+    if path.is_dir():
+        raise InputError(f"{name}: a directory, not a file; give the file itself")
+    if not path.exists():
+        raise InputError(f"{name}: no such file")
+    if not path.is_file():
+        raise InputError(f"{name}: not a regular file (a device, a pipe or a socket)")
+    try:
+        size_bytes = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{name}: cannot be read ({plain_reason(exc)})") from exc
+    if size_bytes == 0:
+        raise InputError(f"{name}: the file is empty (0 bytes)")
+    return path
+
+
+def _fetch_failure(url: str, exc: Exception) -> str:
+    """What went wrong with a download, in words (no errno numbers, no exception names)."""
+    import httpx
+
+    host = urlparse(url).netloc
+    if isinstance(exc, httpx.ConnectError):
+        return f"{url}: no connection to {host} ({plain_reason(exc).lower()})"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{url}: {host} did not answer in time"
+    return f"{url}: the download failed ({plain_reason(exc)})"
 
 
 def fetch_url(url: str, dest_dir: Path, *, max_bytes: int, timeout_s: float = 60.0) -> Path:
@@ -58,7 +103,7 @@ def fetch_url(url: str, dest_dir: Path, *, max_bytes: int, timeout_s: float = 60
         os.replace(tmp_name, final)
     except httpx.HTTPError as exc:
         Path(tmp_name).unlink(missing_ok=True)
-        raise FetchError(f"{url}: {exc}") from exc
+        raise FetchError(_fetch_failure(url, exc)) from exc
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
@@ -66,17 +111,34 @@ def fetch_url(url: str, dest_dir: Path, *, max_bytes: int, timeout_s: float = 60
     return final
 
 
-def localise_input(value: str | Path, workdir: Path, *, max_bytes: int, timeout_s: float) -> Path:
+def localise_input(
+    value: str | Path,
+    workdir: Path,
+    *,
+    max_bytes: int,
+    timeout_s: float,
+    role: str | None = None,
+) -> Path:
     """A local path for an input given as a path or an http(s) URL (downloaded into `workdir`).
 
+    Args:
+        role: what the input is ("image", "video"), named in every message.
+
     Raises:
-        InputError: a path that names no file.
-        FetchError: a URL that could not be downloaded within the limits.
+        InputError: a path that names no file, a directory, or an empty file.
+        FetchError: a URL of another scheme than http(s), or one that could not be downloaded
+            within the limits, or whose download is empty.
     """
     text = str(value)
+    scheme = _URL_SCHEME.match(text)
+    if scheme is not None and not is_url(text):
+        raise FetchError(
+            f"{_named(text, role)}: only http(s) URLs are fetched, not {scheme.group(1)}:// "
+            "(or give a local path)"
+        )
     if is_url(text):
-        return fetch_url(text, workdir, max_bytes=max_bytes, timeout_s=timeout_s)
-    path = Path(text)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    return path
+        path = fetch_url(text, workdir, max_bytes=max_bytes, timeout_s=timeout_s)
+        if path.stat().st_size == 0:
+            raise FetchError(f"{_named(text, role)}: the download is empty (0 bytes)")
+        return path
+    return local_file(Path(text), role=role)

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from kling_prep.errors import MediaDecodeError, UnsupportedMediaError
+from kling_prep.errors import MediaDecodeError, UnsupportedMediaError, plain_reason
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,9 @@ def probe_image(path: Path) -> ImageProbe:
                 ) from exc
             raise UnsupportedMediaError(f"{path}: not an image kling_prep can read") from exc
     except OSError as exc:
-        raise MediaDecodeError(f"{path}: the image is damaged or truncated ({exc})") from exc
+        raise MediaDecodeError(
+            f"{path}: the image is damaged or truncated ({plain_reason(exc)})"
+        ) from exc
     return ImageProbe(
         path=path,
         format=sniffed,
@@ -171,9 +173,13 @@ def probe_video(path: Path) -> VideoProbe:
     try:
         container = av.open(str(path))
     except av.error.InvalidDataError as exc:
-        raise UnsupportedMediaError(f"{path}: not a video kling_prep can read ({exc})") from exc
+        raise UnsupportedMediaError(
+            f"{path}: not a video kling_prep can read (ffmpeg: {plain_reason(exc)})"
+        ) from exc
     except av.error.FFmpegError as exc:
-        raise MediaDecodeError(f"{path}: the video could not be opened ({exc})") from exc
+        raise MediaDecodeError(
+            f"{path}: the video could not be opened (ffmpeg: {plain_reason(exc)})"
+        ) from exc
     with container:
         if container.format.name in _STILL_IMAGE_DEMUXERS:
             raise UnsupportedMediaError(
@@ -197,7 +203,9 @@ def probe_video(path: Path) -> VideoProbe:
         except StopIteration as exc:
             raise MediaDecodeError(f"{path}: the video stream holds no decodable frame") from exc
         except av.error.FFmpegError as exc:
-            raise MediaDecodeError(f"{path}: the first frame could not be decoded ({exc})") from exc
+            raise MediaDecodeError(
+                f"{path}: the first frame could not be decoded (ffmpeg: {plain_reason(exc)})"
+            ) from exc
         coded_w, coded_h = int(ctx.width), int(ctx.height)
         width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
         frame_count = int(stream.frames or 0) or round(duration_s * fps)
