@@ -270,7 +270,10 @@ def prepare(
             if video_path is not None and window is not None:
                 transcode = normalize_video(
                     video_path, _destination(out, video_path, ".mp4"),
-                    VideoTarget(window.start_s, window.end_s, max_height, keep_sound),
+                    VideoTarget(
+                        window.start_s, window.end_s, max_height, keep_sound,
+                        max_duration_s=longest,
+                    ),
                     profile=profile, allow_stream_copy=allow_stream_copy,
                     on_progress=(lambda share: on_progress("encoding the video", share))
                     if on_progress else None,
