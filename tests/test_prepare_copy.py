@@ -97,7 +97,8 @@ def test_an_output_that_does_not_decode_is_named_by_the_users_file(
     concatenated, tmp_path, monkeypatch
 ):
     def broken_ffmpeg(args: list[str], *_: object) -> None:
-        Path(args[-1].removeprefix("file:")).write_bytes(b"\0" * 1000)
+        output = [a for a in args if a.startswith("file:")][-1]
+        Path(output.removeprefix("file:")).write_bytes(b"\0" * 1000)
 
     monkeypatch.setattr(transcode, "_run", broken_ffmpeg)
     with pytest.raises(KlingPrepError) as caught:
