@@ -568,11 +568,17 @@ def sandbox(args: tuple[str, ...]) -> None:
 @click.option(
     "--config", type=click.Path(path_type=Path, exists=True), help="A kling-prep.toml to use."
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a non-empty --out-dir: remove what an earlier prepare wrote there (its "
+    "report.json and the files it lists); other files are left alone.",
+)
 def prepare(
     image: str | None, video: str | None, out_dir: Path, orientation: str | None,
     max_seconds: float | None, start_s: float | None, end_s: float | None, max_height: int,
     prompt: str | None, no_sound: bool, crop_to_person: bool, auto_exposure: bool,
-    no_stream_copy: bool, allow_no_face: bool, as_json: bool, config: Path | None,
+    no_stream_copy: bool, allow_no_face: bool, as_json: bool, config: Path | None, force: bool,
 ) -> None:  # fmt: skip
     """Turn your files into files the API accepts, then check them.
 
@@ -581,7 +587,8 @@ def prepare(
     frame rate, upright, SDR, within the size limits; copied without re-encoding when it
     already complies. The image: upright, JPEG or PNG, within the sides, bytes and aspect
     ratio (padded, not cropped). --out-dir then holds the video, the image and report.json
-    (the check of the prepared files, with what was done to each).
+    (the check of the prepared files, with what was done to each); it must be empty, or
+    given with --force.
 
     \b
     Exit codes: 0 ready as given, 1 fixed or warnings, 2 blocked or refused (nothing
@@ -604,6 +611,7 @@ def prepare(
             "keep_sound": not no_sound, "settings": settings,
             "allow_no_face": allow_no_face or None, "crop_to_person": crop_to_person,
             "auto_exposure": auto_exposure, "allow_stream_copy": not no_stream_copy,
+            "force": force,
         }  # fmt: skip
         with _quiet_native_stderr():
             result = _with_progress(
@@ -625,6 +633,12 @@ def prepare(
         click.echo(f"refused: {result.refusal.message}", err=True)
         click.echo(f"  rule: {result.refusal.rule}; nothing was written", err=True)
         sys.exit(result.exit_code)
+    if result.removed_paths:
+        names = ", ".join(p.name for p in result.removed_paths)
+        click.echo(f"removed {names} (written by an earlier prepare)", err=True)
+    if result.kept_paths:
+        names = ", ".join(p.name for p in result.kept_paths)
+        click.echo(f"kept    {names} (not written by kling-prep: not in report.json)", err=True)
     if result.window is not None:
         w = result.window
         click.echo(f"window  {w.start_s:.2f}-{w.end_s:.2f} s ({w.duration_s:.1f} s, "

@@ -81,6 +81,10 @@ class PrepareResult:
     transcode: TranscodeResult | None = None
     image_fix: ImageFix | None = None
     refusal: Refusal | None = None
+    # With force: what an earlier prepare had written here and this one removed, and the
+    # other files it found here and left alone.
+    removed_paths: list[Path] = field(default_factory=list)
+    kept_paths: list[Path] = field(default_factory=list)
 
     @property
     def is_refused(self) -> bool:
@@ -114,6 +118,72 @@ def _destination(out_dir: Path, source: Path, suffix: str) -> Path:
     if dest.resolve() == source.resolve() or dest.with_suffix(".jpg").resolve() == source.resolve():
         dest = out_dir / f"{source.stem}-prepared{suffix}"
     return dest
+
+
+@dataclass(frozen=True)
+class _OutDir:
+    """What --out-dir holds before this run: the files an earlier prepare wrote (its
+    report.json and the files that report lists) and everything else."""
+
+    earlier: list[Path]
+    others: list[Path]
+
+
+def _survey_out_dir(out: Path, force: bool) -> _OutDir:
+    """Refuse a folder that holds anything unless `force`: report.json must describe every
+    file beside it, or a user can submit an earlier run's video with this run's image.
+
+    Raises:
+        KlingPrepError: `out` is a file, or holds files and `force` is off.
+    """
+    if not out.exists():
+        return _OutDir([], [])
+    if not out.is_dir():
+        raise KlingPrepError(f"--out-dir {out}: a file, not a folder")
+    entries = sorted(out.iterdir())
+    if entries and not force:
+        names = ", ".join(p.name for p in entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise KlingPrepError(
+            f"--out-dir {out} is not empty ({len(entries)} entries: {names}); prepare writes "
+            "into an empty folder so that its report.json describes every file there. Give "
+            "--force to replace what an earlier prepare wrote (other files are left alone), "
+            "or another --out-dir"
+        )
+    earlier = sorted(_earlier_outputs(out))
+    return _OutDir(earlier, [p for p in entries if p not in earlier])
+
+
+def _earlier_outputs(out: Path) -> list[Path]:
+    """The files an earlier prepare wrote into `out`: its report.json, when it is one (it has
+    a `prepare` section), and the video and image that report lists, by name in `out`."""
+    report = out / REPORT_NAME
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return []
+    section = data.get("prepare") if isinstance(data, dict) else None
+    if not isinstance(section, dict):
+        return []
+    found = [report]
+    for key in ("video", "image"):
+        entry = section.get(key)
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+            # The report holds the path as given then (relative to that run's folder, or
+            # absolute); the file itself was written straight into `out`.
+            path = out / Path(entry["path"]).name
+            if path.is_file() and not path.is_symlink():
+                found.append(path)
+    return found
+
+
+def _refuse_overwrite(survey: _OutDir, planned: list[Path]) -> None:
+    """Never replace a file kling-prep did not write, even with force."""
+    for path in planned:
+        if path in survey.others:
+            raise KlingPrepError(
+                f"{path}: prepare would write over this file, which no earlier prepare wrote "
+                "(it is not in that folder's report.json); move it or choose another --out-dir"
+            )
 
 
 def _pinned_window(
@@ -154,6 +224,7 @@ def prepare(
     on_progress: ProgressSink | None = None,
     input_check: CheckResult | None = None,
     kit: VisionKit | None = None,
+    force: bool = False,
 ) -> PrepareResult:
     """Trim and normalize the video, fix the image, and check what was written.
 
@@ -176,15 +247,18 @@ def prepare(
         input_check: the check of these same inputs with the same options, when the caller
             has just run it (a batch row): reused instead of analysing the inputs again.
         kit: models to reuse across calls (a batch worker's); built per check when None.
+        force: write into an `out_dir` that is not empty: the files an earlier prepare wrote
+            there (its report.json and the files it lists) are removed first; other files
+            are left alone and never written over.
 
     Returns:
         The PrepareResult. When no window of the minimum length qualifies, it carries a
         `refusal` and nothing was written.
 
     Raises:
-        KlingPrepError: an input cannot be read or fetched, a pinned window is invalid, or
-            ffmpeg failed (FFmpegFailedError, with its stderr tail); files this call wrote are
-            removed.
+        KlingPrepError: `out_dir` is not empty and `force` is off, an input cannot be read or
+            fetched, a pinned window is invalid, or ffmpeg failed (FFmpegFailedError, with its
+            stderr tail); files this call wrote are removed.
     """
     settings = settings or Settings()
     profile = settings.profile
@@ -200,6 +274,7 @@ def prepare(
         longest = min(longest, max_seconds)
     is_pinned = start_s is not None or end_s is not None
     out = Path(out_dir)
+    survey = _survey_out_dir(out, force)
     with tempfile.TemporaryDirectory(prefix="kling-prep-") as tmp:
         # 1. Inputs: local paths, or URLs downloaded within (generous) limits.
         workdir = Path(tmp)
@@ -223,6 +298,14 @@ def prepare(
             if video is not None
             else None
         )
+        # Never write over a file no earlier prepare wrote: known before any analysis.
+        planned = [out / REPORT_NAME]
+        if video_path is not None:
+            planned.append(_destination(out, video_path, ".mp4"))
+        if image_path is not None:
+            stem = _destination(out, image_path, "")
+            planned += [stem.with_name(stem.name + suffix) for suffix in (".jpg", ".png")]
+        _refuse_overwrite(survey, planned)
         # 2. The inputs' analysis, through the one check path, where a decision needs it.
         analyse_image = image_path is not None and (crop_to_person or auto_exposure)
         analyse_video = video_path is not None and not is_pinned
@@ -262,15 +345,21 @@ def prepare(
                         ),
                     )  # fmt: skip
                 window = chosen
-        # 4. Write: video, then image; on any failure remove what this call wrote.
+        # 4. Write: the earlier prepare's files out, then video, then image; on any failure
+        # remove what this call wrote.
         out.mkdir(parents=True, exist_ok=True)
+        for path in survey.earlier:
+            path.unlink(missing_ok=True)
         written: list[Path] = []
         try:
             transcode = None
             if video_path is not None and window is not None:
                 transcode = normalize_video(
                     video_path, _destination(out, video_path, ".mp4"),
-                    VideoTarget(window.start_s, window.end_s, max_height, keep_sound),
+                    VideoTarget(
+                        window.start_s, window.end_s, max_height, keep_sound,
+                        max_duration_s=longest,
+                    ),
                     profile=profile, allow_stream_copy=allow_stream_copy,
                     on_progress=(lambda share: on_progress("encoding the video", share))
                     if on_progress else None,
@@ -299,6 +388,7 @@ def prepare(
                 ("pinned" if is_pinned else "chosen"),
                 path_taken=transcode.path_taken if transcode else None,
                 transcode=transcode, image_fix=fixed,
+                removed_paths=survey.earlier, kept_paths=survey.others,
             )  # fmt: skip
             # 6. The report: the check's JSON of the output plus what prepare did.
             write_atomically(

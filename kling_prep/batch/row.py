@@ -482,6 +482,7 @@ def process_row(task: RowTask, context: RowContext) -> RowOutcome:
                 orientation=row.orientation, prompt=row.prompt, keep_sound=row.keep_sound,
                 settings=settings, allow_no_face=options.allow_no_face,
                 on_progress=prep_clock.on_progress, input_check=result, kit=context.kit,
+                force=True,  # the row's own folder: a retried row replaces its earlier files
             )  # fmt: skip
             timings["prepare_s"] = round(time.perf_counter() - prep_clock.start, 4)
             timings["encode_s"] = prep_clock.span("encoding the video")

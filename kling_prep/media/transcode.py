@@ -20,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from kling_prep.errors import FFmpegFailedError, MediaDecodeError
+from kling_prep.errors import FFmpegFailedError, KlingPrepError, MediaDecodeError
 from kling_prep.limits import ApiProfile
 from kling_prep.media.ffmpeg import find_ffmpeg
 from kling_prep.media.outputs import give_normal_mode
@@ -43,6 +43,7 @@ X264_CRF = 18
 AUDIO_BITRATE_BPS = 160_000
 SIZE_MARGIN = 0.92  # aim for 92% of the size limit: the container and VBV overshoot need room
 STDERR_TAIL_CHARS = 2000
+OUTPUT_PLACEHOLDER = "\x00output\x00"  # replaced by the temporary path in _write
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,10 @@ class PacketScan:
     is_vfr: bool
     interval_spread: float  # (max - min) frame interval / median interval
     sizes: list[tuple[float, int]]  # (time_s, bytes) of every packet, audio included
+    # ffmpeg's `-ss` counts from the container's start (its earliest stream), these times from
+    # the video's first frame: a clip joined with `-f concat -c copy` starts its video ~20 ms
+    # after its audio, and a seek to a keyframe's time would land that much before it.
+    seek_offset_s: float = 0.0
 
     def bytes_between(self, start_s: float, end_s: float) -> int:
         return sum(n for t, n in self.sizes if start_s - 1e-6 <= t < end_s)
@@ -112,6 +117,9 @@ class VideoTarget:
     end_s: float
     max_height: int = 1080  # the shorter side's limit ("1080p" names it for portrait and landscape)
     keep_sound: bool = True
+    # The longest the output may last (the API's limit for the orientation): putting the
+    # window's ends on the frame grid must not add the frame that crosses it.
+    max_duration_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,7 @@ def scan_packets(path: Path) -> PacketScan:
             video = container.streams.video[0]
             v_base = float(video.time_base or 0)
             v_start = float(video.start_time or 0) * v_base
+            container_start_s = (container.start_time or 0) / 1e6
             streams = [video, *container.streams.audio[:1]]
             for packet in container.demux(streams):
                 if packet.pts is None or packet.size == 0:
@@ -189,7 +198,10 @@ def scan_packets(path: Path) -> PacketScan:
         # Container rounding moves a CFR frame by a tick at most; phones vary by 5-50%.
         off = sum(abs(d - median) > 0.1 * median for d in intervals)
         is_vfr = off > max(1, len(intervals) // 100)
-    return PacketScan(sorted(keyframes), times, order, is_vfr, round(spread, 3), sizes)
+    return PacketScan(
+        sorted(keyframes), times, order, is_vfr, round(spread, 3), sizes,
+        seek_offset_s=max(0.0, v_start - container_start_s),
+    )  # fmt: skip
 
 
 def output_size(
@@ -353,22 +365,24 @@ def normalize_video(
         FFmpegNotFoundError: no ffmpeg binary.
         FFmpegFailedError: ffmpeg failed (its stderr tail in the message).
     """
-    import ffmpeg  # ffmpeg-python: builds the argument list
-
     binary = find_ffmpeg()
     # 1. What the input is.
     probe = probe_video(source)
     scan = scan_packets(source)
     h264_profile = _h264_profile(source)
     fps_in = probe.fps or 25.0
-    # 2. The window on the frame grid (CFR) or as given (VFR); never past the end.
+    # 2. The window on the frame grid (CFR) or as given (VFR); never past the end, and never
+    # a frame longer than the longest allowed.
     end_s = min(target.end_s, probe.duration_s)
+    start_s = target.start_s
     start_frame = round(target.start_s * fps_in)
     end_frame = round(end_s * fps_in)
     if not scan.is_vfr and end_frame > start_frame:
+        longest = target.max_duration_s
+        if longest is not None and (end_frame - start_frame) / fps_in > longest + 1e-3:
+            end_frame = start_frame + math.floor(longest * fps_in + 1e-6)
         start_s, end_s = start_frame / fps_in, end_frame / fps_in
-    else:
-        start_s = target.start_s
+    window = (start_s, end_s)
     # Copy: start exactly on the keyframe within half a frame of the window's start.
     near = [k for k in scan.keyframe_times_s if abs(k - start_s) < 0.5 / fps_in]
     aligned = VideoTarget(start_s, end_s, target.max_height, target.keep_sound)
@@ -376,7 +390,7 @@ def normalize_video(
     if not allow_stream_copy:
         blockers.append("stream copy disabled")
     copy_frames = 0
-    steps: list[Step] = []
+    copy_steps: list[Step] = []
     if not blockers and near:
         start_s = near[0]
         clean = scan.clean_copy_end(start_s, end_s)
@@ -385,123 +399,241 @@ def normalize_video(
         else:
             copy_frames, copy_end_s = clean
             if copy_end_s < end_s - 0.5 / fps_in:
-                steps.append(Step(
+                copy_steps.append(Step(
                     "copy_end", f"end moved from {end_s:.3f} s to {copy_end_s:.3f} s, the last "
                     "frame a copy can stop at without a B-frame losing its reference",
                     round(end_s, 3), round(copy_end_s, 3),
                 ))  # fmt: skip
             end_s = copy_end_s
-    is_copy = not blockers
-    duration_s = end_s - start_s
-    whole = start_s <= 1e-3 and end_s >= probe.duration_s - 0.5 / fps_in
-    if not whole:
-        steps.insert(0, Step(
-            "trim", f"kept {start_s:.3f}-{end_s:.3f} s ({duration_s:.2f} s) of "
-            f"{probe.duration_s:.2f} s, frame-accurate",
-            round(probe.duration_s, 3), round(duration_s, 3),
-        ))  # fmt: skip
-    # 3. The command.
     has_audio = probe.has_audio and target.keep_sound
-    inp = ffmpeg.input(
-        f"file:{source.resolve()}", ss=f"{max(0.0, start_s - (0 if is_copy else 1e-4)):.6f}",
-        t=f"{duration_s:.6f}", protocol_whitelist="file",
-    )  # fmt: skip
-    width, height = probe.width, probe.height
-    fps_out = fps_in
-    tone_method: str | None = None
-    out_opts: dict[str, Any] = {"f": "mp4", "movflags": "+faststart", "map_metadata": -1}
-    if is_copy:
-        streams = [inp["v:0"], *([inp["a:0"]] if has_audio else [])]
-        out_opts.update({"c": "copy", "frames:v": copy_frames})
-        steps.append(Step(
+    audio_steps = []
+    if probe.has_audio and not target.keep_sound:
+        audio_steps.append(
+            Step("drop_audio", "audio left out: keep_original_sound is off", "audio", None)
+        )
+    steps: list[Step] = []
+    # 3. A copy, checked to decode frame for frame before it takes the final name; a copy
+    # that does not is thrown away and the window re-encoded.
+    if not blockers:
+        copy_steps.append(Step(
             "stream_copy", "streams copied, not re-encoded: the input already complies and the "
             "window starts on a keyframe",
         ))  # fmt: skip
-    else:
-        video = inp["v:0"]
+        out_opts: dict[str, Any] = {"c": "copy", "frames:v": copy_frames}
+        inp = _input(source, start_s + scan.seek_offset_s, end_s - start_s)
+        streams = [inp["v:0"], *([inp["a:0"]] if has_audio else [])]
+        args = _command(binary, streams, out_opts)
+        fault = _write(
+            args, source, dest, end_s - start_s, on_progress,
+            verify=lambda written: _copy_fault(written, copy_frames),
+        )  # fmt: skip
+        if fault is None:
+            steps = [
+                *_trim_step(start_s, end_s, probe.duration_s, fps_in),
+                *copy_steps,
+                *audio_steps,
+            ]
+            return _result(dest, "stream_copy", steps, start_s, end_s, fps_in, [], None, args)
+        log.warning("%s: the stream copy was thrown away (%s); re-encoding", source, fault)
+        blockers.append(f"a stream copy from {start_s:.3f} s did not decode ({fault})")
+        start_s, end_s = window
+    # 4. A re-encode.
+    duration_s = end_s - start_s
+    inp = _input(source, max(0.0, start_s + scan.seek_offset_s - 1e-4), duration_s)
+    video = inp["v:0"]
+    fps_out = fps_in
+    tone_method: str | None = None
+    out_opts = {}
+    steps.append(Step(
+        "re_encode", f"re-encoded to H.264 High yuv420p{' + AAC' if has_audio else ''} "
+        f"because: {'; '.join(blockers)}",
+        probe.video_codec, "h264",
+    ))  # fmt: skip
+    if probe.rotation_deg:
+        # ffmpeg's autorotate turns the pixels before the filters below and clears the tag.
         steps.append(Step(
-            "re_encode", f"re-encoded to H.264 High yuv420p{' + AAC' if has_audio else ''} "
-            f"because: {'; '.join(blockers)}",
-            probe.video_codec, "h264",
+            "rotate", f"rotation {probe.rotation_deg} deg applied to the pixels",
+            probe.rotation_deg, 0,
         ))  # fmt: skip
-        if probe.rotation_deg:
-            # ffmpeg's autorotate turns the pixels before the filters below and clears the tag.
-            steps.append(Step(
-                "rotate", f"rotation {probe.rotation_deg} deg applied to the pixels",
-                probe.rotation_deg, 0,
-            ))  # fmt: skip
-        if scan.is_vfr:
-            rate = cfr_rate(fps_in)
-            fps_out = float(rate)
-            video = video.filter("fps", fps=str(rate))
-            steps.append(Step(
-                "constant_frame_rate", f"variable frame rate (intervals spread "
-                f"{scan.interval_spread:.0%}) converted to constant {fps_out:.3f} fps",
-                "vfr", round(fps_out, 3),
-            ))  # fmt: skip
-        if probe.color_transfer in HDR_TRANSFERS:
-            video, tone_method = _tone_map_chain(
-                video, probe.color_transfer, available_filters(binary)
-            )
-            steps.append(Step(
-                "tone_map", f"{HDR_TRANSFERS[probe.color_transfer]} {probe.pixel_format} tone-mapped "
-                f"to 8-bit SDR BT.709 ({tone_method})",
-                probe.color_transfer, "bt709",
-            ))  # fmt: skip
-            out_opts.update(colorspace="bt709", color_primaries="bt709", color_trc="bt709")
-        width, height = output_size(
-            probe.width, probe.height, max_short_px=target.max_height, profile=profile
-        )
-        if (width, height) != (probe.width, probe.height):
-            video = video.filter("scale", width, height, flags="bicubic")
-            steps.append(Step(
-                "scale", f"resized {probe.width}x{probe.height} -> {width}x{height} px "
-                f"(shorter side at most {target.max_height} px, sides "
-                f"{profile.video_min_side_px}-{profile.video_max_side_px} px)",
-                f"{probe.width}x{probe.height}", f"{width}x{height}",
-            ))  # fmt: skip
-        video = video.filter("format", "yuv420p")
-        # The bitrate cap keeps the file under the API's limit with room for the audio.
-        budget_bps = SIZE_MARGIN * profile.video_max_bytes * 8 / max(duration_s, 1.0)
-        video_cap = int(budget_bps - (AUDIO_BITRATE_BPS if has_audio else 0))
-        streams = [video]
-        out_opts.update({
-            "c:v": "libx264", "preset": X264_PRESET, "crf": X264_CRF, "profile:v": "high",
-            "pix_fmt": "yuv420p", "maxrate": video_cap, "bufsize": 2 * video_cap,
-            "fps_mode": "cfr",
-        })  # fmt: skip
-        if has_audio:
-            audio = inp["a:0"].filter("aresample", **{"async": 1, "first_pts": 0})
-            streams.append(audio)
-            out_opts.update({"c:a": "aac", "b:a": AUDIO_BITRATE_BPS, "ac": 2})
-    if probe.has_audio and not target.keep_sound:
-        steps.append(
-            Step("drop_audio", "audio left out: keep_original_sound is off", "audio", None)
-        )
-    # 4. Run into a temporary name beside the destination; rename when complete.
+    fps_out = _base_rate(source, fps_in)
+    if scan.is_vfr:
+        rate = cfr_rate(fps_in)
+        fps_out = float(rate)
+        video = video.filter("fps", fps=str(rate))
+        steps.append(Step(
+            "constant_frame_rate", f"variable frame rate (intervals spread "
+            f"{scan.interval_spread:.0%}) converted to constant {fps_out:.3f} fps",
+            "vfr", round(fps_out, 3),
+        ))  # fmt: skip
+    if probe.color_transfer in HDR_TRANSFERS:
+        video, tone_method = _tone_map_chain(video, probe.color_transfer, available_filters(binary))
+        steps.append(Step(
+            "tone_map", f"{HDR_TRANSFERS[probe.color_transfer]} {probe.pixel_format} tone-mapped "
+            f"to 8-bit SDR BT.709 ({tone_method})",
+            probe.color_transfer, "bt709",
+        ))  # fmt: skip
+        out_opts.update(colorspace="bt709", color_primaries="bt709", color_trc="bt709")
+    width, height = output_size(
+        probe.width, probe.height, max_short_px=target.max_height, profile=profile
+    )
+    if (width, height) != (probe.width, probe.height):
+        video = video.filter("scale", width, height, flags="bicubic")
+        steps.append(Step(
+            "scale", f"resized {probe.width}x{probe.height} -> {width}x{height} px "
+            f"(shorter side at most {target.max_height} px, sides "
+            f"{profile.video_min_side_px}-{profile.video_max_side_px} px)",
+            f"{probe.width}x{probe.height}", f"{width}x{height}",
+        ))  # fmt: skip
+    video = video.filter("format", "yuv420p")
+    # The bitrate cap keeps the file under the API's limit with room for the audio.
+    budget_bps = SIZE_MARGIN * profile.video_max_bytes * 8 / max(duration_s, 1.0)
+    video_cap = int(budget_bps - (AUDIO_BITRATE_BPS if has_audio else 0))
+    streams = [video]
+    out_opts.update({
+        "c:v": "libx264", "preset": X264_PRESET, "crf": X264_CRF, "profile:v": "high",
+        "pix_fmt": "yuv420p", "maxrate": video_cap, "bufsize": 2 * video_cap,
+        "fps_mode": "cfr",
+    })  # fmt: skip
+    if target.max_duration_s is not None:
+        # At a constant rate ffmpeg may duplicate a frame to fill a gap (joined clips have
+        # them), so the frame count, not only -t, keeps the output within the longest allowed.
+        frames = round(duration_s * fps_out)
+        if frames / fps_out > target.max_duration_s + 1e-3:
+            frames = math.floor(target.max_duration_s * fps_out + 1e-6)
+        out_opts["frames:v"] = frames
+    if has_audio:
+        audio = inp["a:0"].filter("aresample", **{"async": 1, "first_pts": 0})
+        streams.append(audio)
+        out_opts.update({"c:a": "aac", "b:a": AUDIO_BITRATE_BPS, "ac": 2})
+    steps.extend(audio_steps)
+    args = _command(binary, streams, out_opts)
+    _write(args, source, dest, duration_s, on_progress, verify=None)
+    steps = [*_trim_step(start_s, end_s, probe.duration_s, fps_in), *steps]
+    return _result(dest, "re_encode", steps, start_s, end_s, fps_out, blockers, tone_method, args)
+
+
+def _trim_step(start_s: float, end_s: float, full_s: float, fps: float) -> list[Step]:
+    if start_s <= 1e-3 and end_s >= full_s - 0.5 / fps:
+        return []
+    duration_s = end_s - start_s
+    return [Step(
+        "trim", f"kept {start_s:.3f}-{end_s:.3f} s ({duration_s:.2f} s) of {full_s:.2f} s, "
+        "frame-accurate",
+        round(full_s, 3), round(duration_s, 3),
+    )]  # fmt: skip
+
+
+def _input(source: Path, seek_s: float, duration_s: float) -> Any:
+    """The input read from `seek_s` on ffmpeg's clock (the container's start) for `duration_s`,
+    through the `file` protocol only, so a crafted playlist cannot pull other files or URLs."""
+    import ffmpeg  # ffmpeg-python: builds the argument list
+
+    return ffmpeg.input(
+        f"file:{source.resolve()}", ss=f"{seek_s:.6f}", t=f"{duration_s:.6f}",
+        protocol_whitelist="file",
+    )  # fmt: skip
+
+
+def _command(binary: str, streams: list[Any], out_opts: dict[str, Any]) -> list[str]:
+    """The argument list, writing to a placeholder `_write` replaces with a temporary path."""
+    import ffmpeg
+
+    out = ffmpeg.output(
+        *streams, "file:" + OUTPUT_PLACEHOLDER, f="mp4", movflags="+faststart", map_metadata=-1,
+        **out_opts,
+    )  # fmt: skip
+    compiled: list[str] = out.compile(cmd=binary, overwrite_output=True)
+    return [
+        compiled[0], "-hide_banner", "-nostdin", "-loglevel", "warning",
+        "-progress", "pipe:1", "-nostats", *compiled[1:],
+    ]  # fmt: skip
+
+
+def _write(
+    args: list[str],
+    source: Path,
+    dest: Path,
+    duration_s: float,
+    on_progress: ProgressSink | None,
+    verify: Callable[[Path], str | None] | None,
+) -> str | None:
+    """Run ffmpeg into a temporary name beside `dest`, read the result back, and rename it to
+    `dest` only when it is whole and `verify` finds no fault.
+
+    Returns:
+        None when `dest` was written, else the fault `verify` found (nothing is left behind).
+
+    Raises:
+        FFmpegFailedError: ffmpeg failed.
+        MediaDecodeError: what ffmpeg wrote cannot be read; named by the user's file.
+    """
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}.", suffix=".part")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        out = ffmpeg.output(*streams, f"file:{tmp}", **out_opts)
-        compiled = out.compile(cmd=binary, overwrite_output=True)
-        args = [
-            compiled[0], "-hide_banner", "-nostdin", "-loglevel", "warning",
-            "-progress", "pipe:1", "-nostats", *compiled[1:],
-        ]  # fmt: skip
-        log.info("ffmpeg: %s", " ".join(args))
-        _run(args, duration_s, on_progress, str(source))
-        result_probe = probe_video(tmp)
-        _finish(tmp, dest)
+        run_args = [a.replace(OUTPUT_PLACEHOLDER, str(tmp)) for a in args]
+        log.info("ffmpeg: %s", " ".join(run_args))
+        _run(run_args, duration_s, on_progress, str(source))
+        fault = verify(tmp) if verify is not None else None
+        if fault is None:
+            try:
+                probe_video(tmp)
+            except KlingPrepError as exc:
+                # The temporary name means nothing to the user: say which input it came from.
+                reason = str(exc).replace(f"{tmp}: ", "").replace(str(tmp), dest.name)
+                raise MediaDecodeError(
+                    f"{source}: the video prepared from it ({dest.name}) cannot be read back: "
+                    f"{reason}"
+                ) from exc
+            _finish(tmp, dest)
+            return None
+        tmp.unlink()
+        return fault
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _copy_fault(path: Path, expected_frames: int) -> str | None:
+    """Why a stream copy is unusable, or None: every copied frame must decode and be shown.
+
+    A copy started before its keyframe carries the earlier group of pictures hidden by an edit
+    list (fewer frames shown than copied), or frames that reference a picture it does not hold.
+    The copy is decoded whole (about 3 s for 30 s of 1080p): a partial read would miss a
+    broken group of pictures later on.
+    """
+    import av
+
+    shown = 0
+    try:
+        with av.open(str(path)) as container:
+            for _ in container.decode(video=0):
+                shown += 1
+    except (av.error.FFmpegError, IndexError) as exc:
+        return f"it cannot be decoded after {shown} frames: {exc}"
+    if shown != expected_frames:
+        return f"{shown} of its {expected_frames} frames decode and are shown"
+    return None
+
+
+def _result(
+    dest: Path,
+    path_taken: PathTaken,
+    steps: list[Step],
+    start_s: float,
+    end_s: float,
+    fps: float,
+    blockers: list[str],
+    tone_method: str | None,
+    args: list[str],
+) -> TranscodeResult:
+    written = probe_video(dest)
     return TranscodeResult(
-        path=dest, path_taken="stream_copy" if is_copy else "re_encode", steps=steps,
-        start_s=round(start_s, 6), end_s=round(end_s, 6), width=result_probe.width,
-        height=result_probe.height, fps=round(result_probe.fps or fps_out, 3),
-        duration_s=round(result_probe.duration_s, 3), size_bytes=dest.stat().st_size,
-        copy_blockers=blockers, tone_map_method=tone_method, command=args,
+        path=dest, path_taken=path_taken, steps=steps, start_s=round(start_s, 6),
+        end_s=round(end_s, 6), width=written.width, height=written.height,
+        fps=round(written.fps or fps, 3), duration_s=round(written.duration_s, 3),
+        size_bytes=dest.stat().st_size, copy_blockers=blockers, tone_map_method=tone_method,
+        command=args,
     )  # fmt: skip
 
 
@@ -510,3 +642,13 @@ def _h264_profile(path: Path) -> str:
 
     with av.open(str(path)) as container:
         return str(container.streams.video[0].codec_context.profile or "")
+
+
+def _base_rate(path: Path, fps: float) -> float:
+    """The rate ffmpeg gives a constant-frame-rate output by default: the stream's base rate
+    (r_frame_rate), which a joined clip's average rate can fall short of."""
+    import av
+
+    with av.open(str(path)) as container:
+        rate = container.streams.video[0].base_rate
+    return float(rate) if rate else fps
