@@ -415,7 +415,9 @@ def _run_prepare_for_submit(
     image: str, video: str, out_dir: Path, orientation: Any, prompt: str, keep_sound: bool,
     allow_no_face: bool | None, settings: Any,
 ) -> Any:  # fmt: skip
-    """`prepare` before a submission; a refusal exits 2 with nothing sent."""
+    """`prepare` before a submission; a refusal exits 2 with nothing sent. The prepared folder
+    is the submissions' own: an earlier submission's prepared files there are replaced (`force`
+    removes only what kling-prep wrote)."""
     from kling_prep.preparation import prepare as run_prepare
 
     with _quiet_native_stderr():
@@ -423,7 +425,7 @@ def _run_prepare_for_submit(
             lambda on_progress: run_prepare(
                 image, video, out_dir, orientation=orientation, prompt=prompt,
                 keep_sound=keep_sound, settings=settings, allow_no_face=allow_no_face,
-                on_progress=on_progress,
+                on_progress=on_progress, force=True,
             ),
             show_progress=sys.stderr.isatty(), describe=str,
         )  # fmt: skip

@@ -284,6 +284,7 @@ def prepare(
                 workdir,
                 max_bytes=INPUT_SIZE_FACTOR * profile.image_max_bytes,
                 timeout_s=settings.fetch_timeout_s,
+                role="image",
             )
             if image is not None
             else None
@@ -294,6 +295,7 @@ def prepare(
                 workdir,
                 max_bytes=INPUT_SIZE_FACTOR * profile.video_max_bytes,
                 timeout_s=settings.fetch_timeout_s,
+                role="video",
             )
             if video is not None
             else None

@@ -88,9 +88,19 @@ def test_submit_prepare_trims_a_long_clip_uploads_it_and_submits_once(
         assert code == 0, out
         assert "completed" in out
         assert sandbox.stats.jobs_created == 1
-    prepared = sorted(p.name for p in (env / "ready").iterdir())
-    assert "report.json" in prepared
-    assert any(name.endswith(".mp4") for name in prepared)
+        prepared = sorted(p.name for p in (env / "ready").iterdir())
+        assert "report.json" in prepared
+        assert any(name.endswith(".mp4") for name in prepared)
+        # A second submission prepares into the same folder: the first one's files are
+        # kling-prep's own and are replaced, not a reason to refuse.
+        code, out = _invoke(
+            "submit", "--prepare", "--prepared-dir", str(env / "ready"), "--image",
+            str(samples / "character.jpg"), "--video", str(samples / "bad" / "too-long.mp4"),
+            "--prompt", PROMPT + " again", "--base-url", sandbox.url, "--s3-bucket", "inputs",
+            "--s3-endpoint", s3_endpoint,
+        )  # fmt: skip
+        assert code == 0, out
+        assert sandbox.stats.jobs_created == 2
 
 
 def _check_must_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
