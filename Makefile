@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 .PHONY: run test lint bench samples clean
 
 $(RUN_STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] in ((3, 11), (3, 12)), "kling_prep needs Python 3.11 or 3.12 (mediapipe 0.10.21 has wheels for those), not " + sys.version.split()[0]'
+	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] in ((3, 11), (3, 12)) else "kling_prep needs Python 3.11 or 3.12 (mediapipe 0.10.21 has wheels for those), not " + sys.version.split()[0] + ": try make PYTHON=python3.12")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
