@@ -83,6 +83,8 @@ def command(
         stream=sys.stderr,
         force=True,
     )
+    if not verbose:  # the sandbox's own fetches of the inputs are requests too
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         keys = read_keys_file(keys_path, credits) if keys_path is not None else None
         plan = FaultPlan.parse(faults, seed=seed)
