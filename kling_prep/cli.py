@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from kling_prep.errors import KlingPrepError
+from kling_prep.sandbox.__main__ import command as sandbox_command
 from kling_prep.version import __version__
 
 EXIT_USAGE = 3
@@ -495,13 +496,9 @@ def wait(
         _fail(str(exc))
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def sandbox(args: tuple[str, ...]) -> None:
-    """Run the local emulator of the API (kling-prep sandbox --help for its options)."""
-    from kling_prep.sandbox.__main__ import main as sandbox_main
-
-    sys.exit(sandbox_main(list(args)))
+# Defined in kling_prep/sandbox/__main__.py so that `python -m kling_prep.sandbox` is the same
+# command; that module imports only click, and the server loads when the command runs.
+main.add_command(sandbox_command, "sandbox")
 
 
 # -- Preparing: trim and normalize the video, fix the image, check the result -----------------

@@ -10,6 +10,8 @@ from types import TracebackType
 from typing import Self
 
 from kling_prep.errors import ToolError
+from kling_prep.sandbox import DEFAULT_CREDITS, DEFAULT_DELAY_S
+from kling_prep.sandbox.__main__ import READY_PREFIX
 
 
 class SandboxProcess:
@@ -26,15 +28,13 @@ class SandboxProcess:
     def __init__(
         self,
         *,
-        delay_s: float = 3.0,
-        credits: int = 1000,
+        delay_s: float = DEFAULT_DELAY_S,
+        credits: int = DEFAULT_CREDITS,
         keys_path: Path | None = None,
         faults: str | None = None,
         seed: int = 0,
         startup_timeout_s: float = 20.0,
     ) -> None:
-        from kling_prep.sandbox.__main__ import READY_PREFIX
-
         command = [sys.executable, "-m", "kling_prep.sandbox", "--port", "0"]
         command += ["--delay", str(delay_s), "--credits", str(credits), "--seed", str(seed)]
         if keys_path is not None:

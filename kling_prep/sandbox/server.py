@@ -32,6 +32,7 @@ from kling_prep.errors import (
     RequestRejectedError,
 )
 from kling_prep.limits import ApiProfile, get_profile
+from kling_prep.sandbox import DEFAULT_CREDITS, DEFAULT_DELAY_S
 from kling_prep.sandbox.faults import FaultPlan, FaultRule, Route
 from kling_prep.sandbox.intake import (
     SubmissionFields,
@@ -44,8 +45,6 @@ from kling_prep.sandbox.render import render_output
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CREDITS = 1000
-DEFAULT_DELAY_S = 3.0
 _FILES_PREFIX = "/files/"
 # A job is `pending` for this share of the delay, then `processing` until it is done.
 PENDING_FRACTION = 0.25
