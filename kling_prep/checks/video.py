@@ -603,7 +603,8 @@ def check_video(
                     crowd_looks += 1
                     crowd = kit.people_finder.find_crowd(frame.rgb)
                     if crowd:
-                        sample = replace(sample, people=len(crowd))
+                        boxes = tuple(p.detection.box for p in crowd)
+                        sample = replace(sample, people=len(crowd), other_boxes=boxes)
                 poses.append((frame.time_s, pose))
                 samples.append(sample)
                 before = None

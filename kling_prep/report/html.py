@@ -152,7 +152,8 @@ def contact_sheet(
         bgr = cv2.cvtColor(sample.rgb, cv2.COLOR_RGB2BGR)
         timeline = report.samples[i]
         boxes = [("main", timeline.main_box)] if timeline.main_box is not None else []
-        rivals = max(0, timeline.people - 1)
+        # A crowd seen without a main person (the crowd look) is all rivals.
+        rivals = timeline.people - 1 if timeline.main_box is not None else timeline.people
         boxes += [
             ("rival" if k < rivals else "background", b) for k, b in enumerate(timeline.other_boxes)
         ]
@@ -264,7 +265,7 @@ def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
                        f'height="{marks_h - 3}" fill="{color}"><title>{html.escape(finding.code)} '
                        f'at {s.time_s:.1f} s</title></rect>')  # fmt: skip
         name = finding.code.removeprefix("video.").replace("_", " ")
-        out.append(f'<text x="4" y="{y + 10}" font-size="8" fill="{color}">'
+        out.append(f'<text x="{left - 8}" y="{y + 10}" font-size="8" fill="{color}" text-anchor="end">'
                    f"{html.escape(name)}</text>")  # fmt: skip
     for tr in report.transitions:
         out.append(f'<rect x="{x(tr.start_s):.1f}" y="4" width="{max(2.0, x(tr.end_s) - x(tr.start_s)):.1f}" '
