@@ -15,7 +15,7 @@ from pathlib import Path
 from kling_prep.checks.findings import SEVERITY_ORDER, Finding, worst_severity
 from kling_prep.checks.image import ImageReport, check_image
 from kling_prep.checks.pair import check_pair
-from kling_prep.checks.prompt import check_prompt
+from kling_prep.checks.prompt import check_prompt, suggest_prompt
 from kling_prep.checks.video import VideoDecoding, VideoReport, check_video
 from kling_prep.errors import KlingPrepError
 from kling_prep.limits import Orientation
@@ -70,29 +70,6 @@ class CheckResult:
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.verdict]
-
-
-def suggest_prompt(image: ImageReport | None, video: VideoReport | None) -> str:
-    """A prompt in the API guide's shape, built from what the analysis saw."""
-    action = "moves"
-    style = "smooth, natural movement"
-    if video is not None and video.motion.median_speed is not None:
-        speed = video.motion.median_speed
-        if speed >= 1.5:
-            action, style = "dances energetically", "fast, energetic movement"
-        elif speed >= 0.5:
-            action, style = "moves expressively", "lively, fluid movement"
-        else:
-            action, style = "gestures calmly", "slow, steady movement"
-    framing = (image.framing if image else None) or "upper_body"
-    body = {"full_body": "full body in view", "head_and_shoulders": "head and shoulders in view"}
-    light = "soft, even lighting"
-    if image is not None and image.lighting is not None and image.lighting.exposure_stops < -1.5:
-        light = "dim, moody lighting"
-    return (
-        f"A person {action} in a simple studio setting, {body.get(framing, 'upper body in view')}, "
-        f"{light}, {style}"
-    )
 
 
 def _localise(
@@ -218,7 +195,7 @@ def check(
     )  # fmt: skip
     # 6. The pair and the prompt.
     pair = check_pair(image_report, video_report, t) if image_report and video_report else []
-    proposed = suggest_prompt(image_report, video_report)
+    proposed = suggest_prompt(image_report, video_report, t)
     sources = {k: v for k, v in (("image", image_url), ("video", video_url)) if v}
     return CheckResult(
         image=image_report,

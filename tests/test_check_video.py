@@ -217,3 +217,52 @@ def test_the_decode_and_the_analysis_report_progress_to_the_end(kit, sway, clip_
     assert seen["decoding"][-1] == 1.0
     assert seen["video"][-1] == 1.0
     assert seen["video"] == sorted(seen["video"])
+
+
+@pytest.mark.shared_media
+def test_a_raised_hand_is_never_a_background_person(kit, shared_media):
+    """A talk-show host holds an open hand up beside his face: the tiled look (every 2 s)
+    anchored a face on the hand in 11 of the clip's 106 frames and the landmarker drew a small
+    body from it, so whether `video.background_person` came out depended on which frames the
+    tiled samples hit (a window cut a few frames earlier or later, copied or re-encoded, said
+    otherwise). Every frame is looked at here, so no sampling phase can hide the answer."""
+    import av
+    import cv2
+
+    from kling_prep.checks.video import SAMPLE_MAX_SIDE_PX, _analyse_sample
+    from kling_prep.media.frames import SampledFrame
+
+    t = Thresholds()
+    with av.open(str(shared_media / "talk-gestures.mp4")) as container:
+        for index, decoded in enumerate(itertools.islice(container.decode(video=0), 48)):
+            rgb = decoded.to_ndarray(format="rgb24")
+            scale = SAMPLE_MAX_SIDE_PX / max(rgb.shape[:2])
+            size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+            rgb = np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+            frame = SampledFrame(index=index, time_s=index / 30, rgb=rgb)
+            proposed = kit.video_detector.detect(rgb, use_tiles=True)
+            sample, _, _ = _analyse_sample(frame, proposed, kit, t)
+            assert (sample.people, sample.background_people) == (1, 0), f"frame {index}"
+
+
+def test_a_smaller_person_beside_the_character_is_still_reported(
+    kit, astronaut, astronaut_mask, clip_dir
+):
+    # The same figure at a third of the main one's height, standing apart on the right, for
+    # 6 s: a real background person, whom the raised-hand rule must not hide. (Sizes are
+    # compared by the detector's body radius, which swings with the sway: some samples may
+    # rank it a rival; most must see it as the smaller person it is.)
+    main = sway_frames(astronaut, astronaut_mask, 6.0, (360, 480))
+    small = sway_frames(astronaut, astronaut_mask, 6.0, (120, 160), mirror=True)
+    frames = []
+    for big, little in zip(main, small, strict=True):
+        right = studio(360, 480, (200, 196, 188))
+        right[480 - 160 :, 100:220] = little
+        frames.append(np.concatenate([big, right], axis=1))
+    path = clip_dir / "background-person.mp4"
+    write_mp4(path, frames, with_audio=False)
+    report = _check(path, kit, keep_sound=False)
+    assert _codes(report)["video.background_person"] == "warn"
+    seen = [s for s in report.samples if s.background_people]
+    assert len(seen) >= 3
+    assert all(s.other_boxes for s in seen)

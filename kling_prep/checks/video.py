@@ -26,8 +26,8 @@ from kling_prep.media.frames import SampledFrame, VideoScan, decode_thumbs, scan
 from kling_prep.media.probe import VideoProbe, probe_video
 from kling_prep.vision.cuts import CutDetector, CutScan, locate_cut
 from kling_prep.vision.kit import VisionKit
-from kling_prep.vision.people import PersonBox, confirm_people, relative_size
-from kling_prep.vision.pose import BodyPose
+from kling_prep.vision.people import Person, PersonBox, confirm_people, relative_size
+from kling_prep.vision.pose import LEFT_WRIST, BodyPose
 
 SAMPLE_FPS = 2.0  # analysis samples a second: people and the camera
 # The pose and the face view are read on the samples this pattern marks, repeated (pairs half a
@@ -64,6 +64,9 @@ class VideoSample:
     framing: str  # "unknown" when nobody or not read
     person_height_share: float | None
     main_box: tuple[int, int, int, int] | None  # in the sample's pixels
+    # The other people counted (rivals, then background people), in the sample's pixels: the
+    # report draws them where a finding names this sample.
+    other_boxes: tuple[tuple[int, int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -361,7 +364,14 @@ def _analyse_sample(
     people = confirm_people(frame.rgb, proposed, lambda: kit.pose)
     main = people[0] if people else None
     pose = main.pose if main else None
-    ratios = [relative_size(p, main) for p in people[1:]] if main else []
+    # A smaller person whose head is the main person's own hand is that hand (see
+    # `is_on_main_hand`); a rival of comparable size is never dropped by that rule.
+    others = [
+        (p, r) for p in people[1:]
+        if (r := relative_size(p, main)) >= t.other_person_block_ratio
+        or (r >= t.other_person_warn_ratio and not is_on_main_hand(p, main, t.landmark_min_visibility))
+    ] if main else []  # fmt: skip
+    ratios = [r for _, r in others]
     face = kit.face.estimate(frame.rgb, pose) if main is not None else None
     share = None
     box = main.detection.box if main else None
@@ -380,8 +390,31 @@ def _analyse_sample(
         framing=framing_of(pose, min_visibility=t.landmark_min_visibility),
         person_height_share=None if share is None else round(share, 3),
         main_box=box,
+        other_boxes=tuple(p.detection.box for p, _ in others),
     )  # fmt: skip
     return sample, pose, main.detection if main else None
+
+
+# BlazePose's hand landmarks: wrists, pinky, index and thumb knuckles (15 to 22).
+_HAND_POINTS = tuple(range(LEFT_WRIST, 23))
+
+
+def is_on_main_hand(person: Person, main: Person, min_visibility: float) -> bool:
+    """The person's head lies within one of the main person's head sizes of the main person's
+    seen hand: an open hand held up, fingers spread, that the detector took for a face and the
+    landmarker drew a small body from (a talk-show host gesturing).
+
+    A hand with its fingers reaches about one head length past the wrist, so a head within a
+    head size of the hand's landmarks lies on that hand; a real person's face there would be
+    hidden by the hand in front of it.
+    """
+    reach_px = main.pose.head_size_px()
+    head = person.pose.head_center_px()
+    return any(
+        main.pose.is_seen(i, min_visibility=min_visibility)
+        and math.dist(head.tolist(), main.pose.points_px[i].tolist()) < reach_px
+        for i in _HAND_POINTS
+    )
 
 
 def _is_still_there(proposed: list[PersonBox], last: PersonBox | None) -> bool:
@@ -570,7 +603,8 @@ def check_video(
                     crowd_looks += 1
                     crowd = kit.people_finder.find_crowd(frame.rgb)
                     if crowd:
-                        sample = replace(sample, people=len(crowd))
+                        boxes = tuple(p.detection.box for p in crowd)
+                        sample = replace(sample, people=len(crowd), other_boxes=boxes)
                 poses.append((frame.time_s, pose))
                 samples.append(sample)
                 before = None

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from kling_prep.checks.findings import Finding
+from kling_prep.checks.findings import SEVERITY_ORDER, Finding
 from kling_prep.checks.image import ImageReport, backlight_of
 from kling_prep.checks.video import SAMPLE_FPS, VideoReport
 from kling_prep.media.outputs import write_atomically
@@ -83,38 +83,99 @@ def draw_image_overlay(report: ImageReport) -> NDArray[Any] | None:
     return bgr
 
 
+# How many of a finding's samples get a tile: as many as its message names (`_times` in
+# checks/video.py shows six), so every time the user reads has its picture.
+_TILES_PER_FINDING = 6
+_BOX_COLORS = {"main": (60, 180, 60), "rival": (40, 40, 220), "background": (0, 140, 255)}
+
+
+def finding_samples(report: VideoReport) -> list[tuple[Finding, list[int]]]:
+    """Each finding of the video that names times, with the indices (into `report.samples`) of
+    the samples it was raised on, or, for a cut or a transition, the sample nearest its time.
+
+    The rules mirror the checks' own (`checks/video.py`), read back from the timeline, so the
+    report shows the very samples a finding's message lists."""
+    samples = report.samples
+    present = [i for i, s in enumerate(samples) if s.people > 0 and s.pose_read]
+
+    def nearest(time_s: float) -> int:
+        return min(range(len(samples)), key=lambda i: abs(samples[i].time_s - time_s))
+
+    named: dict[str, list[int]] = {
+        "video.multiple_people": [i for i, s in enumerate(samples) if s.people > 1],
+        "video.background_person": [i for i, s in enumerate(samples) if s.background_people > 0],
+        "video.no_person": [i for i, s in enumerate(samples) if s.people == 0],
+        "video.person_leaves_frame": [i for i in present if not samples[i].is_body_in_frame],
+        "video.face_hidden": [i for i in present if samples[i].face_view == "no_face"],
+    }
+    if samples:
+        named["video.scene_cut"] = [nearest(c.time_s) for c in report.cuts]
+        named["video.transition"] = [
+            nearest((tr.start_s + tr.end_s) / 2) for tr in report.transitions
+        ]
+    return [(f, named[f.code]) for f in report.findings if named.get(f.code)]
+
+
+def sheet_picks(report: VideoReport, *, max_tiles: int = 12) -> list[int]:
+    """The samples the contact sheet shows, in time order: up to `max_tiles` spread evenly over
+    the samples whose pose was read (each tile shows a body and a face view), and every sample
+    a finding names (up to `_TILES_PER_FINDING` a finding)."""
+    count = len(report.artefacts.samples) if report.artefacts else 0
+    pool = [i for i, s in enumerate(report.samples[:count]) if s.pose_read] or list(range(count))
+    if not pool:
+        return []
+    spread = np.linspace(0, len(pool) - 1, min(max_tiles, len(pool))).round()
+    picks = {pool[int(k)] for k in spread}
+    for _, indices in finding_samples(report):
+        picks.update(i for i in indices[:_TILES_PER_FINDING] if i < count)
+    return sorted(picks)
+
+
 def contact_sheet(
     report: VideoReport, *, columns: int = 4, max_tiles: int = 12
 ) -> NDArray[Any] | None:
-    """Up to `max_tiles` evenly spread samples, each with its time and the main person's box."""
+    """The samples of `sheet_picks`, each with its time and every person's box: the main
+    person green, a rival of comparable size red, a smaller background person orange; a tile a
+    finding names is framed in the finding's colour and carries its code."""
     art = report.artefacts
-    if art is None or not art.samples:
+    picks = sheet_picks(report, max_tiles=max_tiles)
+    if art is None or not picks:
         return None
-    # The samples whose pose was read (`pose_read`), so each tile shows a body and face view.
-    pool = [i for i, s in enumerate(report.samples[: len(art.samples)]) if s.pose_read]
-    pool = pool or list(range(len(art.samples)))
-    picks = [pool[int(k)] for k in np.linspace(0, len(pool) - 1, min(max_tiles, len(pool))).round()]
+    tags: dict[int, list[Finding]] = {}
+    for finding, indices in finding_samples(report):
+        for i in indices[:_TILES_PER_FINDING]:
+            tags.setdefault(i, []).append(finding)
     tiles = []
     tile_w = 320
     for i in picks:
-        sample = art.samples[int(i)]
+        sample = art.samples[i]
         bgr = cv2.cvtColor(sample.rgb, cv2.COLOR_RGB2BGR)
-        timeline = report.samples[int(i)] if int(i) < len(report.samples) else None
-        if timeline is not None and timeline.main_box is not None:
-            x, y, w, h = timeline.main_box
-            color = (60, 180, 60) if timeline.people == 1 else (40, 40, 220)
-            cv2.rectangle(bgr, (x, y), (x + w, y + h), color, 2)
+        timeline = report.samples[i]
+        boxes = [("main", timeline.main_box)] if timeline.main_box is not None else []
+        # A crowd seen without a main person (the crowd look) is all rivals.
+        rivals = timeline.people - 1 if timeline.main_box is not None else timeline.people
+        boxes += [
+            ("rival" if k < rivals else "background", b) for k, b in enumerate(timeline.other_boxes)
+        ]
+        thick = max(2, round(bgr.shape[1] / 200))
+        for kind, (x, y, w, h) in boxes:
+            cv2.rectangle(bgr, (x, y), (x + w, y + h), _BOX_COLORS[kind], thick)
         scale = tile_w / bgr.shape[1]
         bgr = cv2.resize(
             bgr, (tile_w, max(2, round(bgr.shape[0] * scale))), interpolation=cv2.INTER_AREA
         )
-        label = f"{sample.time_s:.1f}s"
-        if timeline is not None:
-            label += f"  people {timeline.people}  {timeline.face_view or '-'}"
-        cv2.rectangle(bgr, (0, 0), (tile_w, 20), (0, 0, 0), -1)
-        cv2.putText(
-            bgr, label, (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA
-        )
+        label = f"{sample.time_s:.1f}s  people {timeline.people}"
+        if timeline.background_people:
+            label += f" +{timeline.background_people} small"
+        label += f"  {timeline.face_view or '-'}"
+        _banner(bgr, label, 0, (0, 0, 0))
+        found = tags.get(i, [])
+        if found:
+            worst = min(found, key=lambda f: SEVERITY_ORDER[f.severity])
+            color = _bgr(_COLORS[worst.severity])
+            text = ", ".join(dict.fromkeys(f.code.removeprefix("video.") for f in found))
+            _banner(bgr, text, bgr.shape[0] - 20, color)
+            cv2.rectangle(bgr, (0, 0), (bgr.shape[1] - 1, bgr.shape[0] - 1), color, 4)
         tiles.append(bgr)
     tile_h = max(t.shape[0] for t in tiles)
     tiles = [
@@ -126,8 +187,21 @@ def contact_sheet(
     return np.vstack(rows)
 
 
+def _banner(bgr: NDArray[Any], text: str, y: int, color: tuple[int, int, int]) -> None:
+    cv2.rectangle(bgr, (0, y), (bgr.shape[1], y + 20), color, -1)
+    cv2.putText(
+        bgr, text, (4, y + 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA
+    )
+
+
+def _bgr(hex_color: str) -> tuple[int, int, int]:
+    r, g, b = (int(hex_color[k : k + 2], 16) for k in (1, 3, 5))
+    return (b, g, r)
+
+
 def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
-    """Rows over time: people, face view, the change score with cuts, the usable window."""
+    """Rows over time: people, face view, the change score with cuts, the findings' samples,
+    the usable window."""
     width, left, row = 1000, 90, 26
     dur = max(report.duration_s, 1e-3)
 
@@ -135,7 +209,10 @@ def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
         return left + (width - left - 10) * min(max(t, 0.0), dur) / dur
 
     rows_y = {"people": 10, "face": 10 + row + 6, "change": 10 + 2 * (row + 6)}
-    height = rows_y["change"] + 2 * row + 30
+    rows_y["findings"] = rows_y["change"] + 2 * row + 6
+    timed = finding_samples(report)
+    marks_h = 14  # one lane of marks a finding
+    height = rows_y["findings"] + marks_h * max(1, len(timed)) + 30
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="timeline">']  # fmt: skip
     if isinstance(window, Window):
@@ -163,7 +240,10 @@ def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
             x0, x1 = x(t0), x(t1)
             if row_name == "people":
                 color = {0: "#a0aec0", 1: "#2f855a"}.get(s.people, "#c62828")
-                title = f"{s.time_s:.1f} s: {s.people} people"
+                if s.people == 1 and s.background_people:
+                    color = "#dd6b20"
+                small = f" and {s.background_people} smaller" if s.background_people else ""
+                title = f"{s.time_s:.1f} s: {s.people} people{small}"
             else:
                 color = _VIEW_COLORS.get(s.face_view, "#cbd5e0")
                 yaw = "" if s.yaw_deg is None else f" {s.yaw_deg:+.0f} deg"
@@ -175,6 +255,18 @@ def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
         base = rows_y["change"] + 2 * row
         pts = " ".join(f"{x(t):.1f},{base - 2 * row * min(1.0, s):.1f}" for t, s in scores)
         out.append(f'<polyline points="{pts}" fill="none" stroke="#4a5568" stroke-width="1"/>')
+    # A mark at every sample a finding was raised on, one lane a finding, in its colour.
+    for lane, (finding, indices) in enumerate(timed):
+        y = rows_y["findings"] + lane * marks_h
+        color = _COLORS[finding.severity]
+        for i in indices:
+            s = report.samples[i]
+            out.append(f'<rect class="mark" x="{x(s.time_s) - 4:.1f}" y="{y}" width="8" '
+                       f'height="{marks_h - 3}" fill="{color}"><title>{html.escape(finding.code)} '
+                       f'at {s.time_s:.1f} s</title></rect>')  # fmt: skip
+        name = finding.code.removeprefix("video.").replace("_", " ")
+        out.append(f'<text x="{left - 8}" y="{y + 10}" font-size="8" fill="{color}" text-anchor="end">'
+                   f"{html.escape(name)}</text>")  # fmt: skip
     for tr in report.transitions:
         out.append(f'<rect x="{x(tr.start_s):.1f}" y="4" width="{max(2.0, x(tr.end_s) - x(tr.start_s)):.1f}" '
                    f'height="{height - 24}" fill="#fbd38d" opacity="0.7"><title>{tr.kind} '
@@ -281,8 +373,11 @@ def _video_section(v: VideoReport, window: Window | NoWindow | None) -> str:
     return (f"<h2>Reference video</h2><p>{html.escape(info)}</p>{picture}"
             f"<h2>Timeline</h2><p>{html.escape(win)}</p>{timeline_svg(v, window)}"
             f'<p class="legend">face view: {legend}</p><p class="legend">people: green one, red '
-            f"more, grey none; red lines: cuts; orange: fades/dissolves; green band: usable "
-            f"window</p>"
+            f"more, orange one and a smaller person, grey none; red lines: cuts; orange bands: "
+            f"fades/dissolves; green band: usable window; below the change curve, a lane a "
+            f"finding with a mark at each sample it names (its tile above is framed in its "
+            f"colour). Boxes on the tiles: green the main person, red a person of comparable "
+            f"size, orange a smaller person</p>"
             f"{findings_table(v.findings)}")  # fmt: skip
 
 
