@@ -79,8 +79,9 @@ def _localise(
     if value is None:
         return None, None
     path = localise_input(
-        value, workdir, max_bytes=max_bytes, timeout_s=settings.fetch_timeout_s, role=role
-    )
+        value, workdir, max_bytes=max_bytes, timeout_s=settings.fetch_timeout_s, role=role,
+        policy=settings.fetch_policy(),
+    )  # fmt: skip
     return path, str(value) if is_url(str(value)) else None
 
 

@@ -285,6 +285,7 @@ def prepare(
                 max_bytes=INPUT_SIZE_FACTOR * profile.image_max_bytes,
                 timeout_s=settings.fetch_timeout_s,
                 role="image",
+                policy=settings.fetch_policy(),
             )
             if image is not None
             else None
@@ -296,6 +297,7 @@ def prepare(
                 max_bytes=INPUT_SIZE_FACTOR * profile.video_max_bytes,
                 timeout_s=settings.fetch_timeout_s,
                 role="video",
+                policy=settings.fetch_policy(),
             )
             if video is not None
             else None

@@ -13,12 +13,13 @@ from typing import Any
 from kling_prep.checks.thresholds import Thresholds
 from kling_prep.errors import ConfigError
 from kling_prep.limits import DEFAULT_PROFILE, PROFILES, ApiProfile
+from kling_prep.media.urlsafety import AddressPolicy, parse_networks
 
 CONFIG_NAME = "kling-prep.toml"
 # Every key the file may hold, by table ("" is the top level); a misspelled key is an error,
 # not a setting silently left at its default.
 _KNOWN_KEYS: dict[str, frozenset[str]] = {
-    "": frozenset({"profile", "allow_no_face", "limits", "thresholds", "api"}),
+    "": frozenset({"profile", "allow_no_face", "fetch_allow", "limits", "thresholds", "api"}),
     "api": frozenset({"base_url", "api_key"}),
     "limits": frozenset(f.name for f in fields(ApiProfile)),
     "thresholds": frozenset(f.name for f in fields(Thresholds)),
@@ -52,6 +53,18 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     fetch_timeout_s: float = 120.0
     allow_no_face: bool = False
+    # Networks an input URL may reach besides public addresses ("127.0.0.0/8" for a sandbox
+    # or a test server on this machine, "10.0.0.0/8" for a LAN). Empty: public only, in every
+    # command, so that `check` and `gate` give one URL the same answer.
+    fetch_allow: tuple[str, ...] = ()
+
+    def fetch_policy(self) -> AddressPolicy:
+        """The addresses input downloads may connect to.
+
+        Raises:
+            ConfigError: an entry of `fetch_allow` that is not a network.
+        """
+        return AddressPolicy(parse_networks(self.fetch_allow, source="fetch_allow"))
 
     def __repr__(self) -> str:  # the key never reaches a log line
         return f"Settings(profile={self.profile.name!r}, base_url={self.base_url!r})"
@@ -93,10 +106,30 @@ def load_settings(config_path: Path | None = None, env: dict[str, str] | None = 
     except (KeyError, TypeError, ValueError) as exc:  # names are checked above
         raise ConfigError(f"{path}: [thresholds] has a bad value: {exc}") from exc
     api = data.get("api", {})
+    fetch_allow = _fetch_allow(path, data.get("fetch_allow", []), env)
     return Settings(
         profile=profile,
         thresholds=thresholds,
         base_url=env.get("KLING_PREP_BASE_URL") or api.get("base_url") or profile.base_url,
         api_key=env.get("VYDRA_API_KEY") or api.get("api_key"),
         allow_no_face=bool(data.get("allow_no_face", False)),
+        fetch_allow=fetch_allow,
     )
+
+
+def _fetch_allow(path: Path | None, listed: object, env: dict[str, str]) -> tuple[str, ...]:
+    """`fetch_allow` from the file, then KLING_PREP_FETCH_ALLOW (comma-separated) in its place.
+
+    Raises:
+        ConfigError: not a list of strings, or an entry that is not a network.
+    """
+    if "KLING_PREP_FETCH_ALLOW" in env:
+        source = "KLING_PREP_FETCH_ALLOW"
+        values = [v.strip() for v in env["KLING_PREP_FETCH_ALLOW"].split(",") if v.strip()]
+    else:
+        source = f"{path}: fetch_allow"
+        if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
+            raise ConfigError(f'{source} must be a list of networks, e.g. ["127.0.0.0/8"]')
+        values = list(listed)
+    parse_networks(values, source=source)
+    return tuple(values)

@@ -11,6 +11,9 @@ from client_fixtures import StaticFileServer
 from kling_prep.cli import main
 from kling_prep.errors import FetchError
 from kling_prep.media.fetch import fetch_url
+from kling_prep.media.urlsafety import AddressPolicy, parse_networks
+
+LOOPBACK_TRUSTED = AddressPolicy(parse_networks(["127.0.0.0/8"], source="test"))
 
 
 def test_a_url_input_is_checked_like_a_local_file(samples):
@@ -25,7 +28,7 @@ def test_a_url_input_is_checked_like_a_local_file(samples):
 
 def test_a_download_over_the_limit_is_refused_and_leaves_nothing(samples, tmp_path: Path):
     with StaticFileServer(samples) as files, pytest.raises(FetchError, match="limit"):
-        fetch_url(files.url("reference.mp4"), tmp_path, max_bytes=1000)
+        fetch_url(files.url("reference.mp4"), tmp_path, max_bytes=1000, policy=LOOPBACK_TRUSTED)
     assert list(tmp_path.iterdir()) == []
 
 
