@@ -144,8 +144,11 @@ def _hop(
     if url.scheme not in ("http", "https"):
         raise FetchError(f"{where}: only http and https URLs are fetched")
     if url.userinfo:
+        # The password is not repeated in the message either.
+        hidden = url.copy_with(username="...", password=None)
+        shown = str(hidden) if str(url) == given else f"{given} (redirected to {hidden})"
         raise FetchError(
-            f"{where}: a URL with a user name or password is refused (it would be written into "
+            f"{shown}: a URL with a user name or password is refused (it would be written into "
             "reports and logs, and user@host hides the real host)"
         )
     if not url.raw_host:

@@ -232,7 +232,7 @@ def checked_address(
     for address in addresses:
         why = policy.refusal(address)
         if why is not None:
-            shown = "" if literal is not None and str(literal) == host else f"{host} -> "
+            shown = "" if literal is not None else f"{host} -> "
             raise FetchError(
                 f"{shown}{why}: only public addresses are fetched (trust a network with "
                 "fetch_allow in kling-prep.toml or KLING_PREP_FETCH_ALLOW)"
