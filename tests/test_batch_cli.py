@@ -112,7 +112,8 @@ def test_ctrl_c_keeps_the_finished_rows_and_a_rerun_completes_the_rest(samples, 
 
 def test_a_submission_whose_line_was_lost_is_found_in_the_journal_not_resent(samples, tmp_path):
     with SandboxServer(delay_s=0.2) as sandbox, StaticFileServer(samples) as files:
-        settings = Settings(api_key=API_KEY, base_url=sandbox.url)
+        # The files are served on 127.0.0.1: trusted, as tests/conftest.py trusts it for the CLI.
+        settings = Settings(api_key=API_KEY, base_url=sandbox.url, fetch_allow=("127.0.0.0/8",))
         options = BatchOptions(submit=True, journal_path=tmp_path / "journal.sqlite")
         batch_started = datetime.now(UTC)
         config = WorkerConfig(settings, options, tmp_path / "prepared", batch_started)
