@@ -51,10 +51,37 @@ def _quiet_native_stderr() -> Iterator[None]:
         sys.stderr = original
 
 
-def _settings(config: Path | None) -> Any:
+def _settings(config: Path | None, profile: str | None = None) -> Any:
     from kling_prep.settings import load_settings
 
-    return load_settings(config)
+    return load_settings(config, profile_name=profile)
+
+
+_PROFILE_HELP = (
+    "Whose documented input limits to check against: the same Kling model is sold by several "
+    "APIs (see `kling-prep profiles`). Default: KLING_PREP_PROFILE, then `profile =` in "
+    "kling-prep.toml, then vydra."
+)
+
+
+def _profile_option(func: Any) -> Any:
+    """--profile NAME, the same on every command that checks."""
+    from kling_prep.limits import PROFILES
+
+    return click.option(
+        "--profile", "profile", type=click.Choice(list(PROFILES)), default=None,
+        help=_PROFILE_HELP,
+    )(func)  # fmt: skip
+
+
+def _refuse_unsubmittable(settings: Any) -> None:
+    """Exit 3 at once when the client cannot speak the chosen profile's API."""
+    from kling_prep.limits import require_submittable
+
+    try:
+        require_submittable(settings.profile)
+    except KlingPrepError as exc:
+        _fail(str(exc))
 
 
 def _fail(message: str) -> None:
@@ -118,6 +145,7 @@ def main(verbose: int) -> None:
 @click.option(
     "--config", type=click.Path(path_type=Path, exists=True), help="A kling-prep.toml to use."
 )
+@_profile_option
 def check(
     image: str | None,
     video: str | None,
@@ -128,6 +156,7 @@ def check(
     as_json: bool,
     html_path: Path | None,
     config: Path | None,
+    profile: str | None,
 ) -> None:
     """Check a character image and/or a reference video before spending credits.
 
@@ -143,7 +172,7 @@ def check(
     if image is None and video is None:
         _fail("give --image, --video or both (see kling-prep check --help)")
     try:
-        settings = _settings(config)
+        settings = _settings(config, profile)
         result = _run_check(
             image, video, orientation, prompt, not no_sound, allow_no_face or None, settings,
             show_progress=not as_json and sys.stderr.isatty(),
@@ -333,12 +362,13 @@ def _client_options(func: Any) -> Any:
 @click.option("--s3-bucket", default=None, help="Upload local files here (presigned GET URLs).")
 @click.option("--s3-endpoint", default=None, help="An S3-compatible endpoint URL.")
 @_client_options
+@_profile_option
 def submit(
     image: str, video: str, prompt: str, orientation: str | None, no_sound: bool,
     do_wait: bool, output: Path | None, again: bool, budget: int | None, max_jobs: int | None,
     strict: bool, allow_no_face: bool, do_prepare: bool, prepared_dir: Path,
     s3_bucket: str | None, s3_endpoint: str | None, base_url: str | None, api_key: str | None,
-    journal_path: Path | None, config: Path | None,
+    journal_path: Path | None, config: Path | None, profile: str | None,
 ) -> None:  # fmt: skip
     """Check, then submit one job (40 credits), recorded in the journal before the POST.
 
@@ -352,8 +382,9 @@ def submit(
     from kling_prep.media.fetch import is_url
 
     try:
-        settings = _settings(config)
+        settings = _settings(config, profile)
         # 1. What is known at once is refused at once, before seconds of checking.
+        _refuse_unsubmittable(settings)
         if not (api_key or settings.api_key):
             _fail("no API key: set VYDRA_API_KEY or pass --api-key; nothing was checked or sent")
         if not prompt.strip():
@@ -476,6 +507,7 @@ def wait(
         _fail("give a JOB or --resume")
     try:
         settings = _settings(config)
+        _refuse_unsubmittable(settings)
         with _client(settings, base_url, api_key) as client:
             runner = SubmissionRunner(client, _journal(journal_path))
             if resume:
@@ -573,11 +605,13 @@ main.add_command(sandbox_command, "sandbox")
     help="Write into a non-empty --out-dir: remove what an earlier prepare wrote there (its "
     "report.json and the files it lists); other files are left alone.",
 )
+@_profile_option
 def prepare(
     image: str | None, video: str | None, out_dir: Path, orientation: str | None,
     max_seconds: float | None, start_s: float | None, end_s: float | None, max_height: int,
     prompt: str | None, no_sound: bool, crop_to_person: bool, auto_exposure: bool,
     no_stream_copy: bool, allow_no_face: bool, as_json: bool, config: Path | None, force: bool,
+    profile: str | None,
 ) -> None:  # fmt: skip
     """Turn your files into files the API accepts, then check them.
 
@@ -603,7 +637,7 @@ def prepare(
 
     show_progress = not as_json and sys.stderr.isatty()
     try:
-        settings = _settings(config)
+        settings = _settings(config, profile)
         kwargs: dict[str, Any] = {
             "orientation": orientation, "max_seconds": max_seconds, "start_s": start_s,
             "end_s": end_s, "max_height": max_height, "prompt": prompt,
@@ -708,11 +742,12 @@ def _batch_progress(enabled: bool) -> Any:
 @click.option("--s3-endpoint", default=None, help="An S3-compatible endpoint URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
 @_client_options
+@_profile_option
 def batch(
     manifest: Path, out_dir: Path, do_prepare: bool, do_submit: bool, budget: int | None,
     strict: bool, allow_no_face: bool, workers: int | None, executor: str, address: str | None,
     s3_bucket: str | None, s3_endpoint: str | None, as_json: bool, base_url: str | None,
-    api_key: str | None, journal_path: Path | None, config: Path | None,
+    api_key: str | None, journal_path: Path | None, config: Path | None, profile: str | None,
 ) -> None:  # fmt: skip
     """Check (and prepare, submit) every row of a CSV or JSONL manifest, resumably.
 
@@ -739,8 +774,10 @@ def batch(
     if do_submit and do_prepare and not s3_bucket:
         _fail("--prepare --submit sends the prepared files: give --s3-bucket to upload them")
     try:
-        settings = _settings(config)
+        settings = _settings(config, profile)
         if do_submit:
+            _refuse_unsubmittable(settings)
+            _refuse_unsubmittable_rows(manifest)
             key = api_key or settings.api_key
             if not key:
                 _fail("no API key: set VYDRA_API_KEY or pass --api-key")
@@ -816,6 +853,23 @@ def batch(
 _MAX_FAILURES_SHOWN = 20
 
 
+def _refuse_unsubmittable_rows(manifest: Path) -> None:
+    """Exit 3 before any row runs when a row's `profile` column names one the client cannot
+    submit to (a bad manifest file is left for the batch to report)."""
+    from kling_prep.batch.manifest import read_manifest
+    from kling_prep.limits import PROFILES
+
+    try:
+        rows = read_manifest(manifest).rows
+    except KlingPrepError:
+        return
+    for row in rows:
+        if row.profile is not None and not PROFILES[row.profile].can_submit:
+            _fail(f"{manifest}: row {row.row} (line {row.line}) has profile {row.profile!r}, "
+                  "which is for checking and preparing only: --submit speaks vydra's API "
+                  "alone; nothing was checked or sent")  # fmt: skip
+
+
 def _echo_failures(failures: list[dict[str, Any]], html_path: Path) -> None:
     """Each failed row, its line in the manifest, why, and whether a re-run retries it."""
     for f in failures[:_MAX_FAILURES_SHOWN]:
@@ -841,9 +895,10 @@ def _echo_failures(failures: list[dict[str, Any]], html_path: Path) -> None:
     default=None,
     help="A kling-prep.toml to use (thresholds, limits, profile, [api]); default: ./kling-prep.toml if present.",
 )
+@_profile_option
 def gate(
     image: str | None, video: str | None, orientation: str | None, prompt: str | None,
-    no_sound: bool, allow_no_face: bool, as_json: bool, config: Path | None,
+    no_sound: bool, allow_no_face: bool, as_json: bool, config: Path | None, profile: str | None,
 ) -> None:  # fmt: skip
     """The check for pipelines: one line of output, the verdict as the exit code.
 
@@ -860,7 +915,7 @@ def gate(
     try:
         result = _run_check(
             image, video, orientation, prompt, not no_sound, allow_no_face or None,
-            _settings(config), show_progress=False, is_submission=True,
+            _settings(config, profile), show_progress=False, is_submission=True,
         )  # fmt: skip
     except KlingPrepError as exc:
         _fail(str(exc))
@@ -880,3 +935,40 @@ def gate(
         parts.append(f"orientation: {result.orientation.value}")
         click.echo("  ".join(parts))
     sys.exit(result.exit_code)
+
+
+@main.command()
+@click.option("--diff", "only_diff", is_flag=True, help="Show only the limits that differ.")
+@click.option("--json", "as_json", is_flag=True, help="Print every profile as JSON.")
+def profiles(only_diff: bool, as_json: bool) -> None:
+    """List the providers' limits profiles and every limit side by side.
+
+    The same Kling Motion Control model is sold through several APIs whose documented input
+    rules differ slightly; choose one with --profile NAME (or `profile =` in kling-prep.toml).
+    The values were read from each provider's public documentation (source and date shown);
+    none was measured against a live service. Only vydra's API can be submitted to.
+
+    \b
+    Example:
+      kling-prep profiles --diff
+    """
+    from dataclasses import asdict
+
+    from kling_prep.limits import PROFILES, limit_rows, table_legend
+
+    if as_json:
+        import json
+
+        click.echo(json.dumps({n: asdict(p) for n, p in PROFILES.items()}, indent=2))
+        return
+    for p in PROFILES.values():
+        submit = "check, prepare, submit" if p.can_submit else "check and prepare only"
+        click.echo(f"{p.name} ({submit})\n  {p.description}\n  source: {p.source}; "
+                   f"read: {p.read_on}\n")  # fmt: skip
+    rows = [r for r in limit_rows() if r.differs or not only_diff]
+    header = ("limit", *PROFILES)
+    table = [header] + [(("! " if r.differs else "  ") + r.label, *r.values) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    click.echo(f"\n! the providers differ. {table_legend().replace('`', '')}")

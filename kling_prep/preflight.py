@@ -18,7 +18,7 @@ from kling_prep.checks.pair import check_pair
 from kling_prep.checks.prompt import check_prompt, suggest_prompt
 from kling_prep.checks.video import VideoDecoding, VideoReport, check_video
 from kling_prep.errors import KlingPrepError
-from kling_prep.limits import Orientation
+from kling_prep.limits import Orientation, fetch_cap_bytes
 from kling_prep.media.fetch import is_url, localise_input
 from kling_prep.plan.orientation import OrientationSuggestion, suggest_orientation
 from kling_prep.plan.window import NoWindow, Window, choose_window
@@ -45,7 +45,7 @@ class CheckResult:
     prompt_findings: list[Finding]
     suggested_prompt: str
     keep_sound: bool
-    credits: int
+    credits: int | None  # None: the profile's provider documents no price
     profile: str
     tool_version: str = __version__
     schema_version: str = SCHEMA_VERSION
@@ -139,10 +139,10 @@ def check(
             )
         # 1. Inputs: local paths, or URLs downloaded within the limits.
         image_path, image_url = _localise(
-            image, workdir, 4 * settings.profile.image_max_bytes, settings, "image"
+            image, workdir, fetch_cap_bytes(settings.profile.image_max_bytes, 4), settings, "image"
         )
         video_path, video_url = _localise(
-            video, workdir, 2 * settings.profile.video_max_bytes, settings, "video"
+            video, workdir, fetch_cap_bytes(settings.profile.video_max_bytes, 2), settings, "video"
         )
         # 2. The video's decode starts first, in a thread: it runs while the models load and
         #    the image is checked.

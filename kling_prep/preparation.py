@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from kling_prep.errors import KlingPrepError
-from kling_prep.limits import Orientation
+from kling_prep.limits import Orientation, fetch_cap_bytes
 from kling_prep.media.fetch import localise_input
 from kling_prep.media.imagefix import ImageFix, fix_image
 from kling_prep.media.outputs import write_atomically
@@ -282,7 +282,7 @@ def prepare(
             localise_input(
                 image,
                 workdir,
-                max_bytes=INPUT_SIZE_FACTOR * profile.image_max_bytes,
+                max_bytes=fetch_cap_bytes(profile.image_max_bytes, INPUT_SIZE_FACTOR),
                 timeout_s=settings.fetch_timeout_s,
                 role="image",
                 policy=settings.fetch_policy(),
@@ -294,7 +294,7 @@ def prepare(
             localise_input(
                 video,
                 workdir,
-                max_bytes=INPUT_SIZE_FACTOR * profile.video_max_bytes,
+                max_bytes=fetch_cap_bytes(profile.video_max_bytes, INPUT_SIZE_FACTOR),
                 timeout_s=settings.fetch_timeout_s,
                 role="video",
                 policy=settings.fetch_policy(),

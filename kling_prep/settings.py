@@ -12,7 +12,7 @@ from typing import Any
 
 from kling_prep.checks.thresholds import Thresholds
 from kling_prep.errors import ConfigError
-from kling_prep.limits import DEFAULT_PROFILE, PROFILES, ApiProfile
+from kling_prep.limits import DEFAULT_PROFILE, PROFILES, VYDRA_BASE_URL, ApiProfile, get_profile
 from kling_prep.media.urlsafety import AddressPolicy, parse_networks
 
 CONFIG_NAME = "kling-prep.toml"
@@ -21,7 +21,17 @@ CONFIG_NAME = "kling-prep.toml"
 _KNOWN_KEYS: dict[str, frozenset[str]] = {
     "": frozenset({"profile", "allow_no_face", "fetch_allow", "limits", "thresholds", "api"}),
     "api": frozenset({"base_url", "api_key"}),
-    "limits": frozenset(f.name for f in fields(ApiProfile)),
+    # A profile's name, provenance and wire contract describe it; they are not limits to set.
+    "limits": frozenset(f.name for f in fields(ApiProfile))
+    - {
+        "name",
+        "description",
+        "source",
+        "read_on",
+        "assumed_fields",
+        "assumed_notes",
+        "wire_contract",
+    },
     "thresholds": frozenset(f.name for f in fields(Thresholds)),
 }
 
@@ -49,7 +59,7 @@ def _unknown_keys(path: Path | None, table: str, keys: set[str], known: set[str]
 class Settings:
     profile: ApiProfile = field(default_factory=lambda: PROFILES[DEFAULT_PROFILE])
     thresholds: Thresholds = field(default_factory=Thresholds)
-    base_url: str = "https://vydra.ai"
+    base_url: str = VYDRA_BASE_URL
     api_key: str | None = field(default=None, repr=False)
     fetch_timeout_s: float = 120.0
     allow_no_face: bool = False
@@ -70,8 +80,15 @@ class Settings:
         return f"Settings(profile={self.profile.name!r}, base_url={self.base_url!r})"
 
 
-def load_settings(config_path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+def load_settings(
+    config_path: Path | None = None,
+    env: dict[str, str] | None = None,
+    profile_name: str | None = None,
+) -> Settings:
     """Settings from defaults, the config file (given, or ./kling-prep.toml if present) and env.
+
+    The profile: `profile_name` (the CLI's --profile), else KLING_PREP_PROFILE, else the file's
+    `profile = ...`, else vydra.
 
     Raises:
         ConfigError: an unreadable file, an unknown profile, key or threshold.
@@ -91,12 +108,8 @@ def load_settings(config_path: Path | None = None, env: dict[str, str] | None = 
         if not isinstance(data.get(table, {}), dict):
             raise ConfigError(f"{path}: [{table}] must be a table of keys")
         _unknown_keys(path, table, set(data.get(table, {})), set(_KNOWN_KEYS[table]))
-    profile_name = env.get("KLING_PREP_PROFILE") or data.get("profile", DEFAULT_PROFILE)
-    if profile_name not in PROFILES:
-        raise ConfigError(
-            f"profile {profile_name!r} is unknown; known: {', '.join(sorted(PROFILES))}"
-        )
-    profile = PROFILES[profile_name]
+    name = profile_name or env.get("KLING_PREP_PROFILE") or data.get("profile") or DEFAULT_PROFILE
+    profile = get_profile(str(name))
     try:
         profile = profile.with_overrides(data.get("limits", {}))
     except (KeyError, TypeError) as exc:  # names are checked above: a value of the wrong type
@@ -110,7 +123,10 @@ def load_settings(config_path: Path | None = None, env: dict[str, str] | None = 
     return Settings(
         profile=profile,
         thresholds=thresholds,
-        base_url=env.get("KLING_PREP_BASE_URL") or api.get("base_url") or profile.base_url,
+        base_url=env.get("KLING_PREP_BASE_URL")
+        or api.get("base_url")
+        or profile.base_url
+        or VYDRA_BASE_URL,
         api_key=env.get("VYDRA_API_KEY") or api.get("api_key"),
         allow_no_face=bool(data.get("allow_no_face", False)),
         fetch_allow=fetch_allow,

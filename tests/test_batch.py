@@ -28,7 +28,7 @@ def test_csv_rows_resolve_paths_against_the_manifest_and_keep_urls(tmp_path):
     _files(tmp_path)
     (tmp_path / "m.csv").write_text(
         "Image, Video ,prompt,orientation,keep_sound,profile\n"
-        "media/me.jpg,media/dance.mp4,A person dances,Image,false,lenient-300\n"
+        "media/me.jpg,media/dance.mp4,A person dances,Image,false,kling\n"
         "https://cdn.example/me.jpg,media/dance.mp4,,,,\n",
         encoding="utf-8",
     )
@@ -36,7 +36,7 @@ def test_csv_rows_resolve_paths_against_the_manifest_and_keep_urls(tmp_path):
     assert manifest.errors == []
     first, second = manifest.rows
     assert first.image == str(tmp_path / "media" / "me.jpg")
-    assert (first.orientation, first.keep_sound, first.profile) == ("image", False, "lenient-300")
+    assert (first.orientation, first.keep_sound, first.profile) == ("image", False, "kling")
     assert (first.row, first.line) == (1, 2)
     assert second.image == "https://cdn.example/me.jpg"
     assert second.prompt is None

@@ -101,7 +101,7 @@ def build_summary(
     duplicates: list[dict[str, int]],
     manifest: str,
     out_dir: Path,
-    credits_per_job: int,
+    credits_per_job: int | None,
     budget_credits: int | None,
     run: RunStats,
 ) -> dict[str, Any]:
@@ -125,9 +125,9 @@ def build_summary(
         if sub:
             submissions[sub["status"]] += 1
             if sub["status"] == "submitted":
-                spent += sub.get("credits_charged") or credits_per_job
+                spent += sub.get("credits_charged") or credits_per_job or 0
             elif sub["status"] == "unknown":
-                possibly += sub.get("intended_credits") or credits_per_job
+                possibly += sub.get("intended_credits") or credits_per_job or 0
     blocked = sum(verdicts[v] for v in BLOCKED_VERDICTS)
     failed = failures(lines)
     final = sum(1 for line in lines if line.get("final"))
@@ -153,7 +153,8 @@ def build_summary(
             "per_job": credits_per_job,
             "spent": spent,
             "possibly_spent": possibly,
-            "saved": blocked * credits_per_job,
+            # None: the profile's provider documents no price (nothing was submitted then).
+            "saved": None if credits_per_job is None else blocked * credits_per_job,
             "saved_rule": "blocked rows x credits per job: jobs the check kept from being paid for",
             "budget": budget_credits,
         },
@@ -244,7 +245,7 @@ def render_summary_html(summary: dict[str, Any], lines: list[dict[str, Any]], ou
         ["verdicts", ", ".join(f'<span class="verdict {esc(v)}">{esc(v)}</span> {n}'
                                for v, n in summary["verdicts"].items()) or "-"],
         ["credits", f"{credits['spent']} spent, {credits['possibly_spent']} possibly spent, "
-                    f"<b>{credits['saved']} saved</b> ({esc(credits['saved_rule'])})"
+                    f"<b>{'?' if credits['saved'] is None else credits['saved']} saved</b> ({esc(credits['saved_rule'])})"
                     + (f"; budget {credits['budget']}" if credits["budget"] is not None else "")],
         ["submissions", ", ".join(f"{esc(k)} {n}" for k, n in summary["submissions"].items()) or "-"],
         ["throughput", f"{speed['rows_per_min'] or '-'} rows/min ({speed['rows_run']} rows in "

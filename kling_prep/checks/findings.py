@@ -28,6 +28,7 @@ CODES: dict[str, CodeInfo] = {
     "image.format": CodeInfo("image", "The API takes JPEG or PNG only.", is_fixable=True),
     "image.too_large": CodeInfo("image", "The file is over the API's size limit.", True),
     "image.too_small": CodeInfo("image", "A side is under the API's minimum.", True),
+    "image.side_too_long": CodeInfo("image", "A side is over the API's maximum (65536 px)."),
     "image.aspect_ratio": CodeInfo("image", "Width:height is outside 1:2.5-2.5:1.", True),
     "image.no_person": CodeInfo("image", "No person was found in the image."),
     "image.multiple_people": CodeInfo("image", "More than one person of comparable size."),
@@ -103,24 +104,31 @@ def file_limit_findings(
     *,
     file_format: str,
     shown_format: str,
-    accepted: tuple[str, ...],
+    accepted: tuple[str, ...] | None,
     size_bytes: int,
-    max_bytes: int,
+    max_bytes: int | None,
+    format_note: str = "",
+    size_note: str = "",
 ) -> list[Finding]:
     """The API's two file rules, the same for both inputs: an accepted format, and at most
-    `max_bytes`. `subject.format` and `subject.too_large` both block (prepare converts)."""
+    `max_bytes`. `subject.format` and `subject.too_large` both block (prepare converts).
+
+    A rule the profile does not document (None) is not checked. `format_note` and `size_note`
+    end the messages: where the limit comes from when the provider does not document it.
+    """
     out: list[Finding] = []
-    if file_format not in accepted:
+    if accepted is not None and file_format not in accepted:
         out.append(Finding(
             f"{subject}.format", "block",
             f"{name} is {shown_format}; the API takes "
-            f"{'/'.join(f.upper() for f in accepted)} (prepare converts it)",
+            f"{'/'.join(f.upper() for f in accepted)} (prepare converts it){format_note}",
             file_format, "/".join(accepted),
         ))  # fmt: skip
-    if size_bytes > max_bytes:
+    if max_bytes is not None and size_bytes > max_bytes:
         out.append(Finding(
             f"{subject}.too_large", "block",
-            f"{name} is {size_bytes / 1e6:.1f} MB; the API takes at most {max_bytes / 1e6:.0f} MB",
+            f"{name} is {size_bytes / 1e6:.1f} MB; the API takes at most "
+            f"{max_bytes / 1e6:.0f} MB{size_note}",
             size_bytes, max_bytes, "bytes",
         ))  # fmt: skip
     return out

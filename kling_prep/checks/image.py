@@ -175,28 +175,42 @@ def lighting_score(m: LightingMetrics) -> int:
 
 
 def _limit_findings(probe: ImageProbe, profile: ApiProfile) -> list[Finding]:
+    """The profile's documented image rules; a rule it leaves undocumented (None) is skipped."""
     name = probe.path.name
     out = file_limit_findings(
         "image", name, file_format=probe.format,
         shown_format=probe.format.upper() or "an unknown format", accepted=profile.image_formats,
         size_bytes=probe.size_bytes, max_bytes=profile.image_max_bytes,
+        format_note=profile.provenance("image_formats"),
+        size_note=profile.provenance("image_max_bytes"),
     )  # fmt: skip
     if probe.is_decodable:
-        short = min(probe.width, probe.height)
-        if short < profile.image_min_side_px:
+        short, long_ = min(probe.width, probe.height), max(probe.width, probe.height)
+        least = profile.image_min_side_px
+        if least is not None and short < least:
             out.append(Finding(
                 "image.too_small", "block",
                 f"{name} is {probe.width}x{probe.height} px; each side must be at least "
-                f"{profile.image_min_side_px} px",
-                short, profile.image_min_side_px, "px",
+                f"{least} px{profile.provenance('image_min_side_px')}",
+                short, least, "px",
+            ))  # fmt: skip
+        most = profile.image_max_side_px
+        if most is not None and long_ > most:
+            out.append(Finding(
+                "image.side_too_long", "block",
+                f"{name} is {probe.width}x{probe.height} px; each side must be at most "
+                f"{most} px{profile.provenance('image_max_side_px')}",
+                long_, most, "px",
             ))  # fmt: skip
         aspect = probe.width / max(1, probe.height)
-        if not profile.image_min_aspect <= aspect <= profile.image_max_aspect:
+        low, high = profile.image_min_aspect, profile.image_max_aspect
+        if (low is not None and aspect < low) or (high is not None and aspect > high):
+            rule = f"{low or 0:.2f}-{high:.2f}" if high is not None else f"at least {low:.2f}"
             out.append(Finding(
                 "image.aspect_ratio", "block",
                 f"{name} has aspect ratio {aspect:.2f} (width/height); the API takes "
-                f"{profile.image_min_aspect:.2f}-{profile.image_max_aspect:.2f}",
-                round(aspect, 3), f"{profile.image_min_aspect:.2f}-{profile.image_max_aspect:.2f}",
+                f"{rule}{profile.provenance('image_min_aspect', 'image_max_aspect')}",
+                round(aspect, 3), rule,
             ))  # fmt: skip
     return out
 

@@ -177,16 +177,18 @@ def check_prompt(
         blocks = is_submission and profile.is_prompt_required
         return [Finding(
             "prompt.missing", "block" if blocks else "warn",
-            f"no prompt given; the API requires one to submit (e.g. --prompt \"{suggestion}\")",
+            f"no prompt given; the API {'requires' if profile.is_prompt_required else 'takes'} "
+            f"one to submit (e.g. --prompt \"{suggestion}\")",
             0, 1, "characters",
         )]  # fmt: skip
     out = []
-    if len(prompt) > profile.prompt_max_chars:
+    most = profile.prompt_max_chars  # None: the provider documents no limit
+    if most is not None and len(prompt) > most:
         out.append(Finding(
             "prompt.too_long", "block",
             f"the prompt has {len(prompt)} characters; the API takes at most "
-            f"{profile.prompt_max_chars}",
-            len(prompt), profile.prompt_max_chars, "characters",
+            f"{most}{profile.provenance('prompt_max_chars')}",
+            len(prompt), most, "characters",
         ))  # fmt: skip
     missing = missing_parts(prompt)
     if missing:

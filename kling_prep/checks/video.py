@@ -141,11 +141,14 @@ class VideoReport:
 def _limit_findings(
     probe: VideoProbe, profile: ApiProfile, orientation: Orientation, keep_sound: bool
 ) -> list[Finding]:
+    """The profile's documented video rules; a rule it leaves undocumented (None) is skipped."""
     name = probe.path.name
     out = file_limit_findings(
         "video", name, file_format=probe.container, shown_format=probe.container,
         accepted=profile.video_containers, size_bytes=probe.size_bytes,
         max_bytes=profile.video_max_bytes,
+        format_note=profile.provenance("video_containers"),
+        size_note=profile.provenance("video_max_bytes"),
     )  # fmt: skip
     longest = profile.max_duration_s(orientation)
     if probe.duration_s > longest + 1e-3:
@@ -159,17 +162,18 @@ def _limit_findings(
         out.append(Finding(
             "video.too_short", "block",
             f"{name} lasts {probe.duration_s:.2f} s; the API needs at least "
-            f"{profile.video_min_duration_s:.0f} s",
+            f"{profile.video_min_duration_s:.0f} s{profile.provenance('video_min_duration_s')}",
             round(probe.duration_s, 3), profile.video_min_duration_s, "s",
         ))  # fmt: skip
     short, long_ = min(probe.width, probe.height), max(probe.width, probe.height)
-    if short < profile.video_min_side_px or long_ > profile.video_max_side_px:
+    least, most = profile.video_min_side_px, profile.video_max_side_px
+    if (least is not None and short < least) or (most is not None and long_ > most):
+        rule = f"{least or 0}-{most}" if most is not None else f"at least {least}"
         out.append(Finding(
             "video.resolution", "block",
-            f"{name} is {probe.width}x{probe.height} px; each side must be "
-            f"{profile.video_min_side_px}-{profile.video_max_side_px} px",
-            f"{probe.width}x{probe.height}",
-            f"{profile.video_min_side_px}-{profile.video_max_side_px}", "px",
+            f"{name} is {probe.width}x{probe.height} px; each side must be {rule} px"
+            f"{profile.provenance('video_min_side_px', 'video_max_side_px')}",
+            f"{probe.width}x{probe.height}", rule, "px",
         ))  # fmt: skip
     if keep_sound and not probe.has_audio:
         out.append(Finding(

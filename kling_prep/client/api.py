@@ -44,7 +44,7 @@ from kling_prep.errors import (
     WaitDeadlineError,
     plain_reason,
 )
-from kling_prep.limits import ApiProfile, get_profile
+from kling_prep.limits import ApiProfile, get_profile, require_submittable
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ class _ClientCore:
         self._api_key = api_key.strip()
         self.base_url = base_url.rstrip("/")
         self.profile = profile or get_profile()
+        require_submittable(self.profile)  # the wire contract below is vydra's alone
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"

@@ -27,6 +27,7 @@ from kling_prep.client.uploads import Uploader, file_sha256, is_url, resolve_inp
 from kling_prep.errors import (
     ApiUnreachableError,
     AuthenticationError,
+    ConfigError,
     InsufficientCreditsError,
     JobFailedError,
     JobNotFoundError,
@@ -45,6 +46,7 @@ _DEFINITE_REFUSALS = (
     InsufficientCreditsError,
     RateLimitedError,
     ApiUnreachableError,
+    ConfigError,
     JobNotFoundError,
 )
 
@@ -111,7 +113,13 @@ class SubmissionRunner:
         self.budget = budget
         self.max_concurrent_jobs = max_concurrent_jobs
         self.uploader = uploader
-        self.credits_per_job = credits_per_job or client.profile.credits_per_job
+        price = credits_per_job or client.profile.credits_per_job
+        if price is None:  # a [limits] table may describe an API without a documented price
+            raise ConfigError(
+                f"profile {client.profile.name!r} documents no price per job: set "
+                "credits_per_job under [limits] in kling-prep.toml"
+            )
+        self.credits_per_job: int = price
 
     def submit(
         self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 NEUTRAL_RGB = (128, 128, 128)  # the background alpha is flattened on and padding is filled with
 JPEG_QUALITIES = (95, 90, 85, 75)
+# Written where a profile documents no image format: every provider of the model takes these.
+PORTABLE_IMAGE_FORMATS = ("jpeg", "png")
 AUTO_EXPOSURE_MAX_STOPS = 2.0
 
 
@@ -124,12 +127,13 @@ def _crop_around(
     x1, y1 = min(image.width, int(x + 1.25 * w)), min(image.height, int(y + 1.25 * h))
     cw, ch = x1 - x0, y1 - y0
     aspect = cw / max(1, ch)
-    if aspect > profile.image_max_aspect:  # too wide: narrow around the centre
-        target = int(ch * profile.image_max_aspect)
+    low, high = _aspect_range(profile)
+    if aspect > high:  # too wide: narrow around the centre
+        target = int(ch * high)
         x0 += (cw - target) // 2
         x1 = x0 + target
-    elif aspect < profile.image_min_aspect:  # too tall: widen within the image, else pad later
-        target = min(image.width, int(ch * profile.image_min_aspect + 1))
+    elif aspect < low:  # too tall: widen within the image, else pad later
+        target = min(image.width, int(ch * low + 1))
         cx = (x0 + x1) // 2
         x0 = max(0, min(image.width - target, cx - target // 2))
         x1 = x0 + target
@@ -142,22 +146,29 @@ def _crop_around(
     return cropped
 
 
+def _aspect_range(profile: ApiProfile) -> tuple[float, float]:
+    """The profile's width/height range; a bound it does not document bounds nothing."""
+    low, high = profile.image_min_aspect, profile.image_max_aspect
+    return (0.0 if low is None else low, math.inf if high is None else high)
+
+
 def _pad_to_aspect(image: PILImage.Image, profile: ApiProfile, steps: list[Step]) -> PILImage.Image:
     from PIL import Image
 
     aspect = image.width / image.height
-    if profile.image_min_aspect <= aspect <= profile.image_max_aspect:
+    low, high = _aspect_range(profile)
+    if low <= aspect <= high:
         return image
-    if aspect > profile.image_max_aspect:
-        size = (image.width, int(image.width / profile.image_max_aspect + 0.999))
+    if aspect > high:
+        size = (image.width, int(image.width / high + 0.999))
     else:
-        size = (int(image.height * profile.image_min_aspect + 0.999), image.height)
+        size = (int(image.height * low + 0.999), image.height)
     canvas = Image.new("RGB", size, NEUTRAL_RGB)
     canvas.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
     steps.append(Step(
         "pad", f"aspect ratio {aspect:.2f} padded (not cropped) with neutral grey to "
         f"{size[0]}x{size[1]} px ({size[0] / size[1]:.2f}; the API takes "
-        f"{profile.image_min_aspect:.2f}-{profile.image_max_aspect:.2f})",
+        f"{low:.2f}-{high:.2f})",
         round(aspect, 3), round(size[0] / size[1], 3),
     ))  # fmt: skip
     return canvas
@@ -166,16 +177,16 @@ def _pad_to_aspect(image: PILImage.Image, profile: ApiProfile, steps: list[Step]
 def _fit_min_side(image: PILImage.Image, profile: ApiProfile, steps: list[Step]) -> PILImage.Image:
     from PIL import Image
 
-    short = min(image.size)
-    if short >= profile.image_min_side_px:
+    short, least = min(image.size), profile.image_min_side_px
+    if least is None or short >= least:
         return image
-    factor = profile.image_min_side_px / short
+    factor = least / short
     size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
-    size = (max(size[0], profile.image_min_side_px) if image.width == short else size[0],
-            max(size[1], profile.image_min_side_px) if image.height == short else size[1])  # fmt: skip
+    size = (max(size[0], least) if image.width == short else size[0],
+            max(size[1], least) if image.height == short else size[1])  # fmt: skip
     steps.append(Step(
         "upscale", f"upscaled {image.width}x{image.height} -> {size[0]}x{size[1]} px (each side "
-        f"at least {profile.image_min_side_px} px; upscaling adds no detail)",
+        f"at least {least} px; upscaling adds no detail)",
         f"{image.width}x{image.height}", f"{size[0]}x{size[1]}",
     ))  # fmt: skip
     return image.resize(size, Image.Resampling.LANCZOS)
@@ -231,7 +242,8 @@ def _encode(
             img.save(buffer, "JPEG", quality=quality, subsampling="4:2:0", **options)
         return buffer.getvalue()
 
-    limit = profile.image_max_bytes
+    # No documented size limit: any size is within it, so nothing is compressed for it.
+    limit = math.inf if profile.image_max_bytes is None else profile.image_max_bytes
     if fmt == "png":
         data = save(image, "png")
         if len(data) <= limit:
@@ -252,7 +264,7 @@ def _encode(
                     ))  # fmt: skip
                 return data, "jpeg", current
         smaller = (round(current.width * 0.85), round(current.height * 0.85))
-        if min(smaller) < profile.image_min_side_px:
+        if min(smaller) < (profile.image_min_side_px or 1):
             return data, "jpeg", current  # the check will report image.too_large
         steps.append(Step(
             "downscale", f"downscaled {current.width}x{current.height} -> "
@@ -327,8 +339,12 @@ def fix_image(
     if auto_exposure:
         image = _auto_exposure(image, exposure_stops, steps)
     # 5. Encode: an untouched compliant file is copied as is.
-    is_compliant_format = fmt_in in profile.image_formats
-    if not steps and is_compliant_format and source.stat().st_size <= profile.image_max_bytes:
+    # No documented formats: JPEG and PNG, which every provider of the model takes.
+    is_compliant_format = fmt_in in (profile.image_formats or PORTABLE_IMAGE_FORMATS)
+    within_bytes = profile.image_max_bytes is None or (
+        source.stat().st_size <= profile.image_max_bytes
+    )
+    if not steps and is_compliant_format and within_bytes:
         dest = dest_stem.with_suffix(".jpg" if fmt_in == "jpeg" else ".png")
         if dest.resolve() != source.resolve():
             write_atomically(source.read_bytes(), dest)

@@ -209,13 +209,15 @@ def output_size(
 ) -> tuple[int, int]:
     """Even sides within the profile's range, the shorter side at most `max_short_px`."""
     short, long_ = min(width, height), max(width, height)
-    factor = min(1.0, max_short_px / short, profile.video_max_side_px / long_)
-    if short * factor < profile.video_min_side_px:
-        factor = profile.video_min_side_px / short
+    # A side the profile does not bound (None) is bounded by nothing but max_short_px.
+    least, most = profile.video_min_side_px or 0, profile.video_max_side_px or long_
+    factor = min(1.0, max_short_px / short, most / long_)
+    if short * factor < least:
+        factor = least / short
     w = max(2, 2 * math.floor(width * factor / 2 + 0.5))
     h = max(2, 2 * math.floor(height * factor / 2 + 0.5))
     # Rounding to even must not fall under the minimum.
-    if min(w, h) < profile.video_min_side_px:
+    if min(w, h) < least:
         w, h = (w + 2, h) if w < h else (w, h + 2)
     return w, h
 
@@ -254,7 +256,8 @@ def copy_blockers(
     short, long_ = min(probe.width, probe.height), max(probe.width, probe.height)
     if short > target.max_height:
         reasons.append(f"shorter side {short} px over {target.max_height} px")
-    if short < profile.video_min_side_px or long_ > profile.video_max_side_px:
+    least, most = profile.video_min_side_px, profile.video_max_side_px
+    if (least is not None and short < least) or (most is not None and long_ > most):
         reasons.append(f"{probe.width}x{probe.height} px outside the API's range")
     if probe.width % 2 or probe.height % 2:
         reasons.append("odd side")
@@ -264,7 +267,7 @@ def copy_blockers(
     if not any(abs(k - target.start_s) < 0.5 / fps for k in scan.keyframe_times_s):
         reasons.append(f"the window starts at {target.start_s:.3f} s, not on a keyframe")
     window_bytes = scan.bytes_between(target.start_s, target.end_s)
-    if window_bytes > SIZE_MARGIN * profile.video_max_bytes:
+    if profile.video_max_bytes is not None and window_bytes > SIZE_MARGIN * profile.video_max_bytes:
         reasons.append(f"{window_bytes / 1e6:.0f} MB in the window")
     return reasons
 
@@ -481,19 +484,20 @@ def normalize_video(
         steps.append(Step(
             "scale", f"resized {probe.width}x{probe.height} -> {width}x{height} px "
             f"(shorter side at most {target.max_height} px, sides "
-            f"{profile.video_min_side_px}-{profile.video_max_side_px} px)",
+            f"{profile.video_min_side_px or 'any'}-{profile.video_max_side_px or 'any'} px)",
             f"{probe.width}x{probe.height}", f"{width}x{height}",
         ))  # fmt: skip
     video = video.filter("format", "yuv420p")
     # The bitrate cap keeps the file under the API's limit with room for the audio.
-    budget_bps = SIZE_MARGIN * profile.video_max_bytes * 8 / max(duration_s, 1.0)
-    video_cap = int(budget_bps - (AUDIO_BITRATE_BPS if has_audio else 0))
     streams = [video]
     out_opts.update({
         "c:v": "libx264", "preset": X264_PRESET, "crf": X264_CRF, "profile:v": "high",
-        "pix_fmt": "yuv420p", "maxrate": video_cap, "bufsize": 2 * video_cap,
-        "fps_mode": "cfr",
+        "pix_fmt": "yuv420p", "fps_mode": "cfr",
     })  # fmt: skip
+    if profile.video_max_bytes is not None:  # no documented limit: the CRF alone decides
+        budget_bps = SIZE_MARGIN * profile.video_max_bytes * 8 / max(duration_s, 1.0)
+        video_cap = int(budget_bps - (AUDIO_BITRATE_BPS if has_audio else 0))
+        out_opts.update({"maxrate": video_cap, "bufsize": 2 * video_cap})
     if target.max_duration_s is not None:
         # At a constant rate ffmpeg may duplicate a frame to fill a gap (joined clips have
         # them), so the frame count, not only -t, keeps the output within the longest allowed.

@@ -384,7 +384,7 @@ def _video_section(v: VideoReport, window: Window | NoWindow | None) -> str:
 def render_html(result: CheckResult) -> str:
     o = result.orientation
     head = (f'<h1>kling-prep pre-flight report</h1><p><span class="verdict {result.verdict}">'
-            f"{result.verdict.upper()}</span> &nbsp; {result.credits} credits at submission &nbsp; "
+            f"{result.verdict.upper()}</span> &nbsp; {'?' if result.credits is None else result.credits} credits at submission &nbsp; "
             f"suggested orientation <b>{o.value}</b>: {html.escape('; '.join(o.reasons))}</p>")  # fmt: skip
     body = [head, "<h2>All findings</h2>", findings_table(result.findings)]
     if result.image is not None:

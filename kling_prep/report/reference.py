@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from kling_prep.checks.findings import CODES
 from kling_prep.checks.thresholds import threshold_table
-from kling_prep.limits import PROFILES
+from kling_prep.limits import PROFILES, limit_rows, table_legend
 from kling_prep.plan import orientation
 
 
@@ -43,26 +43,30 @@ def render() -> str:
         line.strip() if not line.startswith("   ") else line
         for line in (orientation.__doc__ or "").strip().splitlines()[2:]
     ]
-    lines += ["", "## API profiles (override under `[limits]`, choose with `profile = ...`)", ""]
+    lines += [
+        "",
+        "## Provider profiles (choose with `--profile NAME` or `profile = ...`; override under "
+        "`[limits]`)",
+        "",
+        "The same Kling Motion Control model is sold through several APIs whose documented input",
+        "rules differ slightly. Each value below was read from the provider's public documentation",
+        "as quoted in issue 14; none was measured against a live service. Only `vydra`'s API can be",
+        "submitted to (`submit`, `batch --submit`, `wait`); the others are for `check`, `prepare`,",
+        "`gate`, `batch` and `sandbox --profile`. `!` marks a limit on which the providers differ.",
+        "",
+        "| limit | " + " | ".join(f"`{name}`" for name in PROFILES) + " |",
+        "|---|" + "---|" * len(PROFILES),
+    ]
+    for row in limit_rows():
+        mark = "! " if row.differs else ""
+        lines.append(f"| {mark}{row.label} | " + " | ".join(row.values) + " |")
+    lines += ["", table_legend(), ""]
     for profile in PROFILES.values():
         lines += [
-            f"### `{profile.name}`",
-            "",
-            profile.description,
-            "",
-            f"- image: {', '.join(profile.image_formats)}; at most {profile.image_max_bytes:,} "
-            f"bytes; each side at least {profile.image_min_side_px} px; aspect "
-            f"{profile.image_min_aspect:.2f}-{profile.image_max_aspect:.2f} (width/height)",
-            f"- video: {', '.join(profile.video_containers)}; at most {profile.video_max_bytes:,} "
-            f"bytes; sides {profile.video_min_side_px}-{profile.video_max_side_px} px; "
-            f"{profile.video_min_duration_s:g}-{profile.max_duration_s('video'):g} s "
-            f"(orientation video), {profile.video_min_duration_s:g}-"
-            f"{profile.max_duration_s('image'):g} s (orientation image)",
-            f"- prompt: at most {profile.prompt_max_chars} characters; "
-            f"{'required' if profile.is_prompt_required else 'optional'}",
-            f"- price: {profile.credits_per_job} credits a job, charged at submission",
-            "",
+            f"- `{profile.name}`: {profile.description} Source: {profile.source}; read "
+            f"{profile.read_on}.",
         ]
+    lines.append("")
     return "\n".join(lines)
 
 

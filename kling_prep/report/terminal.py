@@ -55,7 +55,12 @@ def render_check(result: CheckResult) -> Any:
         f" (you asked for {result.requested_orientation})" if result.requested_orientation else ""
     )
     summary.add_row("orientation", f"suggest [bold]{o.value}[/]{chosen}: " + "; ".join(o.reasons))
-    summary.add_row("credits", f"{result.credits} charged at submission, whatever the result")
+    summary.add_row(
+        "credits",
+        f"{result.credits} charged at submission, whatever the result"
+        if result.credits is not None
+        else f"not documented for profile {result.profile}",
+    )
     parts.append(summary)
 
     findings = result.findings

@@ -16,6 +16,7 @@ from typing import NoReturn
 import click
 
 from kling_prep.errors import ConfigError
+from kling_prep.limits import DEFAULT_PROFILE, PROFILES
 from kling_prep.sandbox import DEFAULT_CREDITS, DEFAULT_DELAY_S
 
 READY_PREFIX = "kling-prep sandbox listening on "
@@ -55,6 +56,14 @@ EXIT_USAGE = 3
     default=None,
     help="Faults to inject, e.g. 'ratelimit@post:times=1' (see docs/SANDBOX.md).  [default: none]",
 )
+@click.option(
+    "--profile",
+    "profile_name",
+    type=click.Choice(list(PROFILES)),
+    default=DEFAULT_PROFILE,
+    help="Whose documented input limits the intake enforces (see `kling-prep profiles`); the "
+    "wire contract stays vydra's, and a provider without a documented price costs vydra's.",
+)
 @click.option("--seed", type=int, default=0, help="The seed of random faults (`rate=`).")
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
 def command(
@@ -64,6 +73,7 @@ def command(
     credits: int,
     keys_path: Path | None,
     faults: str | None,
+    profile_name: str,
     seed: int,
     verbose: bool,
 ) -> None:
@@ -73,6 +83,7 @@ def command(
     after --delay with a real MP4, and faults on demand (docs/SANDBOX.md). The first line on
     stdout is `kling-prep sandbox listening on URL`.
     """
+    from kling_prep.limits import get_profile
     from kling_prep.sandbox.faults import FaultPlan
     from kling_prep.sandbox.server import SandboxServer, read_keys_file
 
@@ -92,8 +103,9 @@ def command(
         _fail(str(exc))
     try:
         server = SandboxServer(
-            host=host, port=port, delay_s=delay_s, credits=credits, keys=keys, faults=plan
-        )
+            host=host, port=port, delay_s=delay_s, credits=credits, keys=keys, faults=plan,
+            profile=get_profile(profile_name),
+        )  # fmt: skip
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     click.echo(READY_PREFIX + server.url)  # click.echo flushes: the ready line, read by tests

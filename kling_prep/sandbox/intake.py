@@ -54,7 +54,7 @@ def read_fields(body: Any, profile: ApiProfile) -> SubmissionFields:
         raise _refusal(400, "prompt must be a string")
     if profile.is_prompt_required and not prompt.strip():
         raise _refusal(400, "prompt is required")
-    if len(prompt) > profile.prompt_max_chars:
+    if profile.prompt_max_chars is not None and len(prompt) > profile.prompt_max_chars:
         raise _refusal(
             400, f"prompt has {len(prompt)} characters; the limit is {profile.prompt_max_chars}"
         )
@@ -115,28 +115,34 @@ def check_image(path: Path, profile: ApiProfile) -> None:
         image = probe_image(path)
     except KlingPrepError as exc:
         raise _refusal(422, f"image_url is not a readable image ({exc})") from exc
-    if image.format not in profile.image_formats:
+    # A limit the profile does not document (None) is not applied, as the provider would not.
+    if profile.image_formats is not None and image.format not in profile.image_formats:
         raise _refusal(
             422,
             f"image_url is {image.format or 'unknown'}; accepted: "
             + ", ".join(profile.image_formats),
         )
-    if image.size_bytes > profile.image_max_bytes:
+    if profile.image_max_bytes is not None and image.size_bytes > profile.image_max_bytes:
         raise _refusal(
             422, f"image_url has {image.size_bytes} bytes; the limit is {profile.image_max_bytes}"
         )
-    if min(image.width, image.height) < profile.image_min_side_px:
+    least, most = profile.image_min_side_px, profile.image_max_side_px
+    if least is not None and min(image.width, image.height) < least:
         raise _refusal(
             422,
-            f"image_url is {image.width}x{image.height}; each side must be at least "
-            f"{profile.image_min_side_px} px",
+            f"image_url is {image.width}x{image.height}; each side must be at least {least} px",
+        )
+    if most is not None and max(image.width, image.height) > most:
+        raise _refusal(
+            422, f"image_url is {image.width}x{image.height}; no side may exceed {most} px"
         )
     aspect = image.width / image.height
-    if not profile.image_min_aspect <= aspect <= profile.image_max_aspect:
+    low, high = profile.image_min_aspect, profile.image_max_aspect
+    if (low is not None and aspect < low) or (high is not None and aspect > high):
         raise _refusal(
             422,
             f"image_url has aspect ratio {aspect:.2f}; it must be between "
-            f"{profile.image_min_aspect:.2f} and {profile.image_max_aspect:.2f}",
+            f"{low or 0:.2f} and {high or float('inf'):.2f}",
         )
 
 
@@ -153,26 +159,24 @@ def check_video(path: Path, profile: ApiProfile, orientation: Orientation) -> Vi
         video = probe_video(path)
     except KlingPrepError as exc:
         raise _refusal(422, f"video_url is not a readable video ({exc})") from exc
-    if video.container not in profile.video_containers:
+    if profile.video_containers is not None and video.container not in profile.video_containers:
         raise _refusal(
             422,
             f"video_url is {video.container}; accepted: {', '.join(profile.video_containers)}",
         )
-    if video.size_bytes > profile.video_max_bytes:
+    if profile.video_max_bytes is not None and video.size_bytes > profile.video_max_bytes:
         raise _refusal(
             422, f"video_url has {video.size_bytes} bytes; the limit is {profile.video_max_bytes}"
         )
-    if min(video.width, video.height) < profile.video_min_side_px:
+    least, most = profile.video_min_side_px, profile.video_max_side_px
+    if least is not None and min(video.width, video.height) < least:
         raise _refusal(
             422,
-            f"video_url is {video.width}x{video.height}; each side must be at least "
-            f"{profile.video_min_side_px} px",
+            f"video_url is {video.width}x{video.height}; each side must be at least {least} px",
         )
-    if max(video.width, video.height) > profile.video_max_side_px:
+    if most is not None and max(video.width, video.height) > most:
         raise _refusal(
-            422,
-            f"video_url is {video.width}x{video.height}; no side may exceed "
-            f"{profile.video_max_side_px} px",
+            422, f"video_url is {video.width}x{video.height}; no side may exceed {most} px"
         )
     max_duration_s = profile.max_duration_s(orientation)
     if not profile.video_min_duration_s <= video.duration_s <= max_duration_s:

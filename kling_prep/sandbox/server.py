@@ -31,7 +31,7 @@ from kling_prep.errors import (
     KlingPrepError,
     RequestRejectedError,
 )
-from kling_prep.limits import ApiProfile, get_profile
+from kling_prep.limits import DEFAULT_PROFILE, ApiProfile, fetch_cap_bytes, get_profile
 from kling_prep.sandbox import DEFAULT_CREDITS, DEFAULT_DELAY_S
 from kling_prep.sandbox.faults import FaultPlan, FaultRule, Route
 from kling_prep.sandbox.intake import (
@@ -150,6 +150,11 @@ class SandboxServer:
         self.is_open_to_any_key = keys is None
         self.faults = faults or FaultPlan()
         self.profile = profile or get_profile()
+        # The emulator speaks vydra's wire contract whatever limits it enforces: a profile with
+        # no documented price is charged vydra's.
+        self.credits_per_job: int = (
+            self.profile.credits_per_job or get_profile(DEFAULT_PROFILE).credits_per_job or 0
+        )
         self.fetch_timeout_s = fetch_timeout_s
         self.stats = SandboxStats()
         self._balances: dict[str, int] = dict(keys or {})
@@ -263,7 +268,7 @@ class SandboxServer:
             RequestRejectedError: 400/422 with the reason (nothing charged).
             InsufficientCreditsError: the key's balance is below the job's cost.
         """
-        cost = self.profile.credits_per_job
+        cost = self.credits_per_job
         # 1. The body's fields.
         fields = read_fields(body, self.profile)
         # 2. Credits, before the slow part.
@@ -280,14 +285,14 @@ class SandboxServer:
                 fields.image_url,
                 image_path,
                 field="image_url",
-                max_bytes=self.profile.image_max_bytes,
+                max_bytes=fetch_cap_bytes(self.profile.image_max_bytes, 1),
                 timeout_s=self.fetch_timeout_s,
             )
             fetch_to_file(
                 fields.video_url,
                 video_path,
                 field="video_url",
-                max_bytes=self.profile.video_max_bytes,
+                max_bytes=fetch_cap_bytes(self.profile.video_max_bytes, 1),
                 timeout_s=self.fetch_timeout_s,
             )
             check_image(image_path, self.profile)
@@ -534,7 +539,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "jobId": job.job_id,
                 "status": "pending",
                 "message": "Motion control job created. Poll /api/v1/jobs/{jobId} for status.",
-                "creditsCharged": self.app.profile.credits_per_job,
+                "creditsCharged": self.app.credits_per_job,
                 "externalJobId": job.external_job_id,
                 "input": {
                     "image_url": job.fields.image_url,
