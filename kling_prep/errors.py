@@ -6,7 +6,8 @@ could not do its work. The CLI maps the tree to exit code 3 (usage or environmen
     KlingPrepError
     ├── InputError                 an input cannot be read at all
     │   ├── UnsupportedMediaError  not an image or a video we can decode
-    │   └── MediaDecodeError       the container or stream is broken
+    │   ├── MediaDecodeError       the container or stream is broken
+    │   └── MediaTooLargeError     it declares more pixels than kling_prep will decode
     ├── FetchError                 a URL could not be downloaded within the limits
     │   └── OutputNotPlayableError a job's output is not a playable MP4
     ├── ToolError                  an external tool is missing or failed
@@ -72,6 +73,10 @@ class UnsupportedMediaError(InputError):
 
 class MediaDecodeError(InputError):
     """The media file is damaged or truncated and could not be decoded."""
+
+
+class MediaTooLargeError(InputError):
+    """The media file declares more pixels than kling_prep will decode (a decompression bomb)."""
 
 
 class FetchError(KlingPrepError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,16 @@ from numpy.typing import NDArray
 
 from kling_prep.checks.findings import Finding, Severity, file_limit_findings, score_from
 from kling_prep.checks.thresholds import Thresholds
+from kling_prep.errors import KlingPrepError, MediaDecodeError, MediaTooLargeError, plain_reason
 from kling_prep.limits import ApiProfile
-from kling_prep.media.probe import ImageProbe, probe_image
+from kling_prep.media.probe import ImageProbe, bomb_message, probe_image, quiet_bomb_warning
 from kling_prep.vision.face import FaceView
 from kling_prep.vision.kit import VisionKit
 from kling_prep.vision.lighting import LightingMetrics, measure_lighting
 from kling_prep.vision.people import Person, relative_size
 from kling_prep.vision.pose import UPPER_BODY_PARTS, BodyPose
+
+log = logging.getLogger(__name__)
 
 # Analysis runs on at most this many pixels on the longer side: the detectors see 224-256 px
 # anyway, and lighting statistics do not need more.
@@ -63,23 +67,65 @@ class ImageReport:
     artefacts: ImageArtefacts | None = field(default=None, repr=False, compare=False)
 
 
+# Pillow's own decompression-bomb limit (0x5555555 px: a 256 MB RGB buffer, and each of
+# load_rgb's conversions makes another): a JPEG above it is decoded reduced, anything else is
+# refused. Phone cameras stay far below it (a 200 MP sensor's JPEG is decoded reduced).
+MAX_DECODE_PIXELS = 89_478_485
+
+
 def load_rgb(path: Path, max_side_px: int) -> NDArray[Any]:
-    """The image upright (EXIF applied), RGB, alpha flattened on grey, at most max_side_px."""
+    """The image upright (EXIF applied), RGB, alpha flattened on grey, at most max_side_px.
+
+    Raises:
+        MediaTooLargeError: more than MAX_DECODE_PIXELS that cannot be decoded reduced.
+        MediaDecodeError: the decoder fails on the file's data (truncated, corrupt).
+    """
+    from PIL import Image
+
+    try:
+        with quiet_bomb_warning(), Image.open(path) as opened:
+            return _decode_rgb(path, opened, max_side_px)
+    except Image.DecompressionBombError as exc:
+        raise MediaTooLargeError(bomb_message(path, exc)) from exc
+    except KlingPrepError:
+        raise
+    except Exception as exc:  # any failure inside Pillow's decoders is the file's
+        log.debug("Pillow failed to decode %s", path, exc_info=True)
+        raise MediaDecodeError(
+            f"{path}: the image is damaged and could not be decoded ({plain_reason(exc)})"
+        ) from exc
+
+
+def _decode_rgb(path: Path, opened: Any, max_side_px: int) -> NDArray[Any]:
     from PIL import Image, ImageOps
 
-    with Image.open(path) as opened:
-        image = ImageOps.exif_transpose(opened)
-        if image.mode in ("RGBA", "LA", "P"):
-            rgba = image.convert("RGBA")
-            flat = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
-            flat.alpha_composite(rgba)
-            image = flat
-        image = image.convert("RGB")
-        scale = max_side_px / max(image.size)
-        if scale < 1:
-            new_size = (round(image.width * scale), round(image.height * scale))
-            image = image.resize(new_size, Image.Resampling.LANCZOS)
-        return np.asarray(image, dtype=np.uint8).copy()
+    pixels = opened.width * opened.height
+    if pixels > MAX_DECODE_PIXELS and opened.format in ("JPEG", "MPO"):
+        # The JPEG decoder scales by 1/2, 1/4 or 1/8 as it decodes: ask for no less than the
+        # analysis needs.
+        scale = max_side_px / max(opened.size)
+        opened.draft(
+            "RGB", (max(1, round(opened.width * scale)), max(1, round(opened.height * scale)))
+        )
+        pixels = opened.width * opened.height
+    if pixels > MAX_DECODE_PIXELS:
+        raise MediaTooLargeError(
+            f"{path}: {opened.width} x {opened.height} px ({pixels / 1e6:.0f} MP) to decode, "
+            f"more than the {MAX_DECODE_PIXELS / 1e6:.1f} MP kling_prep decodes (Pillow's "
+            "decompression-bomb limit); not decoded"
+        )
+    image = ImageOps.exif_transpose(opened)
+    if image.mode in ("RGBA", "LA", "P"):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
+        flat.alpha_composite(rgba)
+        image = flat
+    image = image.convert("RGB")
+    scale = max_side_px / max(image.size)
+    if scale < 1:
+        new_size = (round(image.width * scale), round(image.height * scale))
+        image = image.resize(new_size, Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.uint8).copy()
 
 
 def framing_of(pose: BodyPose | None, *, min_visibility: float) -> str:

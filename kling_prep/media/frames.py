@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from kling_prep.errors import MediaDecodeError
+from kling_prep.errors import MediaDecodeError, plain_reason
+from kling_prep.media.probe import MAX_FRAME_PIXELS, open_media
 
 log = logging.getLogger(__name__)
 
@@ -181,17 +182,22 @@ def scan_video(
     samples: list[SampledFrame] = []
     decoded = 0
     try:
-        container = av.open(str(path))
+        container = open_media(path)
     except av.error.FFmpegError as exc:
-        raise MediaDecodeError(f"{path}: cannot be opened for decoding ({exc})") from exc
+        raise MediaDecodeError(
+            f"{path}: cannot be opened for decoding ({plain_reason(exc)})"
+        ) from exc
     with container:
         stream = container.streams.video[0]
         # Slice threads only: frame threading costs a quarter more CPU in copies and waits, and
         # the check's analysis runs beside the decoder and needs the other core.
         stream.thread_type = "SLICE"
+        # A frame whose own header lies about its size is refused, not allocated.
+        options = {"max_pixels": str(MAX_FRAME_PIXELS)}
         if skip_nonref:
             stream.codec_context.skip_frame = "NONREF"
-            stream.codec_context.options = {"skip_loop_filter": "all"}
+            options["skip_loop_filter"] = "all"
+        stream.codec_context.options = options
         fps = float(stream.average_rate or stream.guessed_rate or 25.0)
         time_base = float(stream.time_base or 0) or 1 / fps
         duration_s = float(stream.duration or 0) * time_base or (container.duration or 0) / 1e6
@@ -239,8 +245,18 @@ def scan_video(
                     break
         except av.error.FFmpegError as exc:
             if decoded == 0:
-                raise MediaDecodeError(f"{path}: no frame could be decoded ({exc})") from exc
+                raise MediaDecodeError(
+                    f"{path}: no frame could be decoded ({plain_reason(exc)})"
+                ) from exc
             log.warning("%s: decoding stopped after %d frames: %s", path, decoded, exc)
+        except (ValueError, ArithmeticError, MemoryError, cv2.error) as exc:
+            # A frame PyAV, numpy or OpenCV cannot convert (planes smaller than the frame
+            # declares, sizes that overflow): the file's fault, said as such.
+            log.debug("decoding %s failed", path, exc_info=True)
+            raise MediaDecodeError(
+                f"{path}: frame {decoded} could not be converted ({type(exc).__name__}: "
+                f"{plain_reason(exc)})"
+            ) from exc
     if on_progress is not None:
         on_progress(1.0)
     return VideoScan(samples=samples, decoded_frames=decoded, fps=fps, scale=scale)
@@ -250,20 +266,37 @@ def decode_thumbs(
     path: Path, first_index: int, last_index: int, *, fps: float, thumb_width: int = 64
 ) -> list[tuple[int, NDArray[Any]]]:
     """Thumbnails of every frame from `first_index` to `last_index` (inclusive), for locating
-    a cut found between two frames that were far apart."""
+    a cut found between two frames that were far apart.
+
+    Raises:
+        MediaDecodeError: the stream breaks where it decoded before (a file changed meanwhile).
+    """
     import av
 
+    try:
+        return _decode_thumbs(path, first_index, last_index, fps=fps, thumb_width=thumb_width)
+    except (av.error.FFmpegError, ValueError, ArithmeticError, MemoryError, cv2.error) as exc:
+        log.debug("decoding %s again failed", path, exc_info=True)
+        raise MediaDecodeError(
+            f"{path}: frames {first_index}-{last_index} could not be decoded again "
+            f"({type(exc).__name__}: {plain_reason(exc)})"
+        ) from exc
+
+
+def _decode_thumbs(
+    path: Path, first_index: int, last_index: int, *, fps: float, thumb_width: int
+) -> list[tuple[int, NDArray[Any]]]:
     out: list[tuple[int, NDArray[Any]]] = []
     # 1. The packets' timestamps up to the last frame wanted, and the first decoded frame's, so
     # that indices are counted as `scan_video` counts them (see `_FrameCounter`).
     counter = _FrameCounter()
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         stream = container.streams.video[0]
         stream.codec_context.skip_frame = "NONREF"
         first_pts = next((f.pts for f in container.decode(stream)), None)
     if first_pts is None:
         return out
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         stream = container.streams.video[0]
         origin = 0
         for packet in container.demux(stream):
@@ -273,7 +306,7 @@ def decode_thumbs(
             if packet.dts is not None and counter.count_below(packet.dts) > origin + last_index:
                 break
     # 2. Decode every frame from the keyframe before the first one wanted.
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         stream = container.streams.video[0]
         target = counter.pts_at(origin + first_index)
         if target is not None:
