@@ -11,13 +11,9 @@ Run: `PYTHONPATH=. .venv/bin/python benchmarks/bench_hostile.py [--deadline-s 12
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
 import os
-import select
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -30,45 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-from hostile_media import CASES, HostileCase, HostileInput  # noqa: E402
-
-_IN_OPEN = 0x20
-_IN_ACCESS = 0x01
-
-
-class OpenWatch:
-    """Which of some files are opened or read while it watches (Linux inotify, any process)."""
-
-    def __init__(self, paths: tuple[Path, ...]) -> None:
-        self._libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        self._fd = self._libc.inotify_init1(os.O_NONBLOCK)
-        if self._fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
-        self._names: dict[int, Path] = {}
-        for path in paths:
-            wd = self._libc.inotify_add_watch(
-                self._fd, str(path).encode(), _IN_OPEN | _IN_ACCESS
-            )
-            if wd < 0:
-                raise OSError(ctypes.get_errno(), f"inotify_add_watch {path}")
-            self._names[wd] = path
-
-    def opened(self) -> list[str]:
-        seen: set[str] = set()
-        while select.select([self._fd], [], [], 0)[0]:
-            try:
-                data = os.read(self._fd, 65536)
-            except BlockingIOError:
-                break
-            at = 0
-            while at + 16 <= len(data):
-                wd, _mask, _cookie, length = struct.unpack_from("iIII", data, at)
-                seen.add(str(self._names.get(wd, wd)))
-                at += 16 + length
-        return sorted(seen)
-
-    def close(self) -> None:
-        os.close(self._fd)
+from hostile_media import CASES, HostileCase, HostileInput, OpenWatch  # noqa: E402
 
 
 @dataclass
@@ -129,7 +87,8 @@ def _run(case: HostileCase, item: HostileInput, command: str, deadline_s: float)
     err = out_chunks.get("err", b"").decode(errors="replace")
     out = out_chunks.get("out", b"").decode(errors="replace")
     code = None if killed.is_set() else proc.returncode
-    name = Path(item.argument).name
+    # `prepare` names its outputs after the input's stem (me.heic -> me.jpg).
+    name = Path(item.argument).stem
     has_traceback = "Traceback" in err or "Traceback" in out
     names_the_file = name in err or name in out
     first = next((line for line in err.splitlines() if line.startswith("kling-prep:")), "")

@@ -8,8 +8,11 @@ input points at (a playlist's segment, a concat list's entry) that must never be
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import random
+import select
 import struct
 import subprocess
 import zlib
@@ -42,6 +45,43 @@ class HostileCase:
     is_fast: bool = True  # in `make test`'s subset (the benchmark runs every case)
     notes: str = ""
     tags: tuple[str, ...] = field(default=())
+
+
+_IN_OPEN = 0x20
+_IN_ACCESS = 0x01
+
+
+class OpenWatch:
+    """Which of some files are opened or read while it watches (Linux inotify, any process)."""
+
+    def __init__(self, paths: tuple[Path, ...]) -> None:
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        self._fd = self._libc.inotify_init1(os.O_NONBLOCK)
+        if self._fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        self._names: dict[int, Path] = {}
+        for path in paths:
+            wd = self._libc.inotify_add_watch(self._fd, str(path).encode(), _IN_OPEN | _IN_ACCESS)
+            if wd < 0:
+                raise OSError(ctypes.get_errno(), f"inotify_add_watch {path}")
+            self._names[wd] = path
+
+    def opened(self) -> list[str]:
+        seen: set[str] = set()
+        while select.select([self._fd], [], [], 0)[0]:
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                break
+            at = 0
+            while at + 16 <= len(data):
+                wd, _mask, _cookie, length = struct.unpack_from("iIII", data, at)
+                seen.add(str(self._names.get(wd, wd)))
+                at += 16 + length
+        return sorted(seen)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 # 1. Building blocks: a valid small picture and clip, and chunk-level writers.
@@ -250,11 +290,17 @@ def _moov_at_end_cut(folder: Path) -> HostileInput:
 
 
 def _no_frames(folder: Path) -> HostileInput:
+    """An MP4 written with no frame: a header and nothing in it."""
     path = folder / "no-frames.mp4"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    _ffmpeg(
+        "-f", "lavfi", "-i", "color=s=64x48:d=1", "-frames:v", "0", "-c:v", "libx264", str(path)
+    )
     return HostileInput(str(path), "--video", folder)
+
+
+def _zero_duration_header(folder: Path) -> HostileInput:
+    data = _clip_bytes(folder, "z.mp4", seconds=1.0, container_options={"movflags": "+faststart"})
+    return _write(folder, "zero-duration.mp4", _patch_mvhd_duration(data, 0), "--video")
 
 
 def _one_frame(folder: Path) -> HostileInput:
@@ -356,7 +402,9 @@ def _hls(folder: Path, *, absolute: bool, suffix: str) -> HostileInput:
 
 def _hls_url(folder: Path) -> HostileInput:
     # 192.0.2.0/24 is TEST-NET-1: documentation only, never routed.
-    text = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nhttp://192.0.2.1/seg.ts\n#EXT-X-ENDLIST\n"
+    text = (
+        "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nhttp://192.0.2.1/seg.ts\n#EXT-X-ENDLIST\n"
+    )
     return _write(folder, "remote.m3u8", text.encode(), "--video")
 
 
@@ -451,6 +499,7 @@ CASES: tuple[HostileCase, ...] = (
     HostileCase("video frames declaring 16000x16000", "--video", _frame_16000),
     # Lying durations and counts.
     HostileCase("MP4 with no frame", "--video", _no_frames),
+    HostileCase("0 s declared in the headers", "--video", _zero_duration_header),
     HostileCase("one-frame MP4", "--video", _one_frame),
     HostileCase("10 hours declared in the headers", "--video", _ten_hours_header),
     HostileCase("a frame at 0 s and one at 10 hours", "--video", _ten_hours_declared, is_fast=False),

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kling_prep.errors import MediaDecodeError, UnsupportedMediaError
+from kling_prep.errors import MediaDecodeError, MediaTooLargeError, UnsupportedMediaError
 from kling_prep.limits import ApiProfile
 from kling_prep.media.outputs import write_atomically
+from kling_prep.media.probe import bomb_message
 from kling_prep.media.transcode import Step
 
 if TYPE_CHECKING:
@@ -68,8 +69,14 @@ def _open(path: Path) -> PILImage.Image:
         image.load()
     except UnidentifiedImageError as exc:
         raise UnsupportedMediaError(f"{path}: not an image kling_prep can convert") from exc
+    except Image.DecompressionBombError as exc:
+        raise MediaTooLargeError(bomb_message(path, exc)) from exc
     except OSError as exc:
         raise MediaDecodeError(f"{path}: the image is damaged or truncated ({exc})") from exc
+    except Exception as exc:  # any other failure inside Pillow's decoders is the file's
+        raise MediaDecodeError(
+            f"{path}: the image could not be decoded ({type(exc).__name__}: {exc})"
+        ) from exc
     return image
 
 
