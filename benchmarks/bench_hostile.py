@@ -1,8 +1,8 @@
-"""The whole hostile-media suite (tests/hostile_media.py): every case checked by the real CLI in
-its own process, with its wall time, its peak RSS (from wait4), its exit code, whether a
-traceback or an errno number reached the user, and whether any file the input points at was
-opened (inotify). A case holds when the check ends with 0-3 within the deadline, names the
-file, prints no traceback, and opens nothing outside the input.
+"""The whole hostile-media suite (tests/hostile_media.py): every case run through the real CLI
+in a process of its own, with its wall time, its peak RSS (from wait4), its exit code, and what
+the user read. A case holds when the command ends with exit 0-3 within the deadline, names the
+file, shows no traceback and no errno number, opens no file the input points at (inotify on
+them), and leaves nothing in the TMPDIR it was given.
 
 Run: `PYTHONPATH=. .venv/bin/python benchmarks/bench_hostile.py [--deadline-s 120] [--only WORD]
 [--command check|prepare] [--json out/hostile.json]`
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,6 +40,7 @@ class CaseOutcome:
     has_traceback: bool
     names_the_file: bool
     opened_outside: list[str]
+    left_behind: list[str]  # temporary files the run did not remove
     message: str  # the first line the user read on stderr
     holds: bool
 
@@ -49,7 +51,9 @@ def _run(case: HostileCase, item: HostileInput, command: str, deadline_s: float)
         args.append("--json")
     else:
         args += ["--out-dir", str(Path(tempfile.mkdtemp(prefix="kp-hostile-out-")))]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "GLOG_minloglevel": "2"}
+    # A temporary folder of its own, to see what the run leaves behind.
+    tmp_dir = Path(tempfile.mkdtemp(prefix="kp-hostile-tmp-"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GLOG_minloglevel": "2", "TMPDIR": str(tmp_dir)}
     watch = OpenWatch(item.guards) if item.guards else None
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -82,6 +86,8 @@ def _run(case: HostileCase, item: HostileInput, command: str, deadline_s: float)
         reader.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     opened = watch.opened() if watch else []
+    left_behind = sorted(p.name for p in tmp_dir.iterdir())
+    shutil.rmtree(tmp_dir, ignore_errors=True)
     if watch:
         watch.close()
     err = out_chunks.get("err", b"").decode(errors="replace")
@@ -89,17 +95,22 @@ def _run(case: HostileCase, item: HostileInput, command: str, deadline_s: float)
     code = None if killed.is_set() else proc.returncode
     # `prepare` names its outputs after the input's stem (me.heic -> me.jpg).
     name = Path(item.argument).stem
-    has_traceback = "Traceback" in err or "Traceback" in out
+    has_traceback = "Traceback" in err or "Traceback" in out or "Errno" in err
     names_the_file = name in err or name in out
     first = next((line for line in err.splitlines() if line.startswith("kling-prep:")), "")
     if not first:
         first = next((line for line in err.splitlines() if line.strip()), "")
     holds = (
-        code is not None and 0 <= code <= 3 and not has_traceback and names_the_file and not opened
+        code is not None
+        and 0 <= code <= 3
+        and not has_traceback
+        and names_the_file
+        and not opened
+        and not left_behind
     )
     return CaseOutcome(
         case.name, case.option, code, round(seconds, 2), round(usage.ru_maxrss / 1024, 1),
-        has_traceback, names_the_file, opened, first[:300], holds,
+        has_traceback, names_the_file, opened, left_behind, first[:300], holds,
     )  # fmt: skip
 
 
