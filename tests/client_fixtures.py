@@ -63,19 +63,13 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-class StaticFileServer:
-    """Serves a folder on a loopback port, as the user's own hosting would."""
+class ServerThread:
+    """An HTTP server on a loopback port, served from a daemon thread while in a `with`."""
 
-    def __init__(self, root: Path) -> None:
-        handler = functools.partial(_QuietHandler, directory=str(root))
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    def __init__(self, httpd: http.server.ThreadingHTTPServer) -> None:
+        self._httpd = httpd
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def url(self, name: str) -> str:
-        """The URL of a file in the folder."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/{name}"
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -89,6 +83,19 @@ class StaticFileServer:
     ) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+class StaticFileServer(ServerThread):
+    """Serves a folder on a loopback port, as the user's own hosting would."""
+
+    def __init__(self, root: Path) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        super().__init__(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler))
+
+    def url(self, name: str) -> str:
+        """The URL of a file in the folder."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/{name}"
 
 
 def _client_program(argv: list[str]) -> int:

@@ -8,12 +8,11 @@ from __future__ import annotations
 import http.server
 import ipaddress
 import socket
-import threading
 import time
-from types import TracebackType
-from typing import Self
 
 import httpx
+
+from tests.client_fixtures import ServerThread
 
 
 class FakeResolver:
@@ -81,41 +80,28 @@ class _Server(http.server.ThreadingHTTPServer):
         raise NotImplementedError
 
 
-class LoopbackServer:
+class LoopbackServer(ServerThread):
     """An HTTP server on 127.0.0.1 whose answer is a function of the handler; it counts
     requests."""
 
     def __init__(self, respond: object) -> None:
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.paths = []
-        self._httpd.host_headers = []
-        self._httpd.respond = respond  # type: ignore[method-assign]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.paths = []
+        self._server.host_headers = []
+        self._server.respond = respond  # type: ignore[method-assign]
+        super().__init__(self._server)
 
     @property
     def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        return int(self._server.server_address[1])
 
     @property
     def paths(self) -> list[str]:
-        return self._httpd.paths
+        return self._server.paths
 
     @property
     def host_headers(self) -> list[str]:
-        return self._httpd.host_headers
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return self._server.host_headers
 
 
 def serve_bytes(body: bytes) -> object:
