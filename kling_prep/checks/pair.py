@@ -46,14 +46,18 @@ def limb_advice(motion: MotionMap) -> str:
 
 
 def room_advice(motion: MotionMap) -> str:
-    """What to do about the mapped body leaving the frame: by the legs the image lacks, that
-    is the limbs' advice; sideways, up, or down past legs the image shows, it needs room."""
+    """What to do about the mapped body leaving the frame: past the bottom by legs the image
+    lacks, that is the limbs' advice; sideways, up, or past legs the image shows, the body
+    needs room (both where both happen)."""
     legs_lacked = any(limb.endswith("_leg") for limb in motion.lacked_moved_limbs)
-    if {"left", "right", "top"} & set(motion.sides) or not legs_lacked:
-        return (
-            "choose orientation image, or give the character room in the image (nearer the "
-            "centre, a wider frame)"
-        )
+    room = (
+        "choose orientation image, or give the character room in the image (nearer the "
+        "centre, a wider frame)"
+    )
+    if not legs_lacked:
+        return room
+    if {"left", "right", "top"} & set(motion.sides):
+        return f"{limb_advice(motion)}; {room}"
     return limb_advice(motion)
 
 
