@@ -1,7 +1,8 @@
 """The video's pose mapped onto the character image, and what the mapped body measures there.
 
 One similarity transform (a scale and a translation, no rotation) places the video's body on
-the image's: from the two torsos (shoulders and hips seen in both), else from the two heads.
+the image's: from the two torsos (shoulders and hips seen in both), else from the two pairs of
+shoulders, else from the two heads.
 The pair check judges the measures (`checks/pair.py`); the report draws the mapped skeleton
 (`report/preview.py`). Pure geometry on poses the checks already read: no model, no decode.
 """
@@ -17,7 +18,7 @@ from numpy.typing import NDArray
 
 from kling_prep.vision.pose import BODY_PARTS, SKELETON, BodyPose
 
-Anchor = Literal["torso", "head"]
+Anchor = Literal["torso", "shoulders", "head"]
 LIMBS = ("left_arm", "right_arm", "left_leg", "right_leg")
 # The limb each skeleton segment belongs to (segments of the torso and the face belong to none).
 SEGMENT_LIMB: dict[tuple[int, int], str] = {
@@ -28,6 +29,7 @@ SEGMENT_LIMB: dict[tuple[int, int], str] = {
 # The point whose travel says whether the video moves a limb: its far end.
 _LIMB_END = {"left_arm": 15, "right_arm": 16, "left_leg": 27, "right_leg": 28}
 _TORSO = (11, 12, 23, 24)
+_SHOULDERS = (11, 12)
 _HEAD = BODY_PARTS["head"]
 _LEG_POINTS = (25, 26, 27, 28)
 
@@ -104,24 +106,30 @@ def _anchor_of(pose: BodyPose, anchor: Anchor) -> tuple[NDArray[Any], float]:
     """The anchor's centre and size in the pose's pixels."""
     if anchor == "torso":
         return np.asarray(pose.points_px[list(_TORSO)].mean(0)), _torso_length_px(pose)
+    if anchor == "shoulders":
+        return np.asarray(pose.points_px[list(_SHOULDERS)].mean(0)), pose.shoulder_width_px()
     return np.asarray(pose.head_center_px()), pose.head_size_px()
 
 
 def _shows(pose: BodyPose, anchor: Anchor, min_visibility: float) -> bool:
-    points = _TORSO if anchor == "torso" else _HEAD
+    points = {"torso": _TORSO, "shoulders": _SHOULDERS, "head": _HEAD}[anchor]
     if not all(_seen(pose, i, min_visibility) for i in points):
         return False
-    # A torso seen edge-on or folded has no length to scale by.
-    return anchor == "head" or _torso_length_px(pose) >= 4.0
+    # A torso folded or shoulders seen edge-on have no length to scale by.
+    if anchor == "torso":
+        return _torso_length_px(pose) >= 4.0
+    return anchor == "head" or pose.shoulder_width_px() >= 4.0
 
 
 def fit_mapping(
     image_pose: BodyPose, video_poses: list[tuple[float, BodyPose | None]], min_visibility: float
 ) -> PoseMapping | None:
     """The transform from the video's first read body showing the anchor to the image's body:
-    torsos where the image shows shoulders and hips and the video does somewhere, else heads.
-    None when no anchor is seen in both."""
-    for anchor in ("torso", "head"):
+    torsos where the image shows shoulders and hips and the video does somewhere, else the
+    shoulders (their width and centre: a half-body image cut above the hips), else heads (the
+    head's size and centre). None when no anchor is seen in both."""
+    anchors: tuple[Anchor, ...] = ("torso", "shoulders", "head")
+    for anchor in anchors:
         if not _shows(image_pose, anchor, min_visibility):
             continue
         first = next(

@@ -66,7 +66,7 @@ def motion_findings(motion: MotionMap | None, t: Thresholds) -> list[Finding]:
     if motion is None:
         return []
     out: list[Finding] = []
-    how = "torsos" if motion.mapping.anchor == "torso" else "heads"
+    how = {"torso": "torsos", "shoulders": "shoulders", "head": "heads"}[motion.mapping.anchor]
     if motion.outside_pct >= t.framing_outside_warn_pct:
         worst = ""
         if motion.worst is not None:

@@ -390,13 +390,13 @@ def _preview_section(result: CheckResult) -> str:
     strip = preview_strip(result)
     if motion is None or not strip:
         return ""
-    how = "torsos" if motion.mapping.anchor == "torso" else "heads"
+    how = {"torso": "torsos", "shoulders": "shoulders", "head": "heads"}[motion.mapping.anchor]
     note = (
         f"The video's pose at the samples the check read, placed on the character image by the "
         f"two {how} at {motion.mapping.anchor_time_s:.1f} s (one scale and shift for the whole "
         f"clip, so the dancer's travel and change of size show). Orange: a limb outside the "
-        f"image's frame or one the image does not show; cyan: the rest. Top right of each "
-        f"frame: the video's own sample. Over the clip {motion.outside_pct:.0f}% of the "
+        f"image's frame or one the image does not show; cyan: the rest. Right of each frame: "
+        f"the video's own sample. Over the clip {motion.outside_pct:.0f}% of the "
         f"skeleton falls outside the image."
     )
     tiles = "".join(

@@ -59,13 +59,13 @@ def draw_mapped(
     label: str = "",
 ) -> NDArray[np.uint8]:
     """The image (at its analysed size, the map's pixels) on a grey margin, with one sample's
-    mapped skeleton, the image's frame outlined, and the video's sample in a corner.
+    mapped skeleton, the image's frame outlined, and the video's sample in a column beside it.
 
     Args:
         margins: left, top, right, bottom grey room around the image (`margins_px`).
 
     Returns:
-        RGB uint8, the image plus its margins.
+        RGB uint8: the image plus its margins, plus the column when `inset_rgb` is given.
     """
     height, width = image_rgb.shape[:2]
     left, top, right, bottom = margins
@@ -83,18 +83,18 @@ def draw_mapped(
     for i in {i for segment in pose.segments for i in segment}:
         cv2.circle(canvas, _pt(points[i]), thick + 1, (255, 255, 255), -1, cv2.LINE_AA)
     if inset_rgb is not None:
-        # The video's own sample, a quarter of the canvas wide, in the top right corner.
-        scale = max(32, round(0.25 * canvas.shape[1])) / max(inset_rgb.shape[:2])
-        inset = cv2.resize(
-            inset_rgb,
-            (max(1, round(inset_rgb.shape[1] * scale)), max(1, round(inset_rgb.shape[0] * scale))),
-            interpolation=cv2.INTER_AREA,
+        # The video's own sample in a column beside the canvas (over the margin it would hide
+        # the limbs that leave the image).
+        panel_w = max(32, round(0.3 * canvas.shape[1]))
+        scale = min(panel_w / inset_rgb.shape[1], canvas.shape[0] / inset_rgb.shape[0])
+        inset_size = (
+            max(1, round(inset_rgb.shape[1] * scale)),
+            max(1, round(inset_rgb.shape[0] * scale)),
         )
-        h, w = min(inset.shape[0], canvas.shape[0] - 4), min(inset.shape[1], canvas.shape[1] - 4)
-        canvas[2 : 2 + h, -2 - w : -2] = inset[:h, :w]
-        cv2.rectangle(
-            canvas, (canvas.shape[1] - 3 - w, 1), (canvas.shape[1] - 2, 2 + h), (255, 255, 255), 1
-        )
+        inset = cv2.resize(inset_rgb, inset_size, interpolation=cv2.INTER_AREA)
+        panel = np.zeros((canvas.shape[0], panel_w + 4, 3), np.uint8)
+        panel[: inset.shape[0], 4 : 4 + inset.shape[1]] = inset
+        canvas = np.hstack([canvas, panel])
     if label:
         font = max(0.5, size / 900)
         bar = round(30 * font)
@@ -128,7 +128,7 @@ def preview_frames(
 ) -> list[tuple[float, NDArray[np.uint8]]]:
     """(time_s, RGB) for every read sample the video's body was placed on the image.
 
-    Each frame is the image with that sample's skeleton and the video's sample in a corner,
+    Each frame is the image with that sample's skeleton and the video's sample beside it,
     scaled so its longer side is at most `max_side_px`. Empty when there is no map (no pose in
     the image, no body in the video, or the reports carry no pictures).
     """
@@ -189,9 +189,13 @@ def preview_strip(
 
 
 def has_animated_webp() -> bool:
+    """Whether this Pillow writes animated WebP: older ones name it as a feature of its own
+    (`webp_anim`); from Pillow 11 every WebP build does, and the name is gone."""
     from PIL import features
 
-    return bool(features.check("webp_anim"))
+    if "webp_anim" in features.features:
+        return bool(features.check_feature("webp_anim"))
+    return bool(features.check_module("webp"))
 
 
 def write_preview(result: CheckResult, path: Path) -> Path:
