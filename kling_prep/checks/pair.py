@@ -46,19 +46,24 @@ def limb_advice(motion: MotionMap) -> str:
 
 
 def room_advice(motion: MotionMap) -> str:
-    """What to do about the mapped body leaving the frame: past the bottom by legs the image
-    lacks, that is the limbs' advice; sideways, up, or past legs the image shows, the body
-    needs room (both where both happen)."""
+    """What to do about the mapped body leaving the frame, by the edges it crosses: sideways or
+    up, the body needs room (or the image's orientation); down, past legs the image lacks,
+    that is the limbs' advice, and past a body the image cuts off, the image needs more of it."""
     legs_lacked = any(limb.endswith("_leg") for limb in motion.lacked_moved_limbs)
-    room = (
-        "choose orientation image, or give the character room in the image (nearer the "
-        "centre, a wider frame)"
-    )
-    if not legs_lacked:
-        return room
+    parts = []
+    if "bottom" in motion.sides:
+        parts.append(
+            limb_advice(motion)
+            if legs_lacked
+            else "use an image that shows more of the character below, or a video framed "
+            "closer on the body"
+        )
     if {"left", "right", "top"} & set(motion.sides):
-        return f"{limb_advice(motion)}; {room}"
-    return limb_advice(motion)
+        parts.append(
+            "choose orientation image, or give the character room in the image (nearer the "
+            "centre, a wider frame)"
+        )
+    return "; ".join(parts)
 
 
 def motion_findings(motion: MotionMap | None, t: Thresholds) -> list[Finding]:
@@ -68,7 +73,7 @@ def motion_findings(motion: MotionMap | None, t: Thresholds) -> list[Finding]:
     out: list[Finding] = []
     how = {"torso": "torsos", "shoulders": "shoulders", "head": "heads"}[motion.mapping.anchor]
     if motion.outside_pct >= t.framing_outside_warn_pct:
-        worst = ""
+        worst, advice = "", room_advice(motion)
         if motion.worst is not None:
             worst = f", {motion.worst[1]:.0f}% at {motion.worst[0]:.1f} s"
         out.append(Finding(
@@ -77,7 +82,7 @@ def motion_findings(motion: MotionMap | None, t: Thresholds) -> list[Finding]:
             f"{motion.mapping.anchor_time_s:.1f} s, reaches past the image's "
             f"{'/'.join(motion.sides) or 'edge'}: {motion.outside_pct:.0f}% of its skeleton "
             f"outside the frame over the clip{worst} (warn from "
-            f"{t.framing_outside_warn_pct:.0f}%); {room_advice(motion)}",
+            f"{t.framing_outside_warn_pct:.0f}%)" + (f"; {advice}" if advice else ""),
             round(motion.outside_pct, 1), t.framing_outside_warn_pct,
             "% of the mapped skeleton",
         ))  # fmt: skip

@@ -65,7 +65,8 @@ def draw_mapped(
         margins: left, top, right, bottom grey room around the image (`margins_px`).
 
     Returns:
-        RGB uint8: the image plus its margins, plus the column when `inset_rgb` is given.
+        RGB uint8: the image plus its margins, plus the column when `inset_rgb` is given and
+        the bar when `label` is.
     """
     height, width = image_rgb.shape[:2]
     left, top, right, bottom = margins
@@ -97,10 +98,8 @@ def draw_mapped(
         canvas = np.hstack([canvas, panel])
     if label:
         font = max(0.5, size / 900)
-        bar = round(30 * font)
-        cv2.rectangle(
-            canvas, (0, canvas.shape[0] - bar), (canvas.shape[1], canvas.shape[0]), (0, 0, 0), -1
-        )
+        # A black bar under the canvas, not over it: it would hide the lowest limbs.
+        canvas = np.vstack([canvas, np.zeros((round(30 * font), canvas.shape[1], 3), np.uint8)])
         cv2.putText(
             canvas, label, (round(8 * font), canvas.shape[0] - round(9 * font)),
             cv2.FONT_HERSHEY_SIMPLEX, font, (255, 255, 255), max(1, round(font * 1.5)), cv2.LINE_AA,
