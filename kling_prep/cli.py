@@ -246,6 +246,63 @@ def _with_progress(work: Any, *, show_progress: bool, describe: Any = None) -> A
         return work(on_progress)
 
 
+@main.command()
+@click.option("--image", required=True, metavar="PATH_OR_URL", help="The character image.")
+@click.option("--video", required=True, metavar="PATH_OR_URL", help="The reference video.")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path),
+    help="The animated preview: NAME.webp (a .gif beside it where Pillow lacks animated WebP) "
+    "or NAME.gif.",
+)  # fmt: skip
+@click.option(
+    "--config", type=click.Path(path_type=Path, exists=True), help="A kling-prep.toml to use."
+)
+@_profile_option
+def preview(image: str, video: str, output: Path, config: Path | None, profile: str | None) -> None:
+    """See the video's motion on the character before paying: the video's skeleton, read at
+    the samples the check reads, placed on the image by the two torsos (else heads), written
+    as an animated WebP or GIF. Orange limbs leave the image's frame or are limbs the image
+    does not show; the pair's framing findings are printed.
+
+    \b
+    Exit codes: 0 written, 3 usage or input error (or nothing to preview).
+    Example:
+      kling-prep preview --image me.jpg --video dance.mp4 -o preview.webp
+    """
+    if output.suffix.lower() not in (".webp", ".gif"):
+        _fail(f"{output}: the preview is written as .webp or .gif")
+    try:
+        settings = _settings(config, profile)
+        result = _run_check(
+            image, video, None, None, True, True, settings, show_progress=sys.stderr.isatty()
+        )
+    except KlingPrepError as exc:
+        _fail(str(exc))
+        return
+    from kling_prep.report.preview import FRAME_S, has_animated_webp, write_preview
+
+    try:
+        written = write_preview(result, output)
+    except ValueError as exc:
+        _fail(f"{Path(image).name} and {Path(video).name}: {exc}")
+        return
+    except OSError as exc:
+        _fail(f"could not write {output}: {exc.strerror or exc}")
+        return
+    motion = result.motion_map
+    if output.suffix.lower() == ".webp" and not has_animated_webp():
+        click.echo(f"this Pillow cannot write animated WebP: wrote a GIF instead, {written}")
+    if motion is not None:
+        how = {"torso": "torsos", "shoulders": "shoulders", "head": "heads"}[motion.mapping.anchor]
+        click.echo(
+            f"preview: {written} ({len(motion.poses)} frames, {FRAME_S:g} s each; placed by the "
+            f"two {how} at {motion.mapping.anchor_time_s:.1f} s; "
+            f"{motion.outside_pct:.0f}% of the skeleton outside the image over the clip)"
+        )
+    for finding in result.pair_findings:
+        click.echo(f"{finding.severity}  {finding.code}  {finding.message}")
+
+
 @main.group()
 def models() -> None:
     """Optional better models (models/manifest.json). The bundled MediaPipe models are the

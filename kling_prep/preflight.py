@@ -14,7 +14,8 @@ from pathlib import Path
 
 from kling_prep.checks.findings import SEVERITY_ORDER, Finding, worst_severity
 from kling_prep.checks.image import ImageReport, check_image
-from kling_prep.checks.pair import check_pair
+from kling_prep.checks.motionmap import MotionMap
+from kling_prep.checks.pair import check_pair, pair_motion
 from kling_prep.checks.prompt import check_prompt, suggest_prompt
 from kling_prep.checks.video import VideoDecoding, VideoReport, check_video
 from kling_prep.errors import KlingPrepError
@@ -50,6 +51,9 @@ class CheckResult:
     tool_version: str = __version__
     schema_version: str = SCHEMA_VERSION
     sources: dict[str, str] = field(default_factory=dict)  # input -> the URL it came from
+    # The video's poses placed on the image, for the HTML report and `kling-prep preview`;
+    # never in the JSON (the pair's findings carry its measures).
+    motion_map: MotionMap | None = field(default=None, repr=False, compare=False)
 
     @property
     def findings(self) -> list[Finding]:
@@ -195,7 +199,10 @@ def check(
         window_s=None if video_report is None else video_report.duration_s,
     )  # fmt: skip
     # 6. The pair and the prompt.
-    pair = check_pair(image_report, video_report, t) if image_report and video_report else []
+    motion = pair_motion(image_report, video_report, t) if image_report and video_report else None
+    pair = (
+        check_pair(image_report, video_report, t, motion) if image_report and video_report else []
+    )
     proposed = suggest_prompt(image_report, video_report, t)
     sources = {k: v for k, v in (("image", image_url), ("video", video_url)) if v}
     return CheckResult(
@@ -217,4 +224,5 @@ def check(
         credits=settings.profile.credits_per_job,
         profile=settings.profile.name,
         sources=sources,
+        motion_map=motion,
     )

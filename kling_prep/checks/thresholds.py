@@ -159,6 +159,18 @@ class Thresholds:
     framing_size_ratio_warn: float = _t(
         2.5, "x", "The person 2.5 times larger (share of frame height) in one than the other."
     )
+    framing_outside_warn_pct: float = _t(
+        10, "% of the mapped skeleton's length",
+        "The video's body, placed on the image by the two torsos (else heads), has a tenth of "
+        "its skeleton outside the image's frame over the clip: about a lower leg, or both "
+        "forearms, that the model has to crop or squeeze in (warn).",
+    )  # fmt: skip
+    limb_moves_range: float = _t(
+        0.1, "torso lengths RMS",
+        "A wrist or ankle whose position (relative to the shoulders) spreads 0.1 torso lengths "
+        "(~5 cm) moves: past the pose's own jitter on a still clip (0.05-0.06). A limb the video "
+        "moves and the image does not show is one the model invents (warn).",
+    )  # fmt: skip
 
     def with_overrides(self, overrides: dict[str, Any]) -> Thresholds:
         """A copy with some values replaced.

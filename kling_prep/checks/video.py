@@ -108,6 +108,9 @@ class VideoArtefacts:
 
     samples: list[SampledFrame]
     cut_scores: list[tuple[float, float]]  # (time_s, change score) for every decoded frame
+    # The pose at every sample it was read on (None: nobody found there), in the samples'
+    # pixels: the motion preview maps these onto the image without decoding the video again.
+    poses: list[tuple[float, BodyPose | None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -659,6 +662,7 @@ def check_video(
                 (round(i / fps, 3), round(sc, 4))
                 for i, sc in zip(cut_scan.frame_indices, cut_scan.scores, strict=False)
             ],
+            poses=poses,
         ),
     )  # fmt: skip
 

@@ -18,6 +18,7 @@ from kling_prep.checks.video import SAMPLE_FPS, VideoReport
 from kling_prep.media.outputs import write_atomically
 from kling_prep.plan.window import NoWindow, Window
 from kling_prep.preflight import CheckResult
+from kling_prep.report.preview import preview_strip
 from kling_prep.vision.pose import SKELETON
 
 _COLORS = {"block": "#c62828", "warn": "#b7791f", "info": "#2b6cb0"}
@@ -37,6 +38,7 @@ table{border-collapse:collapse;width:100%} td,th{padding:4px 8px;border-bottom:1
 text-align:left;vertical-align:top} .sev{font-weight:600} img{max-width:100%;border:1px solid #cbd5e0}
 .grid{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:16px}
 .kv td:first-child{color:#4a5568;white-space:nowrap} .legend span{margin-right:12px}
+.strip{display:flex;flex-wrap:wrap;gap:6px} .strip img{height:300px;max-width:100%;object-fit:contain}
 .sw{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
 """
 
@@ -381,6 +383,31 @@ def _video_section(v: VideoReport, window: Window | NoWindow | None) -> str:
             f"{findings_table(v.findings)}")  # fmt: skip
 
 
+def _preview_section(result: CheckResult) -> str:
+    """The video's skeleton on the character image at a few read samples (see
+    `report/preview.py`), with the pair's findings."""
+    motion = result.motion_map
+    strip = preview_strip(result)
+    if motion is None or not strip:
+        return ""
+    how = {"torso": "torsos", "shoulders": "shoulders", "head": "heads"}[motion.mapping.anchor]
+    note = (
+        f"The video's pose at the samples the check read, placed on the character image by the "
+        f"two {how} at {motion.mapping.anchor_time_s:.1f} s (one scale and shift for the whole "
+        f"clip, so the dancer's travel and change of size show). Orange: a limb outside the "
+        f"image's frame or one the image does not show; cyan: the rest. Right of each frame: "
+        f"the video's own sample. Over the clip {motion.outside_pct:.0f}% of the "
+        f"skeleton falls outside the image."
+    )
+    tiles = "".join(
+        f'<img alt="the video\'s skeleton on the character image at {time_s:.1f} s" '
+        f'src="{_data_uri(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))}">'
+        for time_s, rgb in strip
+    )
+    return (f'<h2>Motion preview</h2><p>{html.escape(note)}</p><div class="strip">{tiles}</div>'
+            f"{findings_table(result.pair_findings)}")  # fmt: skip
+
+
 def render_html(result: CheckResult) -> str:
     o = result.orientation
     head = (f'<h1>kling-prep pre-flight report</h1><p><span class="verdict {result.verdict}">'
@@ -391,6 +418,7 @@ def render_html(result: CheckResult) -> str:
         body.append(_image_section(result.image))
     if result.video is not None:
         body.append(_video_section(result.video, result.window))
+    body.append(_preview_section(result))
     body.append(f"<h2>Prompt</h2><p>given: {html.escape(result.prompt or '(none)')}</p>"
                 f"<p>suggested: {html.escape(result.suggested_prompt)}</p>")  # fmt: skip
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>kling-prep report</title>'
