@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from client_fixtures import StaticFileServer, make_image, make_video
 
-from kling_prep.client import JobJournal
+from kling_prep.client import JobJournal, SubmissionState
 from kling_prep.sandbox import SandboxServer
 from kling_prep.sandbox import server as sandbox_server
 
@@ -147,6 +147,114 @@ def run_window(args: argparse.Namespace) -> int:
     return 0
 
 
+def cli_resume(base_url: str, journal: Path) -> list[str]:
+    """`kling-prep wait --resume` on the journal."""
+    return [
+        str(Path(sys.executable).with_name("kling-prep")), "wait", "--resume",
+        "--base-url", base_url, "--journal", str(journal),
+    ]  # fmt: skip
+
+
+def run_loop(args: argparse.Namespace) -> int:
+    """kill -9 of `submit --wait` and `wait --resume` at random moments, one journal."""
+    rng = random.Random(args.seed)
+    clock = AnswerClock()
+    kinds: Counter[str] = Counter()
+    started_s = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        journal_path = root / "journal.sqlite"
+        with (
+            StaticFileServer(args.media) as files,
+            SandboxServer(delay_s=args.delay, credits=10**6) as sandbox,
+        ):
+            env = cli_env(root)
+            for index in range(args.runs):
+                draw = rng.random()
+                clock.sent.clear()
+                if draw < 0.2:  # the recovery itself, killed while it polls
+                    kind, command = "wait --resume", cli_resume(sandbox.url, journal_path)
+                    aim_s = rng.uniform(0.0, 1.0)
+                else:
+                    kind = "submit --wait"
+                    command = cli_submit(sandbox.url, journal_path, files, f"run {index}", args)
+                    aim_s = rng.uniform(0.0, args.max_s)
+                process = subprocess.Popen(
+                    command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+                )
+                if kind == "submit --wait" and draw >= 0.6:
+                    # Aimed at the POST: 0-20 ms after the sandbox wrote its 202.
+                    kind += ", just after the 202"
+                    if clock.sent.wait(30):
+                        time.sleep(
+                            max(0.0, clock.sent_at + rng.uniform(0, 0.02) - time.monotonic())
+                        )
+                else:
+                    kind += ", at a random moment"
+                    try:
+                        process.wait(aim_s)
+                        kind += " (had ended)"
+                    except subprocess.TimeoutExpired:
+                        pass
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                kinds[kind] += 1
+            posts = sandbox.stats.posts
+            # What the sandbox created, by prompt (each submission has a prompt of its own).
+            created = Counter(job.fields.prompt for job in sandbox._jobs.values())
+            charged = sandbox.stats.credits_charged
+            sandbox.wait_rendered(60)
+            before = Counter(r.state.value for r in JobJournal(journal_path).records())
+            resumed = subprocess.run(
+                cli_resume(sandbox.url, journal_path), env=env, capture_output=True, text=True
+            )
+            records = JobJournal(journal_path).records()
+            after = Counter(r.state.value for r in records)
+            by_prompt = Counter(r.prompt for r in records)
+            ids = {r.job_id for r in records if r.job_id}
+            job_ids = set(sandbox._jobs)
+            unknown_prompts = {r.prompt for r in records if r.state is SubmissionState.UNKNOWN}
+            lost = [p for p in created if p not in by_prompt]
+            unnamed = {
+                job_id: job.fields.prompt
+                for job_id, job in sandbox._jobs.items()
+                if job_id not in ids
+            }
+            unnamed_not_unknown = [p for p in unnamed.values() if p not in unknown_prompts]
+            unknown_not_charged = [p for p in unknown_prompts if p not in created]
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} cores; {args.runs} runs on one "
+        f"journal (seed {args.seed}, sandbox delay {args.delay:g} s), "
+        f"{time.monotonic() - started_s:.0f} s in all"
+    )
+    for kind, count in sorted(kinds.items()):
+        print(f"  {count:3d} x kill -9 of {kind}")
+    print(f"sandbox: {posts} POSTs, {len(job_ids)} jobs created, {charged} credits charged")
+    print(
+        f"submissions charged twice (two jobs for one prompt): {sum(c > 1 for c in created.values())}"
+    )
+    print(f"jobs the journal does not know at all: {len(lost)}")
+    print(
+        f"jobs without their id in the journal: {len(unnamed)} (all reported unknown: "
+        f"{not unnamed_not_unknown})"
+    )
+    print(
+        f"unknown rows whose POST never created a job (killed before it): {len(unknown_not_charged)}"
+    )
+    print(f"journal before the recovery: {dict(before)}")
+    print(f"`wait --resume` exit {resumed.returncode}; journal after: {dict(after)}")
+    consistent = (
+        not lost
+        and not unnamed_not_unknown
+        and all(c == 1 for c in created.values())
+        and after.get("intent", 0) == 0
+        and after.get("submitted", 0) == 0
+        and charged == 40 * len(job_ids)
+    )
+    print("consistent:", consistent)
+    return 0 if consistent else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -156,7 +264,15 @@ def main() -> int:
     window.add_argument("--runs", type=int, default=40)
     window.add_argument("--max-ms", type=float, default=50.0)
     window.add_argument("--seed", type=int, default=0)
-    for mode in (window,):
+    loop = sub.add_parser("loop", help="kill -9 at random moments on one journal, then recover")
+    loop.add_argument("--runs", type=int, default=100)
+    loop.add_argument("--seed", type=int, default=0)
+    loop.add_argument("--delay", type=float, default=0.5, help="sandbox seconds per job")
+    loop.add_argument(
+        "--max-s", type=float, default=6.5, help="latest random kill, s (the check takes ~4 s)"
+    )
+    loop.set_defaults(cli=True)
+    for mode in (window, loop):
         mode.add_argument(
             "--cli", action="store_true", help="kill `kling-prep submit --wait`, not the fixture"
         )
@@ -166,6 +282,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.mode == "window":
         return run_window(args)
+    if args.mode == "loop":
+        return run_loop(args)
     return 2
 
 
