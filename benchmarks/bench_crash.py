@@ -255,6 +255,108 @@ def run_loop(args: argparse.Namespace) -> int:
     return 0 if consistent else 1
 
 
+def cli_batch(base_url: str, journal: Path, manifest: Path, out_dir: Path) -> list[str]:
+    """`kling-prep batch MANIFEST --submit` with one worker."""
+    return [
+        str(Path(sys.executable).with_name("kling-prep")), "batch", str(manifest),
+        "--out-dir", str(out_dir), "--submit", "--workers", "1",
+        "--base-url", base_url, "--journal", str(journal),
+    ]  # fmt: skip
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    """kill -9 of `batch --submit` at a random moment, then the same batch again, N times; then
+    two batch processes on one manifest and folder at once; then `wait --resume`."""
+    rng = random.Random(args.seed)
+    started_s = time.monotonic()
+    rerun_exits: Counter[int] = Counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        journal_path = root / "journal.sqlite"
+        with (
+            StaticFileServer(args.media) as files,
+            SandboxServer(delay_s=args.delay, credits=10**6) as sandbox,
+        ):
+            env = cli_env(root)
+            prompts: list[str] = []
+
+            def manifest(name: str) -> Path:
+                path = root / f"{name}.csv"
+                lines = ["image,video,prompt"]
+                for row in range(args.rows):
+                    prompt = f"{name} row {row}"
+                    prompts.append(prompt)
+                    lines.append(f"{files.url(args.image)},{files.url(args.video)},{prompt}")
+                path.write_text("\n".join(lines) + "\n")
+                return path
+
+            for index in range(args.runs):
+                command = cli_batch(
+                    sandbox.url, journal_path, manifest(f"batch{index}"), root / f"out{index}"
+                )
+                process = subprocess.Popen(
+                    command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+                )
+                try:
+                    process.wait(rng.uniform(0.0, args.max_s))
+                except subprocess.TimeoutExpired:
+                    process.send_signal(signal.SIGKILL)
+                    process.wait()
+                again = subprocess.run(command, capture_output=True, text=True, env=env)
+                rerun_exits[again.returncode] += 1
+            # Two processes on one manifest and output folder at once.
+            command = cli_batch(sandbox.url, journal_path, manifest("twin"), root / "twin")
+            twins = [
+                subprocess.Popen(
+                    command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
+                )
+                for _ in range(2)
+            ]
+            twin_exits, twin_says = [], []
+            for twin in twins:
+                _, stderr = twin.communicate()  # read to the end: a full pipe would block it
+                twin_exits.append(twin.returncode)
+                twin_says += [line for line in stderr.splitlines() if "kling-prep" in line]
+            created = Counter(job.fields.prompt for job in sandbox._jobs.values())
+            posts, charged = sandbox.stats.posts, sandbox.stats.credits_charged
+            sandbox.wait_rendered(60)
+            resumed = subprocess.run(
+                cli_resume(sandbox.url, journal_path), env=env, capture_output=True, text=True
+            )
+            records = JobJournal(journal_path).records()
+            after = Counter(r.state.value for r in records)
+            ids = {r.job_id for r in records if r.job_id}
+            unknown = {r.prompt for r in records if r.state is SubmissionState.UNKNOWN}
+            journaled = {r.prompt for r in records}
+            unnamed = [
+                job.fields.prompt for job_id, job in sandbox._jobs.items() if job_id not in ids
+            ]
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} cores; {args.runs} batches of "
+        f"{args.rows} rows killed at 0-{args.max_s:g} s and run again, then two at once on one "
+        f"manifest (seed {args.seed}); {time.monotonic() - started_s:.0f} s in all"
+    )
+    print(f"re-run exits: {dict(rerun_exits)}; the two at once: {twin_exits} {twin_says}")
+    print(f"sandbox: {posts} POSTs, {len(created)} prompts charged, {charged} credits")
+    print(f"rows: {len(prompts)}; with a journal row: {len(journaled & set(prompts))}")
+    print(f"submissions charged twice: {sum(c > 1 for c in created.values())}")
+    print(
+        f"jobs without their id in the journal: {len(unnamed)} (all unknown: "
+        f"{all(p in unknown for p in unnamed)})"
+    )
+    print(f"`wait --resume` exit {resumed.returncode}; journal after: {dict(after)}")
+    consistent = (
+        all(c == 1 for c in created.values())
+        and all(p in unknown for p in unnamed)
+        and set(prompts) <= journaled
+        and after.get("intent", 0) == 0
+        and after.get("submitted", 0) == 0
+        and charged == 40 * sum(created.values())
+    )
+    print("consistent:", consistent)
+    return 0 if consistent else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -272,7 +374,14 @@ def main() -> int:
         "--max-s", type=float, default=6.5, help="latest random kill, s (the check takes ~4 s)"
     )
     loop.set_defaults(cli=True)
-    for mode in (window, loop):
+    batch = sub.add_parser("batch", help="kill -9 of batch --submit, then the same batch again")
+    batch.add_argument("--runs", type=int, default=10)
+    batch.add_argument("--rows", type=int, default=2)
+    batch.add_argument("--seed", type=int, default=0)
+    batch.add_argument("--delay", type=float, default=0.5, help="sandbox seconds per job")
+    batch.add_argument("--max-s", type=float, default=12.0, help="latest random kill, s")
+    batch.set_defaults(cli=True)
+    for mode in (window, loop, batch):
         mode.add_argument(
             "--cli", action="store_true", help="kill `kling-prep submit --wait`, not the fixture"
         )
@@ -284,6 +393,8 @@ def main() -> int:
         return run_window(args)
     if args.mode == "loop":
         return run_loop(args)
+    if args.mode == "batch":
+        return run_batch(args)
     return 2
 
 
