@@ -3,6 +3,7 @@ on loopback, then count what the sandbox received and charged against what the j
 
     .venv/bin/python benchmarks/bench_crash.py window [--runs 40] [--max-ms 50] [--seed 0]
     .venv/bin/python benchmarks/bench_crash.py loop [--runs 100] [--seed 0]
+    .venv/bin/python benchmarks/bench_crash.py batch [--runs 20] [--rows 2]
 
 `window`: the client (tests/client_fixtures.py: submit through the journal, then wait) is killed
 0 to --max-ms milliseconds after the sandbox has written its 202 to the socket; each run has a
@@ -13,6 +14,9 @@ journal of its own. Reports how many runs ended `unknown` (charged, id never sav
 a random moment (or let finish); after every run, `wait --resume` recovers. Reports POSTs the
 sandbox received, jobs it created and credits it charged against the journal's rows, and whether
 every job ended in the journal as completed or was reported unknown.
+
+`batch`: `kling-prep batch --submit` killed at a random moment, then the same batch again; then
+two batches at once on one manifest and folder; then `wait --resume`. Same counts.
 
 Only loopback addresses are used. Prints the figures; docs/RELIABILITY.md records them.
 """
