@@ -52,6 +52,8 @@ DEFAULT_BASE_URL = "https://vydra.ai"
 USER_AGENT = "kling-prep/0.1"
 
 ProgressCallback = Callable[[JobStatus], None]
+# Called with the accepted job as soon as the 202 is read, before anything else is done with it.
+AcceptedCallback = Callable[[SubmitResult], None]
 
 # Errors after which asking again is safe and may succeed.
 TRANSIENT_ERRORS: tuple[type[ApiError], ...] = (
@@ -99,7 +101,9 @@ class _ClientCore:
             error.args = (text.replace(self._api_key, "***"),)
         return error
 
-    def _read_submit(self, response: httpx.Response) -> SubmitResult:
+    def _read_submit(
+        self, response: httpx.Response, on_accepted: AcceptedCallback | None = None
+    ) -> SubmitResult:
         what = "POST " + self.profile.submit_path
         if response.is_success:
             try:
@@ -114,6 +118,10 @@ class _ClientCore:
                         status_code=response.status_code,
                     )
                 ) from exc
+            if on_accepted is not None:
+                # First thing done with a readable answer: the job is charged, and a crash from
+                # here on must not lose its id (the journal saves it in this call).
+                on_accepted(result)
             logger.info("submitted job %s (%s credits)", result.job_id, result.credits_charged)
             return result
         if response.status_code >= 500:
@@ -235,20 +243,28 @@ class KlingClient(_ClientCore):
         self.request_count += 1
         started = time.perf_counter()
         response = self._http.request(method, url, headers=self._auth_headers, **kwargs)
-        logger.debug(
-            "%s %s -> %s in %.3f s",
-            method,
-            httpx.URL(url).path,
-            response.status_code,
-            time.perf_counter() - started,
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # not even the URL parsed while a 202 waits
+            logger.debug(
+                "%s %s -> %s in %.3f s",
+                method,
+                httpx.URL(url).path,
+                response.status_code,
+                time.perf_counter() - started,
+            )
         return response
 
-    def submit(self, request: SubmitRequest) -> SubmitResult:
+    def submit(
+        self, request: SubmitRequest, *, on_accepted: AcceptedCallback | None = None
+    ) -> SubmitResult:
         """Send one submission (`POST /api/v1/models/kling`); never re-sent when in doubt.
 
         Retried (with backoff, honouring `Retry-After`) only after a failed connection or a 429,
         where the API provably did not create the job.
+
+        Args:
+            request: the body.
+            on_accepted: called with the accepted job as soon as its answer is read, before
+                any logging: where the job id is saved (it must not raise).
 
         Returns:
             The accepted job: its id, status and the credits charged.
@@ -265,7 +281,7 @@ class KlingClient(_ClientCore):
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
                 response = self._send("POST", self._submit_url(), json=request.to_json())
-                return self._read_submit(response)
+                return self._read_submit(response, on_accepted)
             except httpx.HTTPError as exc:
                 error = self._post_transport_error(exc)
                 if not isinstance(error, ApiUnreachableError):
@@ -463,12 +479,14 @@ class AsyncKlingClient(_ClientCore):
         logger.debug("%s %s -> %s", method, httpx.URL(url).path, response.status_code)
         return response
 
-    async def submit(self, request: SubmitRequest) -> SubmitResult:
+    async def submit(
+        self, request: SubmitRequest, *, on_accepted: AcceptedCallback | None = None
+    ) -> SubmitResult:
         """See `KlingClient.submit`."""
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
                 response = await self._send("POST", self._submit_url(), json=request.to_json())
-                return self._read_submit(response)
+                return self._read_submit(response, on_accepted)
             except httpx.HTTPError as exc:
                 error = self._post_transport_error(exc)
                 if not isinstance(error, ApiUnreachableError):

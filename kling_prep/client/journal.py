@@ -3,7 +3,10 @@
 Each submission moves `intent` -> `submitted` -> `completed` | `failed`, or `intent` ->
 `rejected` (the API refused it; nothing charged) | `unknown` (sent, outcome unknown: maybe
 charged, never re-sent). A crash leaves an `intent` row whose process is gone; `reconcile()`
-turns it into `unknown`. The API key is never written here.
+turns it into `unknown`. The owner is named by its pid, its start time and the boot id, because a
+pid alone outlives its process: a killed process not yet reaped (a zombie) still answers
+`kill(pid, 0)`, and after a reboot an unrelated process may hold the same pid. The API key is
+never written here.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 import socket
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -27,7 +30,10 @@ from kling_prep.errors import (
     KlingPrepError,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Where Linux publishes processes; absent elsewhere (macOS), where only the pid is checked.
+_PROC_ROOT = Path("/proc")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -46,6 +52,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     intended_credits INTEGER NOT NULL,
     owner_pid INTEGER NOT NULL,
     owner_host TEXT NOT NULL,
+    owner_start_ticks INTEGER,
+    owner_boot_id TEXT,
     job_id TEXT UNIQUE,
     external_job_id TEXT,
     credits_charged INTEGER,
@@ -58,6 +66,9 @@ CREATE TABLE IF NOT EXISTS submissions (
 CREATE INDEX IF NOT EXISTS submissions_by_hash ON submissions (inputs_hash);
 CREATE INDEX IF NOT EXISTS submissions_by_state ON submissions (state);
 """
+
+# Columns added after version 1, for journals created before them (NULL: owner named by pid only).
+_ADDED_COLUMNS = {"owner_start_ticks": "INTEGER", "owner_boot_id": "TEXT"}
 
 
 class SubmissionState(StrEnum):
@@ -153,7 +164,53 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _is_process_alive(pid: int) -> bool:
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """What names a process beyond its pid: its start time and the boot it started in.
+
+    `start_ticks` is field 22 of /proc/<pid>/stat (clock ticks since boot), `boot_id` is
+    /proc/sys/kernel/random/boot_id; both None where /proc is absent.
+    """
+
+    pid: int
+    start_ticks: int | None
+    boot_id: str | None
+
+
+def _read_proc_stat(pid: int) -> tuple[str, int] | None:
+    """The state letter and start time (ticks since boot) of a process, None if it is gone.
+
+    Raises:
+        OSError: /proc cannot be read for another reason (the caller falls back to the pid).
+    """
+    try:
+        text = (_PROC_ROOT / str(pid) / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # Field 2 is the command name in parentheses and may itself hold spaces and ')': the fields
+    # after the last ')' are 3 (state) onwards, so field 22 (starttime) is the 20th of them.
+    fields = text.rsplit(")", 1)[1].split()
+    return fields[0], int(fields[19])
+
+
+def _boot_id() -> str | None:
+    try:
+        return (_PROC_ROOT / "sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def current_process_identity() -> ProcessIdentity:
+    """This process's identity, as recorded with each `intent`."""
+    pid = os.getpid()
+    try:
+        stat = _read_proc_stat(pid)
+    except (OSError, ValueError, IndexError):
+        stat = None
+    return ProcessIdentity(pid, stat[1] if stat else None, _boot_id() if stat else None)
+
+
+def _pid_answers(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -161,6 +218,31 @@ def _is_process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def is_owner_alive(owner: ProcessIdentity) -> bool:
+    """Whether the process that wrote an `intent` row on this host is still running.
+
+    Dead: no such pid, a zombie (killed, not yet reaped by its parent: it will never answer), a
+    different boot, or a process with that pid that started at another time (the pid was reused).
+    Without /proc, or for a row written without a start time, only the pid is checked.
+    """
+    if owner.start_ticks is not None and owner.boot_id is not None:
+        boot_id = _boot_id()
+        if boot_id is not None and boot_id != owner.boot_id:
+            return False  # every process of an earlier boot is gone, whatever its pid
+    if not (_PROC_ROOT / "self" / "stat").exists():
+        return _pid_answers(owner.pid)  # no /proc (not Linux): the pid is all there is
+    try:
+        stat = _read_proc_stat(owner.pid)
+    except (OSError, ValueError, IndexError):
+        return _pid_answers(owner.pid)  # /proc unreadable or unexpected: fall back to the pid
+    if stat is None:
+        return False
+    state, start_ticks = stat
+    if state in ("Z", "X"):  # zombie or dead: ended, only its exit status is left to collect
+        return False
+    return owner.start_ticks is None or start_ticks == owner.start_ticks
 
 
 class JobJournal:
@@ -180,6 +262,10 @@ class JobJournal:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            present = {row["name"] for row in conn.execute("PRAGMA table_info(submissions)")}
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in present:
+                    conn.execute(f"ALTER TABLE submissions ADD COLUMN {name} {kind}")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def __repr__(self) -> str:
@@ -216,13 +302,15 @@ class JobJournal:
         budget: CreditBudget | None = None,
         max_concurrent_jobs: int | None = None,
     ) -> None:
-        """Raise if a submission of these inputs would be refused now (reads only).
+        """Raise if a submission of these inputs would be refused now.
 
-        Useful before a slow upload; `record_intent` checks again atomically.
+        Useful before a slow upload; `record_intent` checks again atomically. Writes only what
+        `reconcile()` writes: an `intent` whose owner is gone must not hold a concurrency slot.
 
         Raises:
             DuplicateSubmissionError, BudgetExceededError, ConcurrencyLimitError.
         """
+        self.reconcile()
         with self._connect() as conn:
             self._check(conn, inputs_hash, intended_credits, again, budget, max_concurrent_jobs)
 
@@ -260,13 +348,15 @@ class JobJournal:
         self.reconcile()
         now = _now().isoformat()
         submission_id = str(uuid.uuid4())
+        owner = current_process_identity()
         with self._transaction() as conn:
             self._check(conn, inputs_hash, intended_credits, again, budget, max_concurrent_jobs)
             conn.execute(
                 """INSERT INTO submissions (submission_id, created_at, updated_at, state,
                 inputs_hash, image_source, video_source, image_url, video_url, prompt,
                 character_orientation, keep_original_sound, intended_credits, owner_pid,
-                owner_host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                owner_host, owner_start_ticks, owner_boot_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     submission_id,
                     now,
@@ -281,8 +371,10 @@ class JobJournal:
                     request.character_orientation,
                     int(request.keep_original_sound),
                     intended_credits,
-                    os.getpid(),
+                    owner.pid,
                     socket.gethostname(),
+                    owner.start_ticks,
+                    owner.boot_id,
                 ),
             )
         return self.get(submission_id)
@@ -351,6 +443,55 @@ class JobJournal:
             job_status=result.status,
         )
 
+    @contextlib.contextmanager
+    def answer_saver(self, submission_id: str) -> Iterator[Callable[[SubmitResult], bool]]:
+        """A connection opened before the POST, and the one statement that saves its answer.
+
+        The 202 is charged: from the moment it is read until the job id is in the file, a crash
+        leaves the submission `unknown`. Opening the connection and reading the schema
+        beforehand leaves only one UPDATE (its own transaction) in that window; once SQLite has
+        written it, a killed process does not lose it (the fsync matters only for power loss).
+
+        Yields:
+            `save(result)`: True once the answer is recorded, False if the write failed (the
+            caller then names the job rather than losing it). It never raises.
+        """
+        with self._connect() as conn:
+            # Without the fsync of each commit (WAL mode: written to the file, synced at the next
+            # checkpoint or the next FULL commit, e.g. the first status update): a killed process
+            # cannot lose the write, and a power cut that did would leave the row `intent`, which
+            # becomes `unknown`, never re-sent. The fsync took 2-15 ms here, most of the window.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            # A real write now (an unchanged value writes nothing), to the row itself: it reads
+            # the schema and starts the WAL file with its synced header (SQLite deletes the file
+            # when the last connection closes), which took another 0.5-5 ms after the answer.
+            conn.execute(
+                "UPDATE submissions SET updated_at = ? WHERE submission_id = ?",
+                (_now().isoformat(), submission_id),
+            )
+
+            def save(result: SubmitResult) -> bool:
+                try:
+                    cursor = conn.execute(
+                        "UPDATE submissions SET state = ?, job_id = ?, external_job_id = ?, "
+                        "credits_charged = ?, job_status = ?, updated_at = ? "
+                        "WHERE submission_id = ?",
+                        (
+                            SubmissionState.SUBMITTED.value,
+                            result.job_id,
+                            result.external_job_id,
+                            result.credits_charged,
+                            result.status,
+                            _now().isoformat(),
+                            submission_id,
+                        ),
+                    )
+                except sqlite3.Error:
+                    return False
+                return cursor.rowcount == 1
+
+            yield save
+
     def mark_rejected(self, submission_id: str, reason: str) -> SubmissionRecord:
         """Record that the API refused the submission (nothing charged)."""
         return self._update(
@@ -386,6 +527,9 @@ class JobJournal:
     def reconcile(self) -> list[SubmissionRecord]:
         """Turn `intent` rows whose process on this host is gone into `unknown`.
 
+        The owner is judged by pid, start time and boot id (see `is_owner_alive`): a zombie or
+        a reused pid (this very process's included) is not the owner.
+
         Returns:
             The records that changed.
         """
@@ -393,12 +537,15 @@ class JobJournal:
         changed: list[SubmissionRecord] = []
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT submission_id, owner_pid FROM submissions WHERE state = ? "
-                "AND owner_host = ?",
+                "SELECT submission_id, owner_pid, owner_start_ticks, owner_boot_id "
+                "FROM submissions WHERE state = ? AND owner_host = ?",
                 (SubmissionState.INTENT.value, host),
             ).fetchall()
         for row in rows:
-            if row["owner_pid"] != os.getpid() and not _is_process_alive(row["owner_pid"]):
+            owner = ProcessIdentity(
+                row["owner_pid"], row["owner_start_ticks"], row["owner_boot_id"]
+            )
+            if not is_owner_alive(owner):
                 changed.append(
                     self.mark_unknown(
                         row["submission_id"],

@@ -7,6 +7,7 @@ from this package: the CLI runs it first.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kling_prep.client.api import KlingClient, ProgressCallback
-from kling_prep.client.contract import JobStatus, SubmitRequest
+from kling_prep.client.contract import JobStatus, SubmitRequest, SubmitResult
 from kling_prep.client.journal import (
     CreditBudget,
     JobJournal,
@@ -204,16 +205,33 @@ class SubmissionRunner:
             budget=self.budget,
             max_concurrent_jobs=self.max_concurrent_jobs,
         )
-        # 2. The POST; anything but a definite answer is an unknown outcome.
-        try:
-            result = self.client.submit(request)
-        except _DEFINITE_REFUSALS as exc:
-            self.journal.mark_rejected(record.submission_id, str(exc))
-            raise
-        except BaseException as exc:
-            self.journal.mark_unknown(record.submission_id, f"{type(exc).__name__}: {exc}")
-            raise
-        # 3. The answer. If this write fails the job exists: name it so it is not lost.
+        # 2. The POST; anything but a definite answer is an unknown outcome. The job id is saved
+        # the moment the answer is read, through a connection opened beforehand, and with the
+        # garbage collector held off so that no collection pause falls between the two.
+        saved = False
+        with self.journal.answer_saver(record.submission_id) as save_answer:
+
+            def on_accepted(result: SubmitResult) -> None:
+                nonlocal saved
+                saved = save_answer(result)
+
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                result = self.client.submit(request, on_accepted=on_accepted)
+            except _DEFINITE_REFUSALS as exc:
+                self.journal.mark_rejected(record.submission_id, str(exc))
+                raise
+            except BaseException as exc:
+                self.journal.mark_unknown(record.submission_id, f"{type(exc).__name__}: {exc}")
+                raise
+            finally:
+                if collecting:
+                    gc.enable()
+        if saved:
+            return self.journal.get(record.submission_id)
+        # 3. The answer, again if the first write failed. If this fails too the job exists: name
+        # it so it is not lost.
         try:
             return self.journal.mark_submitted(record.submission_id, result)
         except Exception as exc:
