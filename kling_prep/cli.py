@@ -1029,3 +1029,7 @@ def profiles(only_diff: bool, as_json: bool) -> None:
     for line in table:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
     click.echo(f"\n! the providers differ. {table_legend().replace('`', '')}")
+
+
+if __name__ == "__main__":  # `python -m kling_prep.cli` as well as `python -m kling_prep`
+    main()
