@@ -26,8 +26,14 @@ from kling_prep.media.frames import SampledFrame, VideoScan, decode_thumbs, scan
 from kling_prep.media.probe import VideoProbe, probe_video
 from kling_prep.vision.cuts import CutDetector, CutScan, locate_cut
 from kling_prep.vision.kit import VisionKit
-from kling_prep.vision.people import Person, PersonBox, confirm_people, relative_size
-from kling_prep.vision.pose import LEFT_WRIST, BodyPose
+from kling_prep.vision.people import (
+    Person,
+    PersonBox,
+    confirm_people,
+    is_on_hand_of,
+    relative_size,
+)
+from kling_prep.vision.pose import BodyPose
 
 SAMPLE_FPS = 2.0  # analysis samples a second: people and the camera
 # The pose and the face view are read on the samples this pattern marks, repeated (pairs half a
@@ -371,13 +377,7 @@ def _analyse_sample(
     people = confirm_people(frame.rgb, proposed, lambda: kit.pose)
     main = people[0] if people else None
     pose = main.pose if main else None
-    # A smaller person whose head is the main person's own hand is that hand (see
-    # `is_on_main_hand`); a rival of comparable size is never dropped by that rule.
-    others = [
-        (p, r) for p in people[1:]
-        if (r := relative_size(p, main)) >= t.other_person_block_ratio
-        or (r >= t.other_person_warn_ratio and not is_on_main_hand(p, main, t.landmark_min_visibility))
-    ] if main else []  # fmt: skip
+    others = [] if main is None else _counted_others(people[1:], main, t)
     ratios = [r for _, r in others]
     face = kit.face.estimate(frame.rgb, pose) if main is not None else None
     share = None
@@ -402,26 +402,21 @@ def _analyse_sample(
     return sample, pose, main.detection if main else None
 
 
-# BlazePose's hand landmarks: wrists, pinky, index and thumb knuckles (15 to 22).
-_HAND_POINTS = tuple(range(LEFT_WRIST, 23))
-
-
-def is_on_main_hand(person: Person, main: Person, min_visibility: float) -> bool:
-    """The person's head lies within one of the main person's head sizes of the main person's
-    seen hand: an open hand held up, fingers spread, that the detector took for a face and the
-    landmarker drew a small body from (a talk-show host gesturing).
-
-    A hand with its fingers reaches about one head length past the wrist, so a head within a
-    head size of the hand's landmarks lies on that hand; a real person's face there would be
-    hidden by the hand in front of it.
-    """
-    reach_px = main.pose.head_size_px()
-    head = person.pose.head_center_px()
-    return any(
-        main.pose.is_seen(i, min_visibility=min_visibility)
-        and math.dist(head.tolist(), main.pose.points_px[i].tolist()) < reach_px
-        for i in _HAND_POINTS
-    )
+def _counted_others(
+    people: list[Person], main: Person, t: Thresholds
+) -> list[tuple[Person, float]]:
+    """The people counted beside the main one, with their size beside it: rivals, and smaller
+    people down to the warn ratio. A smaller person whose head is the main person's own hand
+    is that hand (`is_on_hand_of`); a rival of comparable size is never dropped by that rule."""
+    out = []
+    for person in people:
+        ratio = relative_size(person, main)
+        if ratio >= t.other_person_block_ratio or (
+            ratio >= t.other_person_warn_ratio
+            and not is_on_hand_of(person, main, t.landmark_min_visibility)
+        ):
+            out.append((person, ratio))
+    return out
 
 
 def _is_still_there(proposed: list[PersonBox], last: PersonBox | None) -> bool:

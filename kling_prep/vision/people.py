@@ -31,6 +31,7 @@ from kling_prep.vision.pose import (
     LEFT_EYE,
     LEFT_HIP,
     LEFT_SHOULDER,
+    LEFT_WRIST,
     NOSE,
     RIGHT_EAR,
     RIGHT_EYE,
@@ -316,6 +317,28 @@ def relative_size(person: Person, main: Person) -> float:
     if person.extent_px > 0 and main.extent_px > 0:
         ratio = max(ratio, person.extent_px / main.extent_px)
     return ratio
+
+
+# BlazePose's hand landmarks: wrists, pinky, index and thumb knuckles (15 to 22).
+_HAND_POINTS = tuple(range(LEFT_WRIST, 23))
+
+
+def is_on_hand_of(person: Person, main: Person, min_visibility: float) -> bool:
+    """The person's head lies within one of the main person's head sizes of the main person's
+    seen hand: an open hand held up, fingers spread, that the detector took for a face and the
+    landmarker drew a small body from (a talk-show host gesturing).
+
+    A hand with its fingers reaches about one head length past the wrist, so a head within a
+    head size of the hand's landmarks lies on that hand; a real person's face there would be
+    hidden by the hand in front of it.
+    """
+    reach_px = main.pose.head_size_px()
+    head = person.pose.head_center_px()
+    return any(
+        main.pose.is_seen(i, min_visibility=min_visibility)
+        and math.dist(head.tolist(), main.pose.points_px[i].tolist()) < reach_px
+        for i in _HAND_POINTS
+    )
 
 
 def confirm_people(
