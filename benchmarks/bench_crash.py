@@ -24,6 +24,7 @@ Only loopback addresses are used. Prints the figures; docs/RELIABILITY.md record
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import random
@@ -34,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,8 @@ from kling_prep.client import JobJournal, SubmissionState
 from kling_prep.sandbox import SandboxServer
 from kling_prep.sandbox import server as sandbox_server
 
+# ../shared/media beside the project, as the other benchmarks find ../shared/realset.
+DEFAULT_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 FIXTURE_PROGRAM = Path(__file__).resolve().parents[1] / "tests" / "client_fixtures.py"
 
 
@@ -64,6 +68,24 @@ class AnswerClock:
                 self.sent.set()
 
         sandbox_server._Handler._send_json = send_json  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def _rig(
+    media: Path | None, *, delay_s: float
+) -> Iterator[tuple[Path, StaticFileServer, SandboxServer]]:
+    """A run's own folder, media served from loopback (a small image and clip made in that folder
+    when `media` is None) and a sandbox with credits to spare."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if media is None:
+            make_video(root / "ref.mp4")
+            make_image(root / "char.jpg")
+        with (
+            StaticFileServer(media or root) as files,
+            SandboxServer(delay_s=delay_s, credits=10**6) as sandbox,
+        ):
+            yield root, files, sandbox
 
 
 def cli_env(home: Path) -> dict[str, str]:
@@ -93,48 +115,40 @@ def run_window(args: argparse.Namespace) -> int:
     outcomes: Counter[str] = Counter()
     by_delay: dict[str, Counter[str]] = {}
     late_ms: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        make_video(root / "ref.mp4")
-        make_image(root / "char.jpg")
-        media_root = args.media if args.cli else root
-        with (
-            StaticFileServer(media_root) as files,
-            SandboxServer(delay_s=60.0, credits=10**6) as sandbox,
-        ):
-            for index in range(args.runs):
-                journal_path = root / f"journal-{index}.sqlite"
-                delay_s = rng.uniform(0.0, args.max_ms / 1000)
-                clock.sent.clear()
-                if args.cli:
-                    command = cli_submit(sandbox.url, journal_path, files, f"run {index}", args)
-                else:
-                    command = [sys.executable, str(FIXTURE_PROGRAM), sandbox.url,
-                               str(journal_path), files.url("char.jpg"), files.url("ref.mp4"),
-                               "--wait"]  # fmt: skip
-                process = subprocess.Popen(
-                    command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env(root)
-                )
-                if not clock.sent.wait(30):
-                    outcomes["no answer"] += 1
-                    process.kill()
-                    process.wait()
-                    continue
-                time.sleep(max(0.0, clock.sent_at + delay_s - time.monotonic()))
-                killed_at = time.monotonic()
-                process.send_signal(signal.SIGKILL)
+    with _rig(args.media if args.cli else None, delay_s=60.0) as (root, files, sandbox):
+        for index in range(args.runs):
+            journal_path = root / f"journal-{index}.sqlite"
+            delay_s = rng.uniform(0.0, args.max_ms / 1000)
+            clock.sent.clear()
+            if args.cli:
+                command = cli_submit(sandbox.url, journal_path, files, f"run {index}", args)
+            else:
+                command = [sys.executable, str(FIXTURE_PROGRAM), sandbox.url,
+                           str(journal_path), files.url("char.jpg"), files.url("ref.mp4"),
+                           "--wait"]  # fmt: skip
+            process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env(root)
+            )
+            if not clock.sent.wait(30):
+                outcomes["no answer"] += 1
+                process.kill()
                 process.wait()
-                late_ms.append((killed_at - clock.sent_at - delay_s) * 1000)
-                journal = JobJournal(journal_path)
-                journal.reconcile()
-                (record,) = journal.records()
-                outcome = record.state.value
-                outcomes[outcome] += 1
-                width_ms = args.max_ms / 5
-                low_ms = int(delay_s * 1000 / width_ms) * width_ms
-                bucket = f"{low_ms:4.1f}-{low_ms + width_ms:4.1f} ms"
-                by_delay.setdefault(bucket, Counter())[outcome] += 1
-            posts, jobs = sandbox.stats.posts, sandbox.stats.jobs_created
+                continue
+            time.sleep(max(0.0, clock.sent_at + delay_s - time.monotonic()))
+            killed_at = time.monotonic()
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            late_ms.append((killed_at - clock.sent_at - delay_s) * 1000)
+            journal = JobJournal(journal_path)
+            journal.reconcile()
+            (record,) = journal.records()
+            outcome = record.state.value
+            outcomes[outcome] += 1
+            width_ms = args.max_ms / 5
+            low_ms = int(delay_s * 1000 / width_ms) * width_ms
+            bucket = f"{low_ms:4.1f}-{low_ms + width_ms:4.1f} ms"
+            by_delay.setdefault(bucket, Counter())[outcome] += 1
+        posts, jobs = sandbox.stats.posts, sandbox.stats.jobs_created
     who = "kling-prep submit --wait" if args.cli else "the fixture client"
     print(
         f"python {platform.python_version()}, {os.cpu_count()} cores; {who}; runs {args.runs}, "
@@ -165,67 +179,58 @@ def run_loop(args: argparse.Namespace) -> int:
     clock = AnswerClock()
     kinds: Counter[str] = Counter()
     started_s = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+    with _rig(args.media, delay_s=args.delay) as (root, files, sandbox):
         journal_path = root / "journal.sqlite"
-        with (
-            StaticFileServer(args.media) as files,
-            SandboxServer(delay_s=args.delay, credits=10**6) as sandbox,
-        ):
-            env = cli_env(root)
-            for index in range(args.runs):
-                draw = rng.random()
-                clock.sent.clear()
-                if draw < 0.2:  # the recovery itself, killed while it polls
-                    kind, command = "wait --resume", cli_resume(sandbox.url, journal_path)
-                    aim_s = rng.uniform(0.0, 1.0)
-                else:
-                    kind = "submit --wait"
-                    command = cli_submit(sandbox.url, journal_path, files, f"run {index}", args)
-                    aim_s = rng.uniform(0.0, args.max_s)
-                process = subprocess.Popen(
-                    command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-                )
-                if kind == "submit --wait" and draw >= 0.6:
-                    # Aimed at the POST: 0-20 ms after the sandbox wrote its 202.
-                    kind += ", just after the 202"
-                    if clock.sent.wait(30):
-                        time.sleep(
-                            max(0.0, clock.sent_at + rng.uniform(0, 0.02) - time.monotonic())
-                        )
-                else:
-                    kind += ", at a random moment"
-                    try:
-                        process.wait(aim_s)
-                        kind += " (had ended)"
-                    except subprocess.TimeoutExpired:
-                        pass
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-                kinds[kind] += 1
-            posts = sandbox.stats.posts
-            # What the sandbox created, by prompt (each submission has a prompt of its own).
-            created = Counter(job.fields.prompt for job in sandbox._jobs.values())
-            charged = sandbox.stats.credits_charged
-            sandbox.wait_rendered(60)
-            before = Counter(r.state.value for r in JobJournal(journal_path).records())
-            resumed = subprocess.run(
-                cli_resume(sandbox.url, journal_path), env=env, capture_output=True, text=True
+        env = cli_env(root)
+        for index in range(args.runs):
+            draw = rng.random()
+            clock.sent.clear()
+            if draw < 0.2:  # the recovery itself, killed while it polls
+                kind, command = "wait --resume", cli_resume(sandbox.url, journal_path)
+                aim_s = rng.uniform(0.0, 1.0)
+            else:
+                kind = "submit --wait"
+                command = cli_submit(sandbox.url, journal_path, files, f"run {index}", args)
+                aim_s = rng.uniform(0.0, args.max_s)
+            process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
             )
-            records = JobJournal(journal_path).records()
-            after = Counter(r.state.value for r in records)
-            by_prompt = Counter(r.prompt for r in records)
-            ids = {r.job_id for r in records if r.job_id}
-            job_ids = set(sandbox._jobs)
-            unknown_prompts = {r.prompt for r in records if r.state is SubmissionState.UNKNOWN}
-            lost = [p for p in created if p not in by_prompt]
-            unnamed = {
-                job_id: job.fields.prompt
-                for job_id, job in sandbox._jobs.items()
-                if job_id not in ids
-            }
-            unnamed_not_unknown = [p for p in unnamed.values() if p not in unknown_prompts]
-            unknown_not_charged = [p for p in unknown_prompts if p not in created]
+            if kind == "submit --wait" and draw >= 0.6:
+                # Aimed at the POST: 0-20 ms after the sandbox wrote its 202.
+                kind += ", just after the 202"
+                if clock.sent.wait(30):
+                    time.sleep(max(0.0, clock.sent_at + rng.uniform(0, 0.02) - time.monotonic()))
+            else:
+                kind += ", at a random moment"
+                try:
+                    process.wait(aim_s)
+                    kind += " (had ended)"
+                except subprocess.TimeoutExpired:
+                    pass
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kinds[kind] += 1
+        posts = sandbox.stats.posts
+        # What the sandbox created, by prompt (each submission has a prompt of its own).
+        created = Counter(job.fields.prompt for job in sandbox._jobs.values())
+        charged = sandbox.stats.credits_charged
+        sandbox.wait_rendered(60)
+        before = Counter(r.state.value for r in JobJournal(journal_path).records())
+        resumed = subprocess.run(
+            cli_resume(sandbox.url, journal_path), env=env, capture_output=True, text=True
+        )
+        records = JobJournal(journal_path).records()
+        after = Counter(r.state.value for r in records)
+        by_prompt = Counter(r.prompt for r in records)
+        ids = {r.job_id for r in records if r.job_id}
+        job_ids = set(sandbox._jobs)
+        unknown_prompts = {r.prompt for r in records if r.state is SubmissionState.UNKNOWN}
+        lost = [p for p in created if p not in by_prompt]
+        unnamed = {
+            job_id: job.fields.prompt for job_id, job in sandbox._jobs.items() if job_id not in ids
+        }
+        unnamed_not_unknown = [p for p in unnamed.values() if p not in unknown_prompts]
+        unknown_not_charged = [p for p in unknown_prompts if p not in created]
     print(
         f"python {platform.python_version()}, {os.cpu_count()} cores; {args.runs} runs on one "
         f"journal (seed {args.seed}, sandbox delay {args.delay:g} s), "
@@ -274,67 +279,60 @@ def run_batch(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     started_s = time.monotonic()
     rerun_exits: Counter[int] = Counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+    with _rig(args.media, delay_s=args.delay) as (root, files, sandbox):
         journal_path = root / "journal.sqlite"
-        with (
-            StaticFileServer(args.media) as files,
-            SandboxServer(delay_s=args.delay, credits=10**6) as sandbox,
-        ):
-            env = cli_env(root)
-            prompts: list[str] = []
+        env = cli_env(root)
+        prompts: list[str] = []
 
-            def manifest(name: str) -> Path:
-                path = root / f"{name}.csv"
-                lines = ["image,video,prompt"]
-                for row in range(args.rows):
-                    prompt = f"{name} row {row}"
-                    prompts.append(prompt)
-                    lines.append(f"{files.url(args.image)},{files.url(args.video)},{prompt}")
-                path.write_text("\n".join(lines) + "\n")
-                return path
+        def manifest(name: str) -> Path:
+            path = root / f"{name}.csv"
+            lines = ["image,video,prompt"]
+            for row in range(args.rows):
+                prompt = f"{name} row {row}"
+                prompts.append(prompt)
+                lines.append(f"{files.url(args.image)},{files.url(args.video)},{prompt}")
+            path.write_text("\n".join(lines) + "\n")
+            return path
 
-            for index in range(args.runs):
-                command = cli_batch(
-                    sandbox.url, journal_path, manifest(f"batch{index}"), root / f"out{index}"
-                )
-                process = subprocess.Popen(
-                    command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-                )
-                try:
-                    process.wait(rng.uniform(0.0, args.max_s))
-                except subprocess.TimeoutExpired:
-                    process.send_signal(signal.SIGKILL)
-                    process.wait()
-                again = subprocess.run(command, capture_output=True, text=True, env=env)
-                rerun_exits[again.returncode] += 1
-            # Two processes on one manifest and output folder at once.
-            command = cli_batch(sandbox.url, journal_path, manifest("twin"), root / "twin")
-            twins = [
-                subprocess.Popen(
-                    command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
-                )
-                for _ in range(2)
-            ]
-            twin_exits, twin_says = [], []
-            for twin in twins:
-                _, stderr = twin.communicate()  # read to the end: a full pipe would block it
-                twin_exits.append(twin.returncode)
-                twin_says += [line for line in stderr.splitlines() if "kling-prep" in line]
-            created = Counter(job.fields.prompt for job in sandbox._jobs.values())
-            posts, charged = sandbox.stats.posts, sandbox.stats.credits_charged
-            sandbox.wait_rendered(60)
-            resumed = subprocess.run(
-                cli_resume(sandbox.url, journal_path), env=env, capture_output=True, text=True
+        for index in range(args.runs):
+            command = cli_batch(
+                sandbox.url, journal_path, manifest(f"batch{index}"), root / f"out{index}"
             )
-            records = JobJournal(journal_path).records()
-            after = Counter(r.state.value for r in records)
-            ids = {r.job_id for r in records if r.job_id}
-            unknown = {r.prompt for r in records if r.state is SubmissionState.UNKNOWN}
-            journaled = {r.prompt for r in records}
-            unnamed = [
-                job.fields.prompt for job_id, job in sandbox._jobs.items() if job_id not in ids
-            ]
+            process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+            )
+            try:
+                process.wait(rng.uniform(0.0, args.max_s))
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+            again = subprocess.run(command, capture_output=True, text=True, env=env)
+            rerun_exits[again.returncode] += 1
+        # Two processes on one manifest and output folder at once.
+        command = cli_batch(sandbox.url, journal_path, manifest("twin"), root / "twin")
+        twins = [
+            subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
+            )
+            for _ in range(2)
+        ]
+        twin_exits, twin_says = [], []
+        for twin in twins:
+            _, stderr = twin.communicate()  # read to the end: a full pipe would block it
+            twin_exits.append(twin.returncode)
+            twin_says += [line for line in stderr.splitlines() if "kling-prep" in line]
+        created = Counter(job.fields.prompt for job in sandbox._jobs.values())
+        posts, charged = sandbox.stats.posts, sandbox.stats.credits_charged
+        sandbox.wait_rendered(60)
+        resumed = subprocess.run(
+            cli_resume(sandbox.url, journal_path), env=env, capture_output=True, text=True
+        )
+        records = JobJournal(journal_path).records()
+        after = Counter(r.state.value for r in records)
+        ids = {r.job_id for r in records if r.job_id}
+        unknown = {r.prompt for r in records if r.state is SubmissionState.UNKNOWN}
+        journaled = {r.prompt for r in records}
+        unnamed = [job.fields.prompt for job_id, job in sandbox._jobs.items() if job_id not in ids]
     print(
         f"python {platform.python_version()}, {os.cpu_count()} cores; {args.runs} batches of "
         f"{args.rows} rows killed at 0-{args.max_s:g} s and run again, then two at once on one "
@@ -389,7 +387,7 @@ def main() -> int:
         mode.add_argument(
             "--cli", action="store_true", help="kill `kling-prep submit --wait`, not the fixture"
         )
-        mode.add_argument("--media", type=Path, default=Path("/work/shared/media"))
+        mode.add_argument("--media", type=Path, default=DEFAULT_MEDIA)
         mode.add_argument("--image", default="robed-man.jpeg", help="a file of --media")
         mode.add_argument("--video", default="talk-gestures.mp4", help="a file of --media")
     args = parser.parse_args()
