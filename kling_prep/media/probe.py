@@ -199,8 +199,9 @@ _ALLOWED_DEMUXERS = (
     "ivf", "h264", "hevc", "m4v", "mjpeg", "gif", "yuv4mpegpipe", "rm",
     "mp3", "wav", "aac", "flac", *sorted(_STILL_IMAGE_DEMUXERS),
 )  # fmt: skip
+DEMUXER_WHITELIST = ",".join(_ALLOWED_DEMUXERS)  # as FFmpeg's format_whitelist option takes it
 _READ_OPTIONS = {
-    "format_whitelist": ",".join(_ALLOWED_DEMUXERS),
+    "format_whitelist": DEMUXER_WHITELIST,
     # Local files only: no network protocol, even for a segment a demuxer would name.
     "protocol_whitelist": "file",
     # image2 reads "frame%03d.jpg" as a sequence of other files; only the file given is read.

@@ -24,7 +24,7 @@ from kling_prep.errors import FFmpegFailedError, KlingPrepError, MediaDecodeErro
 from kling_prep.limits import ApiProfile
 from kling_prep.media.ffmpeg import find_ffmpeg
 from kling_prep.media.outputs import give_normal_mode
-from kling_prep.media.probe import VideoProbe, probe_video
+from kling_prep.media.probe import DEMUXER_WHITELIST, VideoProbe, open_media, probe_video
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def scan_packets(path: Path) -> PacketScan:
     keyframes: list[float] = []
     sizes: list[tuple[float, int]] = []
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             video = container.streams.video[0]
             v_base = float(video.time_base or 0)
             v_start = float(video.start_time or 0) * v_base
@@ -529,12 +529,13 @@ def _trim_step(start_s: float, end_s: float, full_s: float, fps: float) -> list[
 
 def _input(source: Path, seek_s: float, duration_s: float) -> Any:
     """The input read from `seek_s` on ffmpeg's clock (the container's start) for `duration_s`,
-    through the `file` protocol only, so a crafted playlist cannot pull other files or URLs."""
+    through the `file` protocol and the demuxers `open_media` allows only, so a crafted playlist
+    cannot pull other files or URLs."""
     import ffmpeg  # ffmpeg-python: builds the argument list
 
     return ffmpeg.input(
         f"file:{source.resolve()}", ss=f"{seek_s:.6f}", t=f"{duration_s:.6f}",
-        protocol_whitelist="file",
+        protocol_whitelist="file", format_whitelist=DEMUXER_WHITELIST,
     )  # fmt: skip
 
 
@@ -642,17 +643,15 @@ def _result(
 
 
 def _h264_profile(path: Path) -> str:
-    import av
 
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         return str(container.streams.video[0].codec_context.profile or "")
 
 
 def _base_rate(path: Path, fps: float) -> float:
     """The rate ffmpeg gives a constant-frame-rate output by default: the stream's base rate
     (r_frame_rate), which a joined clip's average rate can fall short of."""
-    import av
 
-    with av.open(str(path)) as container:
+    with open_media(path) as container:
         rate = container.streams.video[0].base_rate
     return float(rate) if rate else fps
