@@ -47,7 +47,10 @@ def _crossing(
 def centred_walk(astronaut, astronaut_mask, clip_dir) -> Path:
     """The astronaut standing centre frame, then stepping a little right and back."""
     path = clip_dir / "preview-centred.mp4"
-    half = _crossing(astronaut, astronaut_mask, (480, 360), 0.5, 0.56)
+    # 512 px wide, not 480: at 480 the encoder gives other bytes from the same frames in each
+    # process once a clip with an AAC track was written before (a bug of the media generator,
+    # not of the check); at 512 the clip is the same every time.
+    half = _crossing(astronaut, astronaut_mask, (512, 360), 0.5, 0.56)
     write_mp4(path, half[::2] + half[::-2], with_audio=False)
     return path
 
@@ -60,18 +63,16 @@ def test_two_matching_bodies_keep_the_mapped_skeleton_inside_the_image(
     kit, astronaut, astronaut_mask, centred_walk, clip_dir
 ):
     image = clip_dir / "preview-centred.jpg"
-    save_jpeg(image, _scene(astronaut, astronaut_mask, (480, 360), 0.5))
+    save_jpeg(image, _scene(astronaut, astronaut_mask, (512, 360), 0.5))
     result = _run_check(image, centred_walk, kit)
     motion = result.motion_map
     assert motion is not None
     # The poses the check read are the ones mapped: no second decode.
     read = [s for s in result.video.samples if s.pose_read and s.people]
     assert len(motion.poses) == len(read)
-    # The same pair gives 0-14% from one run to the next (10 runs, 2026-12-03): the pose reads
-    # of this generated clip are not the same in every process, and the mapping is fixed by the
-    # first read body. A body at the image's edge walking off it gives 50% (the next test).
-    assert motion.outside_pct < 20.0
+    assert motion.outside_pct < 5.0
     assert motion.lacked_moved_limbs == ()
+    assert not [f for f in result.pair_findings if f.unit in ("% of the mapped skeleton", "limbs")]
 
 
 def test_a_character_at_the_edge_driven_across_the_frame_is_warned_with_its_share(
@@ -157,8 +158,6 @@ def test_a_talking_host_on_a_half_body_character_stays_in_the_image(kit, shared_
     result = check(shared_media / "robed-man.jpeg", shared_media / "talk-gestures.mp4", kit=kit)
     motion = result.motion_map
     assert motion is not None
-    # The same pair gives 0-14% from one run to the next (10 runs, 2026-12-03): the pose reads
-    # of this generated clip are not the same in every process, and the mapping is fixed by the
-    # first read body. A body at the image's edge walking off it gives 50% (the next test).
-    assert motion.outside_pct < 20.0
+    assert motion.outside_pct < 5.0
     assert motion.lacked_moved_limbs == ()
+    assert not [f for f in result.pair_findings if f.unit in ("% of the mapped skeleton", "limbs")]
