@@ -39,6 +39,7 @@ from kling_prep.media.synthetic import (
     studio,
     sway_frames,
     write_mp4,
+    x264_options,
 )
 from kling_prep.vision.pose import PoseEstimator
 
@@ -200,7 +201,7 @@ def write_speed_clip(
     with av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "medium"}
+        stream.options = {**x264_options(crf)}
         for i in range(total):
             frame = cycle[i % len(cycle)].astype(np.int16)
             if grain > 0:

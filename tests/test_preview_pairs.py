@@ -47,9 +47,11 @@ def _crossing(
 def centred_walk(astronaut, astronaut_mask, clip_dir) -> Path:
     """The astronaut standing centre frame, then stepping a little right and back."""
     path = clip_dir / "preview-centred.mp4"
-    # 512 px wide, not 480: at 480 the encoder gives other bytes from the same frames in each
-    # process once a clip with an AAC track was written before (a bug of the media generator,
-    # not of the check); at 512 the clip is the same every time.
+    # 512 px wide since eca2f8b, which blamed the generator for other bytes at 480 px. What was
+    # found since: write_mp4's clip depended on the CPUs the process could use (x264 cut frames
+    # into one slice per CPU); its threads are now pinned (synthetic.X264_THREAD_PARAMS,
+    # test_synthetic_encode.py), and at 480 px this clip came out the same in every process
+    # tried. 512 is kept, not needed by the check.
     half = _crossing(astronaut, astronaut_mask, (512, 360), 0.5, 0.56)
     write_mp4(path, half[::2] + half[::-2], with_audio=False)
     return path

@@ -16,6 +16,13 @@ from numpy.typing import NDArray
 
 FPS = 24
 
+# x264's threads pinned, so a clip comes out the same (bytes and decoded pixels) whatever the
+# CPUs the process may use. Left to PyAV's defaults (thread_count 0, thread_type SLICE), x264
+# starts one sliced thread per CPU in the process's affinity mask, and the number of slices
+# changes the encode: at 480x360 two slices, one (`taskset -c 0`) and four give three different
+# clips. Two sliced threads are what a 2-core machine chose, so its clips are unchanged.
+X264_THREAD_PARAMS = "threads=2:sliced-threads=1"
+
 
 def save_jpeg(path: Path, rgb: NDArray[Any], quality: int = 90) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,6 +100,13 @@ def sway_frames(
     return frames
 
 
+def x264_options(crf: int) -> dict[str, str]:
+    """libx264 options (CRF `crf`, preset medium, the threads of X264_THREAD_PARAMS) that give
+    the same clip whatever the CPUs the process may use. x264's SIMD still matters: SSSE3 up to
+    AVX2 gave one clip on an AMD EPYC, its plain-C and SSE2 code another (AVX-512 untried)."""
+    return {"crf": str(crf), "preset": "medium", "x264-params": X264_THREAD_PARAMS}
+
+
 def write_mp4(
     path: Path, frames: list[NDArray[Any]], *, with_audio: bool = True, crf: int = 30
 ) -> None:
@@ -102,7 +116,7 @@ def write_mp4(
     with av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
         video = out.add_stream("libx264", rate=FPS)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.options = {"crf": str(crf), "preset": "medium"}
+        video.options = {**x264_options(crf)}
         audio = out.add_stream("aac", rate=44100) if with_audio else None
         for i, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
