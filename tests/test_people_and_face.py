@@ -12,7 +12,7 @@ import pytest
 
 from kling_prep.media.synthetic import stand_on_floor, studio
 from kling_prep.vision.face import angles_from_mesh, classify_yaw, yaw_from_keypoints
-from kling_prep.vision.people import _FacedBox, _is_same_person
+from kling_prep.vision.people import _FacedBox, _is_on_body_of, _is_same_person
 
 
 def _count(kit, rgb: np.ndarray) -> int:
@@ -76,6 +76,16 @@ def test_same_size_people_side_by_side_on_a_wide_wall_are_each_counted(
 )
 def test_people_on_a_wall_are_counted(kit, astronaut, astronaut_mask, size, actors, expected):
     assert _count(kit, _on_a_wall(astronaut, astronaut_mask, size, actors)) == expected
+
+
+def test_a_person_in_front_of_another_with_a_face_is_counted(kit, astronaut, astronaut_mask):
+    # The smaller astronaut stands in front of the larger one's chest: its head lies on the
+    # larger one's own body, where a read of that body's part (a hand, a ball) would lie too;
+    # its face is what tells it apart.
+    picture = _on_a_wall(astronaut, astronaut_mask, (675, 450), [(0.5, 0.95), (0.4, 0.55)])
+    people = kit.people_finder.find(picture)
+    assert len(people) == 2
+    assert _is_on_body_of(people[1], people[0])
 
 
 def _sighting(hip_x: float, radius: float, face_x: float, face_box: float) -> _FacedBox:

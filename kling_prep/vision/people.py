@@ -695,7 +695,47 @@ class ImagePeopleFinder:
                 continue
             people.append(_face_person(face, people[0].pose, width, height))
         # The character is a person whose pose was read: those come first, largest first.
-        return sorted(people, key=lambda p: (p.is_pose_own, p.size_px), reverse=True)
+        people.sort(key=lambda p: (p.is_pose_own, p.size_px), reverse=True)
+        return self._without_parts(image_rgb, people)
+
+    def _without_parts(self, image_rgb: NDArray[Any], people: list[Person]) -> list[Person]:
+        """The people less the reads of a larger person's own body part.
+
+        The landmark model draws a small body from anything a region centres on, and the
+        silhouette under it is the larger person's: a basketball held against the chest (the
+        face detector took it for a face), a hand, a knee. Such a read has its head on the
+        larger person's own body, as that person's read segments it (the landmark model's
+        mask, one body, not the silhouette of everyone). A second person whose head lies
+        there is in front of that body or behind it, so its face shows, unless hidden: kept
+        only when FaceMesh, the second face model, finds a face at its head."""
+        kept: list[Person] = []
+        for person in people:
+            if (
+                person.is_pose_own
+                and any(_is_on_body_of(person, larger) for larger in kept)
+                and not self._has_face_at_head(image_rgb, person)
+            ):
+                continue
+            kept.append(person)
+        return kept
+
+    def _has_face_at_head(self, image_rgb: NDArray[Any], person: Person) -> bool:
+        x, y = person.pose.head_center_px().tolist()
+        size = apparent_head_px(person.pose) / _HEAD_PER_FACE_BOX
+        return self._is_face(image_rgb, FaceSighting(x=x, y=y, size_px=size, score=1.0))
+
+
+def _is_on_body_of(person: Person, larger: Person) -> bool:
+    """The person's head lies on the larger person's own body: inside the mask the landmark
+    model drew for that body's read."""
+    mask = larger.pose.mask
+    if mask is None or not larger.is_pose_own:
+        return False
+    x, y = person.pose.head_center_px().tolist()
+    height, width = mask.shape[:2]
+    if not (0 <= x < width and 0 <= y < height):
+        return False
+    return bool(mask[int(y), int(x)] >= _MASK_PERSON)
 
 
 def _body_roi(body: PersonBox) -> BodyRoi:
