@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import re
+import select
 import shutil
 import socket
 import tempfile
@@ -62,6 +63,7 @@ class SandboxJob:
     created_monotonic_s: float
     work_dir: Path
     fail_message: str | None = None
+    is_stuck: bool = False
     rendered_at: datetime | None = None
     render_error: str | None = None
     is_rendered: threading.Event = field(default_factory=threading.Event)
@@ -82,6 +84,8 @@ class SandboxStats:
     jobs_created: int = 0
     credits_charged: int = 0
     file_gets_with_auth: int = 0
+    # POSTs whose client left during an injected latency: abandoned, nothing created or charged.
+    posts_abandoned: int = 0
 
 
 def read_keys_file(path: Path, default_credits: int) -> dict[str, int]:
@@ -301,7 +305,8 @@ class SandboxServer:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
         # 4. Charge and create, atomically.
-        fail = next(iter(self.faults.draw("job")), None)
+        fired = self.faults.draw("job")
+        fail = next((rule for rule in fired if rule.kind == "fail"), None)
         now = datetime.now(UTC)
         job = SandboxJob(
             job_id=job_id,
@@ -312,6 +317,7 @@ class SandboxServer:
             created_monotonic_s=time.monotonic(),
             work_dir=job_dir,
             fail_message=fail.message if fail else None,
+            is_stuck=any(rule.kind == "stuck" for rule in fired),
         )
         with self._lock:
             balance = self._balances.get(api_key, self.default_credits)
@@ -360,7 +366,7 @@ class SandboxServer:
         }
         if elapsed_s < self.delay_s * PENDING_FRACTION:
             return answer
-        if elapsed_s < self.delay_s or not job.is_rendered.is_set():
+        if elapsed_s < self.delay_s or not job.is_rendered.is_set() or job.is_stuck:
             answer["status"] = "processing"
             return answer
         finished_at = max(
@@ -390,6 +396,22 @@ class SandboxServer:
     def hang(self, seconds: float) -> None:
         """Hold a request for `seconds`, or until the server stops."""
         self._stopping.wait(seconds)
+
+
+_MALFORMED_HTML = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body>"
+    b"</html>\n"
+)
+
+
+def _malformed(body: dict[str, Any], form: str) -> bytes:
+    """The body of a `malformed` answer: cut JSON, an HTML page, or JSON of another shape."""
+    if form == "html":
+        return _MALFORMED_HTML
+    if form == "shape":
+        return json.dumps({"ok": True, "data": None}).encode()
+    payload = json.dumps(body).encode()
+    return payload[: len(payload) // 2]
 
 
 def _duration_s(path: Path) -> float | None:
@@ -458,6 +480,46 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         self._send_json(status, {"error": HTTPStatus(status).phrase, "message": message}, headers)
 
+    def _send_answer(self, status: int, body: dict[str, Any], fired: list[FaultRule]) -> None:
+        """Send a success's JSON, spoiled as a fired `malformed` or `cut` rule says."""
+        for rule in fired:
+            if rule.kind == "malformed":
+                self._send_bytes(status, "application/json", _malformed(body, rule.form))
+                return
+            if rule.kind == "cut":
+                payload = json.dumps(body).encode()
+                self._send_cut(status, "application/json", payload, rule.share)
+                return
+        self._send_json(status, body)
+
+    def _send_bytes(self, status: int, content_type: str, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _send_cut(self, status: int, content_type: str, payload: bytes, share: float) -> None:
+        """Announce the whole body, send `share` of it, and close the connection."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            self.wfile.write(payload[: int(len(payload) * share)])
+            self.wfile.flush()
+        self._drop()
+
+    def _client_left(self) -> bool:
+        """Whether the client closed its end (read: end of stream, nothing pending)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            return bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
+        except OSError:
+            return True
+
     def _drop(self) -> None:
         """Close the connection without an answer."""
         self.close_connection = True
@@ -509,6 +571,12 @@ class _Handler(BaseHTTPRequestHandler):
         fired = self._apply_faults_before("post")
         if fired is None:
             return
+        if any(rule.kind == "latency" for rule in fired) and self._client_left():
+            # Its client gave up during the wait (a timeout before the job was accepted): like a
+            # server that notices the disconnect, nothing is created or charged.
+            self.app.count("posts_abandoned")
+            self.close_connection = True
+            return
         api_key = self._api_key()
         if api_key is None:
             self._send_error(401, "Missing or invalid API key")
@@ -533,7 +601,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if rule.kind == "hang":
                 self.app.hang(rule.seconds)
-        self._send_json(
+        self._send_answer(
             202,
             {
                 "jobId": job.job_id,
@@ -547,6 +615,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "character_orientation": job.fields.character_orientation,
                 },
             },
+            fired,
         )
 
     def do_GET(self) -> None:
@@ -560,7 +629,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(404, f"No route for GET {path}")
             return
         self.app.count("gets")
-        if self._apply_faults_before("get") is None:
+        fired = self._apply_faults_before("get")
+        if fired is None:
             return
         api_key = self._api_key()
         if api_key is None:
@@ -570,17 +640,27 @@ class _Handler(BaseHTTPRequestHandler):
         if answer is None:
             self._send_error(404, f"Job {job_match['job_id']} not found")
             return
-        self._send_json(200, answer)
+        self._send_answer(200, answer, fired)
 
     def _serve_file(self, job_id: str) -> None:
         self.app.count("file_gets")
         if self.headers.get("Authorization"):
             self.app.count("file_gets_with_auth")
-        if self._apply_faults_before("file") is None:
+        fired = self._apply_faults_before("file")
+        if fired is None:
             return
         path = self.app.output_file(job_id)
         if path is None:
             self._send_error(404, f"No output for job {job_id}")
+            return
+        cut = next((rule for rule in fired if rule.kind in ("cut", "malformed")), None)
+        if cut is not None:
+            # `cut`: the whole length announced, part of it sent, the connection closed.
+            # `malformed`: a complete answer whose body is an HTML page, not the video.
+            if cut.kind == "cut":
+                self._send_cut(200, "video/mp4", path.read_bytes(), cut.share)
+            else:
+                self._send_bytes(200, "video/mp4", _MALFORMED_HTML)
             return
         size_bytes = path.stat().st_size
         self.send_response(200)
