@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, BinaryIO, Self
 from urllib.parse import quote
 
 import httpx
@@ -27,6 +27,7 @@ from kling_prep.client.contract import (
     error_for_status,
     parse_job_status,
     parse_submit_result,
+    salvage_job_id,
 )
 from kling_prep.client.download import DEFAULT_MAX_OUTPUT_BYTES, part_path, verify_playable_mp4
 from kling_prep.client.policy import PollPolicy, RetryPolicy
@@ -62,6 +63,11 @@ TRANSIENT_ERRORS: tuple[type[ApiError], ...] = (
     ApiUnreachableError,
     ApiTimeoutError,
 )
+
+
+def open_output(path: Path) -> BinaryIO:
+    """Open a download's `.part` file for writing (a seam where tests fill the disk)."""
+    return path.open("wb")
 
 
 def _timeout(timeout_s: float, connect_timeout_s: float) -> httpx.Timeout:
@@ -109,7 +115,20 @@ class _ClientCore:
             try:
                 result = parse_submit_result(decode_json_object(response.content, what))
             except MalformedResponseError as exc:
-                # A 2xx means a job may exist and be charged, but we cannot name it.
+                # A 2xx means a job may exist and be charged: keep its id if the body names it.
+                job_id = salvage_job_id(response.content)
+                if job_id is not None:
+                    result = SubmitResult(job_id=job_id, status="pending")
+                    if on_accepted is not None:
+                        on_accepted(result)
+                    logger.warning(
+                        "%s answered %s with a broken body (%s); job %s read from it",
+                        what,
+                        response.status_code,
+                        exc,
+                        job_id,
+                    )
+                    return result
                 raise self._redact(
                     UnknownOutcomeError(
                         f"{what} answered {response.status_code} without a readable jobId; "
@@ -411,7 +430,7 @@ class KlingClient(_ClientCore):
                 if not response.is_success:
                     raise FetchError(f"download of the output answered {response.status_code}")
                 size_bytes = 0
-                with tmp_path.open("wb") as out:
+                with open_output(tmp_path) as out:
                     for chunk in response.iter_bytes(1 << 16):
                         size_bytes += len(chunk)
                         if size_bytes > max_bytes:
@@ -575,7 +594,7 @@ class AsyncKlingClient(_ClientCore):
                 if not response.is_success:
                     raise FetchError(f"download of the output answered {response.status_code}")
                 size_bytes = 0
-                with tmp_path.open("wb") as out:
+                with open_output(tmp_path) as out:
                     async for chunk in response.aiter_bytes(1 << 16):
                         size_bytes += len(chunk)
                         if size_bytes > max_bytes:
