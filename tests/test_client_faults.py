@@ -121,7 +121,7 @@ def assert_unknown(outcome: Outcome, *, charged: bool, cause: str) -> None:
     record = outcome.record
     assert record.state is SubmissionState.UNKNOWN
     assert record.job_id is None
-    assert "may exist and be charged" in outcome.output
+    assert "charged" in outcome.output
     assert cause in outcome.output
     assert "never re-sent" in record.explanation
     assert "--again" in record.explanation

@@ -56,12 +56,15 @@ ProgressCallback = Callable[[JobStatus], None]
 # Called with the accepted job as soon as the 202 is read, before anything else is done with it.
 AcceptedCallback = Callable[[SubmitResult], None]
 
-# Errors after which asking again is safe and may succeed.
+# Errors after which asking again is safe and may succeed. A GET's garbled answer (a proxy's
+# error page, a body cut short) is one: the GET changes nothing, and a lasting one still ends a
+# wait after the policy's errors in a row.
 TRANSIENT_ERRORS: tuple[type[ApiError], ...] = (
     ServerError,
     RateLimitedError,
     ApiUnreachableError,
     ApiTimeoutError,
+    MalformedResponseError,
 )
 
 
@@ -332,9 +335,9 @@ class KlingClient(_ClientCore):
         Raises:
             JobNotFoundError: 404.
             AuthenticationError: 401/403.
-            MalformedResponseError: the answer does not follow the documented JSON.
-            ServerError, RateLimitedError, ApiTimeoutError, ApiUnreachableError: still failing
-                after the retry policy's last try.
+            ServerError, RateLimitedError, ApiTimeoutError, ApiUnreachableError,
+                MalformedResponseError (the answer does not follow the documented JSON): still
+                failing after the retry policy's last try.
         """
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
@@ -370,9 +373,9 @@ class KlingClient(_ClientCore):
         Raises:
             JobFailedError: the job ended as failed.
             WaitDeadlineError: the deadline passed first (the job goes on).
-            JobNotFoundError, AuthenticationError, MalformedResponseError: not worth retrying.
-            ServerError, RateLimitedError, ApiTimeoutError, ApiUnreachableError: more transient
-                errors in a row than the policy tolerates.
+            JobNotFoundError, AuthenticationError: not worth retrying.
+            ServerError, RateLimitedError, ApiTimeoutError, ApiUnreachableError,
+                MalformedResponseError: more transient errors in a row than the policy tolerates.
         """
         policy = policy or PollPolicy()
         started = self._clock()
