@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kling_prep.client.api import KlingClient, ProgressCallback
+from kling_prep.client.api import TRANSIENT_ERRORS, KlingClient, ProgressCallback
 from kling_prep.client.contract import JobStatus, SubmitRequest, SubmitResult
 from kling_prep.client.journal import (
     CreditBudget,
@@ -35,6 +35,7 @@ from kling_prep.errors import (
     KlingPrepError,
     RateLimitedError,
     RequestRejectedError,
+    WaitDeadlineError,
 )
 from kling_prep.limits import Orientation
 
@@ -287,6 +288,15 @@ class SubmissionRunner:
         except JobFailedError:
             return_record = self.journal.get(submission_id)
             logger.info("job %s failed: %s", record.job_id, return_record.error)
+            raise
+        except WaitDeadlineError:
+            raise  # its message already says the job goes on and how to follow it
+        except TRANSIENT_ERRORS as exc:
+            # The job was not harmed, only the polling: say where it stands and how to go on.
+            exc.args = (
+                f"{exc}; job {record.job_id} goes on and stays recorded as submitted: "
+                "`kling-prep wait --resume` follows it later",
+            )
             raise
         return self.journal.update_status(submission_id, final)
 
