@@ -14,6 +14,7 @@ import re
 import select
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -438,6 +439,15 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
     ) -> None:
         super().__init__(address, handler)
         self.app = app
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (a download abandoned) is logged, not printed as
+        a traceback on stderr; anything else is the standard library's report."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            logger.debug("client %s went away: %s", client_address, error)
+            return
+        super().handle_error(request, client_address)
 
 
 _JOB_PATH = re.compile(r"^/api/v1/jobs/(?P<job_id>[^/]+)$")
