@@ -502,6 +502,8 @@ def submit(
                 keep_original_sound=not no_sound, again=again,
             )  # fmt: skip
             click.echo(f"submitted: job {record.job_id} ({record.credits_charged} credits)")
+            if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
+                runner.want_output(record.submission_id, output)
             if do_wait or output is not None:
                 record = runner.wait(
                     record.submission_id, policy=_poll_policy(settings), on_progress=_echo_status
@@ -587,11 +589,17 @@ def wait(
                 )
                 for record in done.finished:
                     click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
+                for record in done.downloaded:
+                    click.echo(f"{record.job_id}: saved {record.output_path}")
                 for record in done.unknown:
                     click.echo(f"{record.submission_id}: unknown outcome: {record.explanation}")
-                for error in done.errors:
-                    click.echo(f"error: {error}", err=True)
+                for record, error in done.errors:
+                    click.echo(f"error: job {record.job_id}: {error}", err=True)
+                if done.errors:
+                    sys.exit(EXIT_USAGE)
                 return
+            if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
+                runner.want_output(job or "", output)
             record = runner.wait(job or "", policy=_poll_policy(settings), on_progress=_echo_status)
             click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
             if output is not None:

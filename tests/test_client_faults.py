@@ -351,3 +351,50 @@ def test_a_job_id_is_read_from_a_broken_body_only_when_it_is_unambiguous(body, j
     from kling_prep.client.contract import salvage_job_id
 
     assert salvage_job_id(body) == job_id
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KB tmpfs (root and a kernel that lets us mount), unmounted after the test."""
+    import os
+    import subprocess
+
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tiny tmpfs needs root; the monkeypatched case covers the rest")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"no tmpfs could be mounted: {mounted.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], capture_output=True, check=False)
+
+
+@pytest.mark.reliability
+def test_a_really_full_filesystem_leaves_no_file_and_resume_writes_it(
+    run_fault, home, tiny_filesystem
+):
+    import subprocess
+
+    dest = tiny_filesystem / "result.mp4"
+    outcome = run_fault(None, "-o", str(dest))
+    assert_invariants(outcome)
+    assert outcome.code == 3, outcome.output
+    assert "No space left on device" in outcome.output
+    assert list(tiny_filesystem.iterdir()) == []
+    assert outcome.record.state is SubmissionState.COMPLETED
+    assert outcome.record.output_wanted == str(dest)
+    # Space freed: the same filesystem grown, then `wait --resume`.
+    grown = ["mount", "-o", "remount,size=64m", str(tiny_filesystem)]
+    subprocess.run(grown, check=True, capture_output=True)
+    code, output = cli("wait", "--resume", "--base-url", outcome.sandbox.url)
+    assert code == 0, output
+    assert dest.stat().st_size > 64 * 1024
+    assert journal_records(home)[0].output_path == str(dest)
+    assert outcome.sandbox.stats.jobs_created == 1

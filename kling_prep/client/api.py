@@ -39,6 +39,7 @@ from kling_prep.errors import (
     JobFailedError,
     KlingPrepError,
     MalformedResponseError,
+    OutputWriteError,
     RateLimitedError,
     ServerError,
     UnknownOutcomeError,
@@ -191,6 +192,51 @@ class _ClientCore:
         if isinstance(exc, httpx.TimeoutException):
             return ApiTimeoutError(f"{what}: no answer in time ({type(exc).__name__})")
         return ServerError(f"{what}: the connection failed ({type(exc).__name__})")
+
+
+class _Received:
+    """A download's progress, to say how far it got when it fails."""
+
+    def __init__(self) -> None:
+        self.size_bytes = 0
+        self.announced_bytes: int | None = None
+
+    def start(self, response: httpx.Response) -> None:
+        """Read the answer's head.
+
+        Raises:
+            FetchError: the answer is not a success.
+        """
+        if not response.is_success:
+            raise FetchError(f"the download of the output answered {response.status_code}")
+        length = response.headers.get("Content-Length", "")
+        self.announced_bytes = int(length) if length.isdigit() else None
+
+    def add(self, chunk: bytes, max_bytes: int) -> None:
+        """Count a chunk.
+
+        Raises:
+            FetchError: past `max_bytes`.
+        """
+        self.size_bytes += len(chunk)
+        if self.size_bytes > max_bytes:
+            raise FetchError(f"the output exceeds {max_bytes} bytes")
+
+    def failure(self, exc: httpx.HTTPError) -> FetchError:
+        """The error for a transfer that broke, with the bytes received."""
+        if self.announced_bytes is not None and self.size_bytes < self.announced_bytes:
+            return FetchError(
+                f"the download of the output was cut short: {self.size_bytes} of "
+                f"{self.announced_bytes} bytes received ({type(exc).__name__})"
+            )
+        return FetchError(f"the download of the output failed: {plain_reason(exc)}")
+
+
+def _write_failure(dest_path: Path, exc: OSError) -> OutputWriteError:
+    return OutputWriteError(
+        f"{dest_path}: the output video could not be written ({plain_reason(exc)}); "
+        "no partial file was left"
+    )
 
 
 def _retry_after(exc: ApiError) -> float | None:
@@ -423,26 +469,27 @@ class KlingClient(_ClientCore):
             `dest_path`.
 
         Raises:
-            FetchError: the download failed or exceeded `max_bytes`.
+            FetchError: the download failed (cut short: with the bytes received) or exceeded
+                `max_bytes`.
             OutputNotPlayableError: the file is not a playable MP4.
+            OutputWriteError: the file could not be written (a full disk); nothing is left.
         """
         tmp_path = part_path(dest_path)
+        received = _Received()
         try:
             with self._http.stream("GET", url, follow_redirects=True) as response:
                 self.request_count += 1
-                if not response.is_success:
-                    raise FetchError(f"download of the output answered {response.status_code}")
-                size_bytes = 0
+                received.start(response)
                 with open_output(tmp_path) as out:
                     for chunk in response.iter_bytes(1 << 16):
-                        size_bytes += len(chunk)
-                        if size_bytes > max_bytes:
-                            raise FetchError(f"the output exceeds {max_bytes} bytes")
+                        received.add(chunk, max_bytes)
                         out.write(chunk)
             verify_playable_mp4(tmp_path)
             tmp_path.replace(dest_path)
         except httpx.HTTPError as exc:
-            raise FetchError(f"download of the output failed: {exc!r}") from exc
+            raise received.failure(exc) from exc
+        except OSError as exc:
+            raise _write_failure(dest_path, exc) from exc
         finally:
             tmp_path.unlink(missing_ok=True)
         return dest_path
@@ -591,22 +638,21 @@ class AsyncKlingClient(_ClientCore):
     ) -> Path:
         """See `KlingClient.download` (the check of the file runs in a worker thread)."""
         tmp_path = part_path(dest_path)
+        received = _Received()
         try:
             async with self._http.stream("GET", url, follow_redirects=True) as response:
                 self.request_count += 1
-                if not response.is_success:
-                    raise FetchError(f"download of the output answered {response.status_code}")
-                size_bytes = 0
+                received.start(response)
                 with open_output(tmp_path) as out:
                     async for chunk in response.aiter_bytes(1 << 16):
-                        size_bytes += len(chunk)
-                        if size_bytes > max_bytes:
-                            raise FetchError(f"the output exceeds {max_bytes} bytes")
+                        received.add(chunk, max_bytes)
                         out.write(chunk)
             await asyncio.to_thread(verify_playable_mp4, tmp_path)
             tmp_path.replace(dest_path)
         except httpx.HTTPError as exc:
-            raise FetchError(f"download of the output failed: {exc!r}") from exc
+            raise received.failure(exc) from exc
+        except OSError as exc:
+            raise _write_failure(dest_path, exc) from exc
         finally:
             tmp_path.unlink(missing_ok=True)
         return dest_path
