@@ -49,9 +49,13 @@ bench: $(DEV_STAMP)
 
 # The whole hostile-media suite, each case through the CLI in its own process (docs/RELIABILITY.md);
 # `make test` runs its fast subset in-process.
+# Then every client-fault case (`make test` runs a subset; -m "" lifts the default
+# `not reliability`) and 200 concurrent submissions against the sandbox.
 reliability: $(DEV_STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --json out/hostile-check.json
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --command prepare --json out/hostile-prepare.json
+	PYTHONPATH=. $(BIN)/python -m pytest -m "" -q tests/test_client_faults.py tests/test_sandbox_faults.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_load.py --submissions 200 --json out/load.json
 
 samples: $(DEV_STAMP)
 	$(BIN)/python samples/make_samples.py

@@ -367,7 +367,19 @@ def _client(settings: Any, base_url: str | None, api_key: str | None) -> Any:
     key = api_key or settings.api_key
     if not key:
         _fail("no API key: set VYDRA_API_KEY or pass --api-key")
-    return KlingClient(key, base_url=base_url or settings.base_url, profile=settings.profile)
+    return KlingClient(
+        key,
+        base_url=base_url or settings.base_url,
+        profile=settings.profile,
+        timeout_s=settings.request_timeout_s,
+    )
+
+
+def _poll_policy(settings: Any) -> Any:
+    """How `--wait` and `wait` poll: [api] poll_interval_s and wait_deadline_s."""
+    from kling_prep.client import PollPolicy
+
+    return PollPolicy(interval_s=settings.poll_interval_s, deadline_s=settings.wait_deadline_s)
 
 
 def _echo_status(status: Any) -> None:
@@ -490,8 +502,12 @@ def submit(
                 keep_original_sound=not no_sound, again=again,
             )  # fmt: skip
             click.echo(f"submitted: job {record.job_id} ({record.credits_charged} credits)")
+            if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
+                runner.want_output(record.submission_id, output)
             if do_wait or output is not None:
-                record = runner.wait(record.submission_id, on_progress=_echo_status)
+                record = runner.wait(
+                    record.submission_id, policy=_poll_policy(settings), on_progress=_echo_status
+                )
                 click.echo(f"{record.job_status}: {record.output_url}")
             if output is not None:
                 record = runner.download(record.submission_id, output)
@@ -568,15 +584,23 @@ def wait(
         with _client(settings, base_url, api_key) as client:
             runner = SubmissionRunner(client, _journal(journal_path))
             if resume:
-                done = runner.resume_pending(on_progress=lambda _r, s: _echo_status(s))
+                done = runner.resume_pending(
+                    policy=_poll_policy(settings), on_progress=lambda _r, s: _echo_status(s)
+                )
                 for record in done.finished:
                     click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
+                for record in done.downloaded:
+                    click.echo(f"{record.job_id}: saved {record.output_path}")
                 for record in done.unknown:
                     click.echo(f"{record.submission_id}: unknown outcome: {record.explanation}")
-                for error in done.errors:
-                    click.echo(f"error: {error}", err=True)
+                for record, error in done.errors:
+                    click.echo(f"error: job {record.job_id}: {error}", err=True)
+                if done.errors:
+                    sys.exit(EXIT_USAGE)
                 return
-            record = runner.wait(job or "", on_progress=_echo_status)
+            if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
+                runner.want_output(job or "", output)
+            record = runner.wait(job or "", policy=_poll_policy(settings), on_progress=_echo_status)
             click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
             if output is not None:
                 runner.download(record.submission_id, output)

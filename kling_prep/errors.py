@@ -9,7 +9,8 @@ could not do its work. The CLI maps the tree to exit code 3 (usage or environmen
     │   ├── MediaDecodeError       the container or stream is broken
     │   └── MediaTooLargeError     it declares more pixels than kling_prep will decode
     ├── FetchError                 a URL could not be downloaded within the limits
-    │   └── OutputNotPlayableError a job's output is not a playable MP4
+    │   ├── OutputNotPlayableError a job's output is not a playable MP4
+    │   └── OutputWriteError       a job's output could not be written where asked
     ├── ToolError                  an external tool is missing or failed
     │   ├── FFmpegNotFoundError
     │   └── FFmpegFailedError
@@ -85,6 +86,10 @@ class FetchError(KlingPrepError):
 
 class OutputNotPlayableError(FetchError):
     """The job's output video is not a playable MP4."""
+
+
+class OutputWriteError(FetchError):
+    """The job's output video could not be written where asked (a full disk, no such folder)."""
 
 
 class ToolError(KlingPrepError):

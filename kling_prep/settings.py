@@ -20,7 +20,7 @@ CONFIG_NAME = "kling-prep.toml"
 # not a setting silently left at its default.
 _KNOWN_KEYS: dict[str, frozenset[str]] = {
     "": frozenset({"profile", "allow_no_face", "fetch_allow", "limits", "thresholds", "api"}),
-    "api": frozenset({"base_url", "api_key"}),
+    "api": frozenset({"base_url", "api_key", "timeout_s", "poll_interval_s", "wait_deadline_s"}),
     # A profile's name, provenance and wire contract describe it; they are not limits to set.
     "limits": frozenset(f.name for f in fields(ApiProfile))
     - {
@@ -62,6 +62,11 @@ class Settings:
     base_url: str = VYDRA_BASE_URL
     api_key: str | None = field(default=None, repr=False)
     fetch_timeout_s: float = 120.0
+    # The API client: the read/write timeout of one request, the mean time between polls of a
+    # job, and how long `--wait` / `wait` follow a job before giving up (the job goes on).
+    request_timeout_s: float = 30.0
+    poll_interval_s: float = 10.0
+    wait_deadline_s: float = 15 * 60.0
     allow_no_face: bool = False
     # Networks an input URL may reach besides public addresses ("127.0.0.0/8" for a sandbox
     # or a test server on this machine, "10.0.0.0/8" for a LAN). Empty: public only, in every
@@ -128,9 +133,34 @@ def load_settings(
         or profile.base_url
         or VYDRA_BASE_URL,
         api_key=env.get("VYDRA_API_KEY") or api.get("api_key"),
+        **_api_times(path, api),
         allow_no_face=bool(data.get("allow_no_face", False)),
         fetch_allow=fetch_allow,
     )
+
+
+_API_TIMES = {
+    "timeout_s": "request_timeout_s",
+    "poll_interval_s": "poll_interval_s",
+    "wait_deadline_s": "wait_deadline_s",
+}
+
+
+def _api_times(path: Path | None, api: dict[str, Any]) -> dict[str, float]:
+    """The client's times from [api], each a positive number of seconds.
+
+    Raises:
+        ConfigError: a value that is not a positive number.
+    """
+    times: dict[str, float] = {}
+    for key, name in _API_TIMES.items():
+        if key not in api:
+            continue
+        value = api[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"{path}: [api] {key} = {value!r} must be a positive number of s")
+        times[name] = float(value)
+    return times
 
 
 def _fetch_allow(path: Path | None, listed: object, env: dict[str, str]) -> tuple[str, ...]:

@@ -54,3 +54,25 @@ def test_a_misspelled_key_is_an_error_with_the_nearest_name(tmp_path, text, name
 def test_a_table_given_as_a_value_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match=r"\[api\] must be a table"):
         load_settings(_write(tmp_path, 'api = "http://x"\n'), env={})
+
+
+def test_the_client_times_come_from_the_api_table(tmp_path):
+    default = load_settings(_write(tmp_path, ""), env={})
+    assert (default.request_timeout_s, default.poll_interval_s, default.wait_deadline_s) == (
+        30.0,
+        10.0,
+        900.0,
+    )
+    path = _write(tmp_path, "[api]\ntimeout_s = 2\npoll_interval_s = 0.1\nwait_deadline_s = 5\n")
+    settings = load_settings(path, env={})
+    assert (settings.request_timeout_s, settings.poll_interval_s, settings.wait_deadline_s) == (
+        2.0,
+        0.1,
+        5.0,
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-1", '"soon"', "true"])
+def test_a_client_time_must_be_a_positive_number(tmp_path, value):
+    with pytest.raises(ConfigError, match=r"\[api\] poll_interval_s = .* positive number"):
+        load_settings(_write(tmp_path, f"[api]\npoll_interval_s = {value}\n"), env={})

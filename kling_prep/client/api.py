@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, BinaryIO, Self
 from urllib.parse import quote
 
 import httpx
@@ -27,6 +27,7 @@ from kling_prep.client.contract import (
     error_for_status,
     parse_job_status,
     parse_submit_result,
+    salvage_job_id,
 )
 from kling_prep.client.download import DEFAULT_MAX_OUTPUT_BYTES, part_path, verify_playable_mp4
 from kling_prep.client.policy import PollPolicy, RetryPolicy
@@ -38,6 +39,7 @@ from kling_prep.errors import (
     JobFailedError,
     KlingPrepError,
     MalformedResponseError,
+    OutputWriteError,
     RateLimitedError,
     ServerError,
     UnknownOutcomeError,
@@ -55,13 +57,21 @@ ProgressCallback = Callable[[JobStatus], None]
 # Called with the accepted job as soon as the 202 is read, before anything else is done with it.
 AcceptedCallback = Callable[[SubmitResult], None]
 
-# Errors after which asking again is safe and may succeed.
+# Errors after which asking again is safe and may succeed. A GET's garbled answer (a proxy's
+# error page, a body cut short) is one: the GET changes nothing, and a lasting one still ends a
+# wait after the policy's errors in a row.
 TRANSIENT_ERRORS: tuple[type[ApiError], ...] = (
     ServerError,
     RateLimitedError,
     ApiUnreachableError,
     ApiTimeoutError,
+    MalformedResponseError,
 )
+
+
+def open_output(path: Path) -> BinaryIO:
+    """Open a download's `.part` file for writing (a seam where tests fill the disk)."""
+    return path.open("wb")
 
 
 def _timeout(timeout_s: float, connect_timeout_s: float) -> httpx.Timeout:
@@ -109,7 +119,20 @@ class _ClientCore:
             try:
                 result = parse_submit_result(decode_json_object(response.content, what))
             except MalformedResponseError as exc:
-                # A 2xx means a job may exist and be charged, but we cannot name it.
+                # A 2xx means a job may exist and be charged: keep its id if the body names it.
+                job_id = salvage_job_id(response.content)
+                if job_id is not None:
+                    result = SubmitResult(job_id=job_id, status="pending")
+                    if on_accepted is not None:
+                        on_accepted(result)
+                    logger.warning(
+                        "%s answered %s with a broken body (%s); job %s read from it",
+                        what,
+                        response.status_code,
+                        exc,
+                        job_id,
+                    )
+                    return result
                 raise self._redact(
                     UnknownOutcomeError(
                         f"{what} answered {response.status_code} without a readable jobId; "
@@ -169,6 +192,51 @@ class _ClientCore:
         if isinstance(exc, httpx.TimeoutException):
             return ApiTimeoutError(f"{what}: no answer in time ({type(exc).__name__})")
         return ServerError(f"{what}: the connection failed ({type(exc).__name__})")
+
+
+class _Received:
+    """A download's progress, to say how far it got when it fails."""
+
+    def __init__(self) -> None:
+        self.size_bytes = 0
+        self.announced_bytes: int | None = None
+
+    def start(self, response: httpx.Response) -> None:
+        """Read the answer's head.
+
+        Raises:
+            FetchError: the answer is not a success.
+        """
+        if not response.is_success:
+            raise FetchError(f"the download of the output answered {response.status_code}")
+        length = response.headers.get("Content-Length", "")
+        self.announced_bytes = int(length) if length.isdigit() else None
+
+    def add(self, chunk: bytes, max_bytes: int) -> None:
+        """Count a chunk.
+
+        Raises:
+            FetchError: past `max_bytes`.
+        """
+        self.size_bytes += len(chunk)
+        if self.size_bytes > max_bytes:
+            raise FetchError(f"the output exceeds {max_bytes} bytes")
+
+    def failure(self, exc: httpx.HTTPError) -> FetchError:
+        """The error for a transfer that broke, with the bytes received."""
+        if self.announced_bytes is not None and self.size_bytes < self.announced_bytes:
+            return FetchError(
+                f"the download of the output was cut short: {self.size_bytes} of "
+                f"{self.announced_bytes} bytes received ({type(exc).__name__})"
+            )
+        return FetchError(f"the download of the output failed: {plain_reason(exc)}")
+
+
+def _write_failure(dest_path: Path, exc: OSError) -> OutputWriteError:
+    return OutputWriteError(
+        f"{dest_path}: the output video could not be written ({plain_reason(exc)}); "
+        "no partial file was left"
+    )
 
 
 def _retry_after(exc: ApiError) -> float | None:
@@ -313,9 +381,9 @@ class KlingClient(_ClientCore):
         Raises:
             JobNotFoundError: 404.
             AuthenticationError: 401/403.
-            MalformedResponseError: the answer does not follow the documented JSON.
-            ServerError, RateLimitedError, ApiTimeoutError, ApiUnreachableError: still failing
-                after the retry policy's last try.
+            ServerError, RateLimitedError, ApiTimeoutError, ApiUnreachableError,
+                MalformedResponseError (the answer does not follow the documented JSON): still
+                failing after the retry policy's last try.
         """
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
@@ -351,9 +419,9 @@ class KlingClient(_ClientCore):
         Raises:
             JobFailedError: the job ended as failed.
             WaitDeadlineError: the deadline passed first (the job goes on).
-            JobNotFoundError, AuthenticationError, MalformedResponseError: not worth retrying.
-            ServerError, RateLimitedError, ApiTimeoutError, ApiUnreachableError: more transient
-                errors in a row than the policy tolerates.
+            JobNotFoundError, AuthenticationError: not worth retrying.
+            ServerError, RateLimitedError, ApiTimeoutError, ApiUnreachableError,
+                MalformedResponseError: more transient errors in a row than the policy tolerates.
         """
         policy = policy or PollPolicy()
         started = self._clock()
@@ -401,26 +469,27 @@ class KlingClient(_ClientCore):
             `dest_path`.
 
         Raises:
-            FetchError: the download failed or exceeded `max_bytes`.
+            FetchError: the download failed (cut short: with the bytes received) or exceeded
+                `max_bytes`.
             OutputNotPlayableError: the file is not a playable MP4.
+            OutputWriteError: the file could not be written (a full disk); nothing is left.
         """
         tmp_path = part_path(dest_path)
+        received = _Received()
         try:
             with self._http.stream("GET", url, follow_redirects=True) as response:
                 self.request_count += 1
-                if not response.is_success:
-                    raise FetchError(f"download of the output answered {response.status_code}")
-                size_bytes = 0
-                with tmp_path.open("wb") as out:
+                received.start(response)
+                with open_output(tmp_path) as out:
                     for chunk in response.iter_bytes(1 << 16):
-                        size_bytes += len(chunk)
-                        if size_bytes > max_bytes:
-                            raise FetchError(f"the output exceeds {max_bytes} bytes")
+                        received.add(chunk, max_bytes)
                         out.write(chunk)
             verify_playable_mp4(tmp_path)
             tmp_path.replace(dest_path)
         except httpx.HTTPError as exc:
-            raise FetchError(f"download of the output failed: {exc!r}") from exc
+            raise received.failure(exc) from exc
+        except OSError as exc:
+            raise _write_failure(dest_path, exc) from exc
         finally:
             tmp_path.unlink(missing_ok=True)
         return dest_path
@@ -569,22 +638,21 @@ class AsyncKlingClient(_ClientCore):
     ) -> Path:
         """See `KlingClient.download` (the check of the file runs in a worker thread)."""
         tmp_path = part_path(dest_path)
+        received = _Received()
         try:
             async with self._http.stream("GET", url, follow_redirects=True) as response:
                 self.request_count += 1
-                if not response.is_success:
-                    raise FetchError(f"download of the output answered {response.status_code}")
-                size_bytes = 0
-                with tmp_path.open("wb") as out:
+                received.start(response)
+                with open_output(tmp_path) as out:
                     async for chunk in response.aiter_bytes(1 << 16):
-                        size_bytes += len(chunk)
-                        if size_bytes > max_bytes:
-                            raise FetchError(f"the output exceeds {max_bytes} bytes")
+                        received.add(chunk, max_bytes)
                         out.write(chunk)
             await asyncio.to_thread(verify_playable_mp4, tmp_path)
             tmp_path.replace(dest_path)
         except httpx.HTTPError as exc:
-            raise FetchError(f"download of the output failed: {exc!r}") from exc
+            raise received.failure(exc) from exc
+        except OSError as exc:
+            raise _write_failure(dest_path, exc) from exc
         finally:
             tmp_path.unlink(missing_ok=True)
         return dest_path

@@ -7,6 +7,7 @@ to check that what it sends is what the client expects.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -143,6 +144,17 @@ def parse_submit_result(data: Mapping[str, Any]) -> SubmitResult:
         external_job_id=external if isinstance(external, str) else None,
         input=dict(raw_input) if isinstance(raw_input, dict) else {},
     )
+
+
+# A jobId written as the API writes it, found in a 2xx body too broken to parse (cut short, or
+# JSON with an error around it): the id of a charged job is worth keeping.
+_JOB_ID_IN_BODY = re.compile(rb'"jobId"\s*:\s*"([A-Za-z0-9][A-Za-z0-9._:-]{0,127})"')
+
+
+def salvage_job_id(content: bytes) -> str | None:
+    """The one `"jobId": "..."` in an unparsable answer's body, or None if not exactly one."""
+    found = {match.decode("ascii") for match in _JOB_ID_IN_BODY.findall(content)}
+    return found.pop() if len(found) == 1 else None
 
 
 def parse_job_status(data: Mapping[str, Any]) -> JobStatus:

@@ -30,7 +30,7 @@ from kling_prep.errors import (
     KlingPrepError,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Where Linux publishes processes; absent elsewhere (macOS), where only the pid is checked.
 _PROC_ROOT = Path("/proc")
@@ -61,14 +61,16 @@ CREATE TABLE IF NOT EXISTS submissions (
     output_url TEXT,
     output_duration_s REAL,
     output_path TEXT,
-    error TEXT
+    error TEXT,
+    output_wanted TEXT
 );
 CREATE INDEX IF NOT EXISTS submissions_by_hash ON submissions (inputs_hash);
 CREATE INDEX IF NOT EXISTS submissions_by_state ON submissions (state);
 """
 
-# Columns added after version 1, for journals created before them (NULL: owner named by pid only).
-_ADDED_COLUMNS = {"owner_start_ticks": "INTEGER", "owner_boot_id": "TEXT"}
+# Columns added after version 1, for journals created before them (NULL: owner named by pid only;
+# no output asked for).
+_ADDED_COLUMNS = {"owner_start_ticks": "INTEGER", "owner_boot_id": "TEXT", "output_wanted": "TEXT"}
 
 
 class SubmissionState(StrEnum):
@@ -121,6 +123,17 @@ class SubmissionRecord:
     output_duration_s: float | None
     output_path: str | None
     error: str | None
+    # Where the user asked the output to be saved (`-o`), until it is: `wait --resume` saves it.
+    output_wanted: str | None = None
+
+    @property
+    def awaits_download(self) -> bool:
+        """Completed, an output asked for, and not saved yet."""
+        return (
+            self.state is SubmissionState.COMPLETED
+            and self.output_wanted is not None
+            and self.output_path is None
+        )
 
     @property
     def explanation(self) -> str:
@@ -137,6 +150,11 @@ class SubmissionRecord:
                 return f"{job} is {status}; `kling-prep wait --resume` follows it"
             case SubmissionState.COMPLETED:
                 where = f", saved to {self.output_path}" if self.output_path else ""
+                if self.awaits_download:
+                    where = (
+                        f"; not saved to {self.output_wanted} yet: `kling-prep wait --resume` "
+                        "downloads it"
+                    )
                 return f"{job} completed: {self.output_url}{where}"
             case SubmissionState.FAILED:
                 return f"{job} failed: {self.error or 'no reason given'}"
@@ -518,9 +536,18 @@ class JobJournal:
             error=status.error,
         )
 
+    def want_output(self, submission_id: str, output_path: Path) -> SubmissionRecord:
+        """Record where the output video is to be saved once the job completes, so that a
+        download that fails (or a process that dies first) is done again by `wait --resume`."""
+        return self._update(submission_id, output_wanted=str(output_path), output_path=None)
+
     def record_download(self, submission_id: str, output_path: Path) -> SubmissionRecord:
         """Record where the output video was saved."""
         return self._update(submission_id, output_path=str(output_path))
+
+    def awaiting_download(self) -> list[SubmissionRecord]:
+        """Completed jobs whose asked-for output is not saved yet: what `wait --resume` saves."""
+        return [r for r in self.records(states=(SubmissionState.COMPLETED,)) if r.awaits_download]
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -635,4 +662,5 @@ def _record(row: sqlite3.Row) -> SubmissionRecord:
         output_duration_s=row["output_duration_s"],
         output_path=row["output_path"],
         error=row["error"],
+        output_wanted=row["output_wanted"],
     )

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kling_prep.client.api import KlingClient, ProgressCallback
+from kling_prep.client.api import TRANSIENT_ERRORS, KlingClient, ProgressCallback
 from kling_prep.client.contract import JobStatus, SubmitRequest, SubmitResult
 from kling_prep.client.journal import (
     CreditBudget,
@@ -29,12 +29,14 @@ from kling_prep.errors import (
     ApiUnreachableError,
     AuthenticationError,
     ConfigError,
+    FetchError,
     InsufficientCreditsError,
     JobFailedError,
     JobNotFoundError,
     KlingPrepError,
     RateLimitedError,
     RequestRejectedError,
+    WaitDeadlineError,
 )
 from kling_prep.limits import Orientation
 
@@ -80,11 +82,13 @@ def hash_inputs(
 
 @dataclass(frozen=True)
 class ResumeResult:
-    """What `resume_pending` did: jobs followed to their end, outcomes still unknown, errors."""
+    """What `resume_pending` did: jobs followed to their end, outputs saved, outcomes still
+    unknown, errors."""
 
     finished: list[SubmissionRecord] = field(default_factory=list)
     unknown: list[SubmissionRecord] = field(default_factory=list)
     errors: list[tuple[SubmissionRecord, KlingPrepError]] = field(default_factory=list)
+    downloaded: list[SubmissionRecord] = field(default_factory=list)
 
 
 class SubmissionRunner:
@@ -288,6 +292,15 @@ class SubmissionRunner:
             return_record = self.journal.get(submission_id)
             logger.info("job %s failed: %s", record.job_id, return_record.error)
             raise
+        except WaitDeadlineError:
+            raise  # its message already says the job goes on and how to follow it
+        except TRANSIENT_ERRORS as exc:
+            # The job was not harmed, only the polling: say where it stands and how to go on.
+            exc.args = (
+                f"{exc}; job {record.job_id} goes on and stays recorded as submitted: "
+                "`kling-prep wait --resume` follows it later",
+            )
+            raise
         return self.journal.update_status(submission_id, final)
 
     def resume_pending(
@@ -296,13 +309,15 @@ class SubmissionRunner:
         policy: PollPolicy | None = None,
         on_progress: Callable[[SubmissionRecord, JobStatus], None] | None = None,
     ) -> ResumeResult:
-        """After a restart: surface unknown outcomes and follow every submitted job to its end.
+        """After a restart: surface unknown outcomes, follow every submitted job to its end, and
+        save the outputs asked for (`-o`) that are not saved yet.
 
         Nothing is ever re-sent: a submission whose process died before the API's answer was
         recorded becomes `unknown`.
 
         Returns:
-            The jobs followed (completed or failed), the unknown outcomes, the errors met.
+            The jobs followed (completed or failed), the outputs saved, the unknown outcomes,
+            the errors met.
         """
         self.journal.reconcile()
         result = ResumeResult(unknown=self.journal.records(states=(SubmissionState.UNKNOWN,)))
@@ -315,21 +330,48 @@ class SubmissionRunner:
                 result.finished.append(self.journal.get(record.submission_id))
             except KlingPrepError as exc:
                 result.errors.append((self.journal.get(record.submission_id), exc))
+        for record in self.journal.awaiting_download():
+            if record.output_wanted is None:  # never: awaits_download says it is set
+                continue
+            try:
+                result.downloaded.append(
+                    self.download(record.submission_id, Path(record.output_wanted))
+                )
+            except KlingPrepError as exc:
+                result.errors.append((self.journal.get(record.submission_id), exc))
         return result
+
+    def want_output(self, ref: str, dest_path: Path) -> SubmissionRecord:
+        """Record that the output is to be saved to `dest_path` (made absolute): if the download
+        fails or the process dies first, `resume_pending` saves it."""
+        record = self.journal.get(ref)
+        return self.journal.want_output(record.submission_id, dest_path.absolute())
 
     def download(self, ref: str, dest_path: Path) -> SubmissionRecord:
         """Save a completed job's output video to `dest_path` and record where.
 
+        The path is recorded first as wanted, so a failed download is done again by
+        `resume_pending`; the file appears only complete and verified.
+
         Raises:
             KlingPrepError: the job is not completed.
-            FetchError, OutputNotPlayableError: see `KlingClient.download`.
+            FetchError, OutputNotPlayableError, OutputWriteError: see `KlingClient.download`,
+                with what to do next.
         """
-        record = self.journal.get(ref)
+        record = self.want_output(ref, dest_path)
         if record.state is not SubmissionState.COMPLETED or record.output_url is None:
             raise KlingPrepError(
                 f"submission {record.submission_id} has no output yet: {record.explanation}"
             )
-        self.client.download(record.output_url, dest_path)
+        dest_path = Path(record.output_wanted or dest_path)
+        try:
+            self.client.download(record.output_url, dest_path)
+        except FetchError as exc:
+            exc.args = (
+                f"{exc}; job {record.job_id} is completed and its video was not saved: "
+                f"`kling-prep wait --resume` will download it again to {dest_path}",
+            )
+            raise
         return self.journal.record_download(record.submission_id, dest_path)
 
 

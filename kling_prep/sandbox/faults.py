@@ -3,13 +3,14 @@
     SPEC  = RULE [";" RULE]...
     RULE  = KIND ["@" ROUTE] [":" PARAM "=" VALUE ["," PARAM "=" VALUE]...]
     KIND  = latency (s) | error (status) | ratelimit (retry_after) | drop | hang (s)
-          | fail (message)
+          | malformed (form) | cut (share) | fail (message) | stuck
     ROUTE = post | get | file | any (the default)
     PARAM also: times=N (only the first N matching requests), after=N (skip the first N),
             rate=P (each matching request with probability P, from a seeded generator)
 
 Examples: `ratelimit@post:retry_after=2,times=1`, `drop@post:times=1`,
-`error@get:status=503,rate=0.3`, `latency:s=0.2`, `fail:times=1,message=GPU out of memory`.
+`error@get:status=503,rate=0.3`, `latency:s=0.2`, `fail:times=1,message=GPU out of memory`,
+`malformed@post:form=html`, `cut@file:share=0.5`, `stuck:times=1`.
 """
 
 from __future__ import annotations
@@ -21,20 +22,31 @@ from typing import Literal
 
 from kling_prep.errors import ConfigError
 
-FaultKind = Literal["latency", "error", "ratelimit", "drop", "hang", "fail"]
+FaultKind = Literal[
+    "latency", "error", "ratelimit", "drop", "hang", "malformed", "cut", "fail", "stuck"
+]
 Route = Literal["post", "get", "file", "job", "any"]
+# What a `malformed` answer's body is: the JSON cut in the middle (complete as HTTP), an HTML
+# error page, or valid JSON without the documented fields.
+MalformedForm = Literal["cut", "html", "shape"]
 
-_KINDS: tuple[FaultKind, ...] = ("latency", "error", "ratelimit", "drop", "hang", "fail")
+_KINDS: tuple[FaultKind, ...] = (
+    "latency", "error", "ratelimit", "drop", "hang", "malformed", "cut", "fail", "stuck"
+)  # fmt: skip
+# Kinds that act on an accepted job rather than on a request.
+_JOB_KINDS: tuple[FaultKind, ...] = ("fail", "stuck")
 _ROUTES: tuple[Route, ...] = ("post", "get", "file", "any")
-_PARAMS = {"s", "status", "retry_after", "message", "times", "after", "rate"}
+_FORMS: tuple[MalformedForm, ...] = ("cut", "html", "shape")
+_PARAMS = {"s", "status", "retry_after", "message", "times", "after", "rate", "form", "share"}
 
 
 @dataclass
 class FaultRule:
     """One rule: what happens, to which requests, how often.
 
-    `drop` and `hang` on a POST act after the job was accepted and charged: the client cannot
-    know whether it paid. `fail` makes accepted jobs end as failed.
+    `drop`, `hang`, `malformed` and `cut` on a POST act after the job was accepted and charged:
+    the client cannot know whether it paid. `fail` makes accepted jobs end as failed, `stuck`
+    keeps them `processing` for ever.
     """
 
     kind: FaultKind
@@ -43,15 +55,18 @@ class FaultRule:
     status: int = 500
     retry_after_s: float = 1.0
     message: str = "the sandbox was told to fail this job"
+    form: MalformedForm = "cut"
+    share: float = 0.5
     times: int | None = None
     after: int = 0
     rate: float = 1.0
     seen: int = field(default=0, init=False)
 
     def matches(self, route: Route) -> bool:
-        """Whether the rule concerns `route`; `fail` concerns only "job", an accepted job."""
-        if self.kind == "fail" or route == "job":
-            return self.kind == "fail" and route == "job"
+        """Whether the rule concerns `route`; `fail` and `stuck` concern only "job", an
+        accepted job."""
+        if self.kind in _JOB_KINDS or route == "job":
+            return self.kind in _JOB_KINDS and route == "job"
         return self.route in ("any", route)
 
 
@@ -145,6 +160,14 @@ def _set_param(rule: FaultRule, name: str, value: str) -> None:
         rule.times = int(_non_negative(int(value)))
     elif name == "after":
         rule.after = int(_non_negative(int(value)))
+    elif name == "form":
+        if value not in _FORMS:
+            raise ValueError(value)
+        rule.form = value
+    elif name == "share":
+        rule.share = float(value)
+        if not 0.0 <= rule.share < 1.0:
+            raise ValueError(value)
     elif name == "rate":
         rule.rate = float(value)
         if not 0.0 <= rule.rate <= 1.0:

@@ -11,8 +11,10 @@ import contextlib
 import json
 import logging
 import re
+import select
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -62,6 +64,7 @@ class SandboxJob:
     created_monotonic_s: float
     work_dir: Path
     fail_message: str | None = None
+    is_stuck: bool = False
     rendered_at: datetime | None = None
     render_error: str | None = None
     is_rendered: threading.Event = field(default_factory=threading.Event)
@@ -82,6 +85,8 @@ class SandboxStats:
     jobs_created: int = 0
     credits_charged: int = 0
     file_gets_with_auth: int = 0
+    # POSTs whose client left during an injected latency: abandoned, nothing created or charged.
+    posts_abandoned: int = 0
 
 
 def read_keys_file(path: Path, default_credits: int) -> dict[str, int]:
@@ -301,7 +306,8 @@ class SandboxServer:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
         # 4. Charge and create, atomically.
-        fail = next(iter(self.faults.draw("job")), None)
+        fired = self.faults.draw("job")
+        fail = next((rule for rule in fired if rule.kind == "fail"), None)
         now = datetime.now(UTC)
         job = SandboxJob(
             job_id=job_id,
@@ -312,6 +318,7 @@ class SandboxServer:
             created_monotonic_s=time.monotonic(),
             work_dir=job_dir,
             fail_message=fail.message if fail else None,
+            is_stuck=any(rule.kind == "stuck" for rule in fired),
         )
         with self._lock:
             balance = self._balances.get(api_key, self.default_credits)
@@ -360,7 +367,7 @@ class SandboxServer:
         }
         if elapsed_s < self.delay_s * PENDING_FRACTION:
             return answer
-        if elapsed_s < self.delay_s or not job.is_rendered.is_set():
+        if elapsed_s < self.delay_s or not job.is_rendered.is_set() or job.is_stuck:
             answer["status"] = "processing"
             return answer
         finished_at = max(
@@ -392,6 +399,22 @@ class SandboxServer:
         self._stopping.wait(seconds)
 
 
+_MALFORMED_HTML = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body>"
+    b"</html>\n"
+)
+
+
+def _malformed(body: dict[str, Any], form: str) -> bytes:
+    """The body of a `malformed` answer: cut JSON, an HTML page, or JSON of another shape."""
+    if form == "html":
+        return _MALFORMED_HTML
+    if form == "shape":
+        return json.dumps({"ok": True, "data": None}).encode()
+    payload = json.dumps(body).encode()
+    return payload[: len(payload) // 2]
+
+
 def _duration_s(path: Path) -> float | None:
     from kling_prep.media.probe import probe_video
 
@@ -410,12 +433,25 @@ def _not_enough_credits(balance: int, cost: int) -> InsufficientCreditsError:
 class _SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The listen backlog. The standard library's 5 drops the connections of a burst (Linux then
+    # resends the SYN after 1, 3, 7 s): 200 clients submitting at once waited up to 10 s and
+    # timed out on connecting, a queue no real API has.
+    request_queue_size = 1024
 
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], app: SandboxServer
     ) -> None:
         super().__init__(address, handler)
         self.app = app
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (a download abandoned) is logged, not printed as
+        a traceback on stderr; anything else is the standard library's report."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            logger.debug("client %s went away: %s", client_address, error)
+            return
+        super().handle_error(request, client_address)
 
 
 _JOB_PATH = re.compile(r"^/api/v1/jobs/(?P<job_id>[^/]+)$")
@@ -457,6 +493,46 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         self._send_json(status, {"error": HTTPStatus(status).phrase, "message": message}, headers)
+
+    def _send_answer(self, status: int, body: dict[str, Any], fired: list[FaultRule]) -> None:
+        """Send a success's JSON, spoiled as a fired `malformed` or `cut` rule says."""
+        for rule in fired:
+            if rule.kind == "malformed":
+                self._send_bytes(status, "application/json", _malformed(body, rule.form))
+                return
+            if rule.kind == "cut":
+                payload = json.dumps(body).encode()
+                self._send_cut(status, "application/json", payload, rule.share)
+                return
+        self._send_json(status, body)
+
+    def _send_bytes(self, status: int, content_type: str, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _send_cut(self, status: int, content_type: str, payload: bytes, share: float) -> None:
+        """Announce the whole body, send `share` of it, and close the connection."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            self.wfile.write(payload[: int(len(payload) * share)])
+            self.wfile.flush()
+        self._drop()
+
+    def _client_left(self) -> bool:
+        """Whether the client closed its end (read: end of stream, nothing pending)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            return bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
+        except OSError:
+            return True
 
     def _drop(self) -> None:
         """Close the connection without an answer."""
@@ -509,6 +585,12 @@ class _Handler(BaseHTTPRequestHandler):
         fired = self._apply_faults_before("post")
         if fired is None:
             return
+        if any(rule.kind == "latency" for rule in fired) and self._client_left():
+            # Its client gave up during the wait (a timeout before the job was accepted): like a
+            # server that notices the disconnect, nothing is created or charged.
+            self.app.count("posts_abandoned")
+            self.close_connection = True
+            return
         api_key = self._api_key()
         if api_key is None:
             self._send_error(401, "Missing or invalid API key")
@@ -533,7 +615,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if rule.kind == "hang":
                 self.app.hang(rule.seconds)
-        self._send_json(
+        self._send_answer(
             202,
             {
                 "jobId": job.job_id,
@@ -547,6 +629,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "character_orientation": job.fields.character_orientation,
                 },
             },
+            fired,
         )
 
     def do_GET(self) -> None:
@@ -560,7 +643,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(404, f"No route for GET {path}")
             return
         self.app.count("gets")
-        if self._apply_faults_before("get") is None:
+        fired = self._apply_faults_before("get")
+        if fired is None:
             return
         api_key = self._api_key()
         if api_key is None:
@@ -570,17 +654,27 @@ class _Handler(BaseHTTPRequestHandler):
         if answer is None:
             self._send_error(404, f"Job {job_match['job_id']} not found")
             return
-        self._send_json(200, answer)
+        self._send_answer(200, answer, fired)
 
     def _serve_file(self, job_id: str) -> None:
         self.app.count("file_gets")
         if self.headers.get("Authorization"):
             self.app.count("file_gets_with_auth")
-        if self._apply_faults_before("file") is None:
+        fired = self._apply_faults_before("file")
+        if fired is None:
             return
         path = self.app.output_file(job_id)
         if path is None:
             self._send_error(404, f"No output for job {job_id}")
+            return
+        cut = next((rule for rule in fired if rule.kind in ("cut", "malformed")), None)
+        if cut is not None:
+            # `cut`: the whole length announced, part of it sent, the connection closed.
+            # `malformed`: a complete answer whose body is an HTML page, not the video.
+            if cut.kind == "cut":
+                self._send_cut(200, "video/mp4", path.read_bytes(), cut.share)
+            else:
+                self._send_bytes(200, "video/mp4", _MALFORMED_HTML)
             return
         size_bytes = path.stat().st_size
         self.send_response(200)
