@@ -501,7 +501,12 @@ def submit(
                 image, video, prompt, character_orientation=chosen,  # type: ignore[arg-type]
                 keep_original_sound=not no_sound, again=again,
             )  # fmt: skip
-            click.echo(f"submitted: job {record.job_id} ({record.credits_charged} credits)")
+            charged = (
+                f"{record.credits_charged} credits"
+                if record.credits_charged is not None
+                else "credits not stated in the answer"
+            )
+            click.echo(f"submitted: job {record.job_id} ({charged})")
             if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
                 runner.want_output(record.submission_id, output)
             if do_wait or output is not None:

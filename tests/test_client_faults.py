@@ -216,6 +216,9 @@ def test_a_malformed_202_keeps_the_job_id_when_it_can_be_read(run_fault, form):
         assert outcome.code == 0, outcome.output
         assert outcome.record.job_id == job_id
         assert outcome.record.state is SubmissionState.COMPLETED
+        # The charge was in the half that never came: said so, not printed as "None".
+        assert "credits not stated in the answer" in outcome.output
+        assert "None credits" not in outcome.output
     else:
         assert_unknown(outcome, charged=True, cause="without a readable jobId")
 
