@@ -17,7 +17,7 @@ from kling_prep.checks.image import ImageReport, check_image
 from kling_prep.checks.motionmap import MotionMap
 from kling_prep.checks.pair import check_pair, pair_motion
 from kling_prep.checks.prompt import check_prompt, suggest_prompt
-from kling_prep.checks.video import VideoDecoding, VideoReport, check_video
+from kling_prep.checks.video import VideoReport, check_video
 from kling_prep.errors import KlingPrepError
 from kling_prep.limits import Orientation, fetch_cap_bytes
 from kling_prep.media.fetch import is_url, localise_input
@@ -26,6 +26,7 @@ from kling_prep.plan.window import NoWindow, Window, choose_window
 from kling_prep.settings import Settings
 from kling_prep.version import __version__
 from kling_prep.vision.kit import VisionKit
+from kling_prep.vision.video import VideoDecoding
 
 SCHEMA_VERSION = "2.0"
 EXIT_CODES = {"ready": 0, "warnings": 1, "blocked": 2}
@@ -178,7 +179,6 @@ def check(
             video_report = check_video(
                 video_path, profile=settings.profile, thresholds=t, kit=kit,
                 orientation=orientation or "video", keep_sound=keep_sound,
-                allow_no_face=no_face_ok,
                 on_progress=(lambda share: on_progress("video", share)) if on_progress else None,
                 display_name=video_path.name, decoding=decoding,
             )  # fmt: skip

@@ -19,7 +19,7 @@ from kling_prep.vision.face import FaceView
 from kling_prep.vision.kit import VisionKit
 from kling_prep.vision.lighting import LightingMetrics, measure_lighting
 from kling_prep.vision.people import Person, relative_size
-from kling_prep.vision.pose import UPPER_BODY_PARTS, BodyPose
+from kling_prep.vision.pose import UPPER_BODY_PARTS, BodyPose, framing_of
 
 log = logging.getLogger(__name__)
 
@@ -126,22 +126,6 @@ def _decode_rgb(path: Path, opened: Any, max_side_px: int) -> NDArray[Any]:
         new_size = (round(image.width * scale), round(image.height * scale))
         image = image.resize(new_size, Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.uint8).copy()
-
-
-def framing_of(pose: BodyPose | None, *, min_visibility: float) -> str:
-    """How much of the body the frame shows, from which landmarks are seen."""
-    if pose is None:
-        return "unknown"
-    seen = pose.visible_parts(min_visibility=min_visibility)
-    if seen["left_leg"] or seen["right_leg"]:
-        return "full_body"
-    if seen["hips"]:
-        return "upper_body"
-    if pose.is_seen(11, min_visibility=min_visibility) or pose.is_seen(
-        12, min_visibility=min_visibility
-    ):
-        return "head_and_shoulders"
-    return "unknown"
 
 
 def arms_away_from_body(pose: BodyPose | None, *, min_visibility: float) -> bool | None:

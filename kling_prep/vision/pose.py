@@ -222,3 +222,19 @@ class PoseRoiReader:
             frame_height=height,
             mask=mask,
         )
+
+
+def framing_of(pose: BodyPose | None, *, min_visibility: float) -> str:
+    """How much of the body the frame shows, from which landmarks are seen."""
+    if pose is None:
+        return "unknown"
+    seen = pose.visible_parts(min_visibility=min_visibility)
+    if seen["left_leg"] or seen["right_leg"]:
+        return "full_body"
+    if seen["hips"]:
+        return "upper_body"
+    if pose.is_seen(11, min_visibility=min_visibility) or pose.is_seen(
+        12, min_visibility=min_visibility
+    ):
+        return "head_and_shoulders"
+    return "unknown"
