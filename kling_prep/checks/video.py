@@ -308,12 +308,12 @@ def _motion_findings(name: str, motion: MotionSummary, t: Thresholds) -> list[Fi
             f"mean position (RMS; warn under {t.low_motion_range:.2f}): little motion to transfer",
             round(motion.range_of_motion, 3), t.low_motion_range, "torso lengths",
         ))  # fmt: skip
-    if motion.fast_share is not None and motion.fast_share > 0.25:
+    if motion.fast_share is not None and motion.fast_share > t.fast_motion_warn_share:
         out.append(Finding(
             "video.fast_motion", "warn",
             f"{name}: hands or feet faster than {t.fast_motion_speed:.0f} torso lengths/s in "
             f"{motion.fast_share:.0%} of the intervals: fast action is followed poorly",
-            round(motion.fast_share, 3), 0.25, "share of intervals",
+            round(motion.fast_share, 3), t.fast_motion_warn_share, "share of intervals",
         ))  # fmt: skip
     return out
 
