@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import cv2
 import numpy as np
@@ -20,7 +20,9 @@ from kling_prep.vision.camera import CameraMotion, estimate_camera_motion
 from kling_prep.vision.people import PersonBox
 from kling_prep.vision.timeline import MOTION_MAX_GAP_S, Box, CutMark, VideoSample
 
-CAMERA_WIDTH_PX = 320  # the background's motion is measured at about this width
+CAMERA_WIDTH_PX: Final = 320
+"""The background's motion is measured at about this width: its measures are shares of the
+frame, so the size changes nothing but the cost."""
 
 
 class Frame(Protocol):

@@ -37,6 +37,7 @@ from kling_prep.vision.pose import (
     RIGHT_EYE,
     RIGHT_HIP,
     RIGHT_SHOULDER,
+    SEEN_VISIBILITY,
     BodyPose,
     BodyRoi,
     PoseEstimator,
@@ -460,7 +461,7 @@ def _trunk_overlap(a: BodyPose, b: BodyPose) -> float:
 def _is_confident_body(pose: BodyPose) -> bool:
     # The head and both shoulders seen with confidence: a body, not a stray limb.
     upper = [NOSE, LEFT_SHOULDER, RIGHT_SHOULDER]
-    return bool(np.all(pose.visibility[upper] >= 0.5))
+    return bool(np.all(pose.visibility[upper] >= SEEN_VISIBILITY))
 
 
 # --- Still images: people from three independent cues -------------------------------------
@@ -720,7 +721,10 @@ def apparent_head_px(pose: BodyPose) -> float:
         float(np.linalg.norm(points[NOSE] - points[RIGHT_EAR])),
     )
     measures = [ears, 2 * nose_to_ear, 0.45 * pose.shoulder_width_px()]
-    if pose.visibility[LEFT_HIP] >= 0.5 and pose.visibility[RIGHT_HIP] >= 0.5:
+    if (
+        pose.visibility[LEFT_HIP] >= SEEN_VISIBILITY
+        and pose.visibility[RIGHT_HIP] >= SEEN_VISIBILITY
+    ):
         shoulders = (points[LEFT_SHOULDER] + points[RIGHT_SHOULDER]) / 2
         hips = (points[LEFT_HIP] + points[RIGHT_HIP]) / 2
         measures.append(0.45 * float(np.linalg.norm(shoulders - hips)))
@@ -731,7 +735,9 @@ def _visible_height_px(pose: BodyPose) -> float:
     """From the top of the head (half a head above the eyes' line) to the lowest landmark seen
     inside the frame."""
     seen = [
-        i for i in range(len(pose.points_px)) if pose.visibility[i] >= 0.5 and pose.is_in_frame(i)
+        i
+        for i in range(len(pose.points_px))
+        if pose.visibility[i] >= SEEN_VISIBILITY and pose.is_in_frame(i)
     ]
     if not seen:
         return 0.0
@@ -822,7 +828,7 @@ def _cues(
     on = []
     for i in _TRUNK:
         x, y = pose.points_px[i]
-        if pose.visibility[i] >= 0.5 and 0 <= x < width and 0 <= y < height:
+        if pose.visibility[i] >= SEEN_VISIBILITY and 0 <= x < width and 0 <= y < height:
             on.append(mask[int(y), int(x)] >= _MASK_PERSON)
     if on and sum(on) / len(on) >= 0.5:
         cues.append("silhouette")

@@ -5,17 +5,22 @@ read these records and compare them with their thresholds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
-SAMPLE_FPS = 2.0  # analysis samples a second: people and the camera
-# The pose and the face view are read on the samples this pattern marks, repeated (pairs half a
-# second apart, every 2 s), and on any sample whose people are not the one person of the sample
-# before: in between, a single proposal where the last person stood is that person, already
-# seen half a second before. Reads exactly once a second would see a limb swinging at 1 Hz (a
-# stride, a 120 bpm step) at one phase, always the same, and take it for still; the 0.5 s and
-# 1.5 s gaps of the pairs see it at two.
-POSE_READS = (True, True, False, False)
-MOTION_MAX_GAP_S = 1.5 / SAMPLE_FPS  # speeds between neighbouring samples only
+SAMPLE_FPS: Final = 2.0
+"""Analysis samples a second: people, pose, face view and the camera are read on these."""
+
+POSE_READS: Final = (True, True, False, False)
+"""The pose and the face view are read on the samples this pattern marks, repeated (pairs half
+a second apart, every 2 s), and on any sample whose people are not the one person of the sample
+before: in between, a single proposal where the last person stood is that person, already seen
+half a second before. Reads exactly once a second would see a limb swinging at 1 Hz (a stride,
+a 120 bpm step) at one phase, always the same, and take it for still; the 0.5 s and 1.5 s gaps
+of the pairs see it at two."""
+
+MOTION_MAX_GAP_S: Final = 1.5 / SAMPLE_FPS
+"""Limb speeds are taken between poses at most this far apart (neighbouring samples only): a
+longer gap averages a swing out."""
 
 Box = tuple[int, int, int, int]  # x, y, width, height in a sample's pixels
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from kling_prep.media.frames import SampledFrame, VideoScan, decode_thumbs, scan_video
 from kling_prep.media.probe import VideoProbe, probe_video
@@ -40,13 +40,22 @@ from kling_prep.vision.timeline import (
     VideoSample,
 )
 
-TILES_EVERY = 4  # the tiled look for small people side by side: every 2 s
-# Where a tiled sample shows nobody, a finer grid looks for a crowd of small figures (see
-# `ImagePeopleFinder.find_crowd`): a few such looks place a crowd that stays in view, and cap
-# the cost on a clip with nobody in it (each look is about twenty detector passes).
-CROWD_LOOKS = 3
-SAMPLE_MAX_SIDE_PX = 640
-THUMB_WIDTH_PX = 64  # every frame's thumbnail for the cut detector
+TILES_EVERY: Final = 4
+"""The tiled look for small people side by side, every this many samples (2 s): it costs two
+more detector passes; the whole frame is read on every sample."""
+
+CROWD_LOOKS: Final = 3
+"""Where a tiled sample shows nobody, a finer grid looks for a crowd of small figures (see
+`ImagePeopleFinder.find_crowd`): a few such looks place a crowd that stays in view, and cap the
+cost on a clip with nobody in it (each look is about twenty detector passes)."""
+
+SAMPLE_MAX_SIDE_PX: Final = 640
+"""The samples are analysed at most this many pixels on the longer side: the detectors read
+224-256 px."""
+
+THUMB_WIDTH_PX: Final = 64
+"""Every decoded frame's thumbnail for the cut detector is this wide."""
+
 Proposed = tuple[SampledFrame, list[PersonBox]]  # a sample and the people proposed in it
 
 
