@@ -682,21 +682,34 @@ class ImagePeopleFinder:
                     extent_px=_visible_height_px(pose),
                 )
             )  # fmt: skip
-        # 4. A face on the silhouette whose body no read found (the landmark model reads the
-        #    most prominent body in a region, so in a hug or a group it returns a neighbour) is
-        #    a person too: two cues agree, though without a pose of its own. The character
-        #    itself needs a pose, so faces only add people beside one that was read.
+        people += self._faces_without_pose(image_rgb, mask, faces, people)
+        # The character is a person whose pose was read: those come first, largest first.
+        return sorted(people, key=lambda p: (p.is_pose_own, p.size_px), reverse=True)
+
+    def _faces_without_pose(
+        self,
+        image_rgb: NDArray[Any],
+        mask: NDArray[Any],
+        faces: list[FaceSighting],
+        people: list[Person],
+    ) -> list[Person]:
+        """A face on the silhouette whose body no read found (the landmark model reads the
+        most prominent body in a region, so in a hug or a group it returns a neighbour) is a
+        person too: two cues agree, though without a pose of its own. The character itself
+        needs a pose, so faces only add people beside one that was read."""
+        height, width = image_rgb.shape[:2]
+        out: list[Person] = []
         for face in faces:
-            if not people or any(_is_head_of(face, person.pose) for person in people):
+            known = [*people, *out]
+            if not known or any(_is_head_of(face, person.pose) for person in known):
                 continue
             row = min(height - 1, max(0, int(face.y)))
             if mask[row, min(width - 1, max(0, int(face.x)))] < _MASK_PERSON:
                 continue
             if not self._is_face(image_rgb, face):
                 continue
-            people.append(_face_person(face, people[0].pose, width, height))
-        # The character is a person whose pose was read: those come first, largest first.
-        return sorted(people, key=lambda p: (p.is_pose_own, p.size_px), reverse=True)
+            out.append(_face_person(face, known[0].pose, width, height))
+        return out
 
 
 def _body_roi(body: PersonBox) -> BodyRoi:

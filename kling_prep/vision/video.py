@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from kling_prep.media.frames import SampledFrame, VideoScan, decode_thumbs, scan_video
 from kling_prep.media.probe import VideoProbe, probe_video
@@ -105,7 +105,8 @@ class VideoDecoding:
         self._proposals: queue.SimpleQueue[Proposed | BaseException | None]
         self._proposals = queue.SimpleQueue()
         self._stop = threading.Event()
-        self._outcome: dict[str, Any] = {}
+        self._scan: VideoScan | None = None
+        self._error: BaseException | None = None
         self._on_share = on_share
         self._threads = [
             threading.Thread(target=self._decode, name="kling-prep-decode", daemon=True),
@@ -116,14 +117,14 @@ class VideoDecoding:
 
     def _decode(self) -> None:
         try:
-            self._outcome["scan"] = scan_video(
+            self._scan = scan_video(
                 self.path, sample_fps=SAMPLE_FPS, max_side_px=SAMPLE_MAX_SIDE_PX,
                 thumb_width=self.thumb_width, on_thumb=self.cut_detector.push,
                 on_progress=self._on_share, rotation_deg=self.probe.rotation_deg,
                 on_sample=self._samples.put, stop=self._stop,
             )  # fmt: skip
         except BaseException as exc:  # re-raised in the analysing thread by result()
-            self._outcome["error"] = exc
+            self._error = exc
         finally:
             self._samples.put(None)
 
@@ -158,10 +159,10 @@ class VideoDecoding:
         """
         for thread in self._threads:
             thread.join()
-        if "error" in self._outcome:
-            raise self._outcome["error"]
-        scan: VideoScan = self._outcome["scan"]
-        return scan
+        if self._error is not None:
+            raise self._error
+        assert self._scan is not None  # the decode thread set one or the other
+        return self._scan
 
     @property
     def expected_samples(self) -> int:
