@@ -115,7 +115,7 @@ def run_video(path: Path) -> dict[str, Any]:
     out["people_per_second"] = report.people_per_second
     out["cuts"] = [c.frame for c in report.cuts]
     out["transitions"] = [[t.kind, t.start_s, t.end_s] for t in report.transitions]
-    out["camera"] = report.camera
+    out["camera"] = None if report.camera is None else report.camera.as_dict()
     out["face_views"] = [s.face_view for s in report.samples if s.pose_read]
     return out
 

@@ -17,7 +17,7 @@ from kling_prep.checks.image import ImageReport, check_image
 from kling_prep.checks.motionmap import MotionMap
 from kling_prep.checks.pair import check_pair, pair_motion
 from kling_prep.checks.prompt import check_prompt, suggest_prompt
-from kling_prep.checks.video import VideoDecoding, VideoReport, check_video
+from kling_prep.checks.video import VideoReport, check_video
 from kling_prep.errors import KlingPrepError
 from kling_prep.limits import Orientation, fetch_cap_bytes
 from kling_prep.media.fetch import is_url, localise_input
@@ -26,6 +26,7 @@ from kling_prep.plan.window import NoWindow, Window, choose_window
 from kling_prep.settings import Settings
 from kling_prep.version import __version__
 from kling_prep.vision.kit import VisionKit
+from kling_prep.vision.video import VideoDecoding
 
 SCHEMA_VERSION = "2.0"
 EXIT_CODES = {"ready": 0, "warnings": 1, "blocked": 2}
@@ -129,56 +130,59 @@ def check(
     if image is None and video is None:
         raise KlingPrepError("give an image, a video or both")
     no_face_ok = settings.allow_no_face if allow_no_face is None else allow_no_face
+    image_report, video_report, sources = _check_inputs(
+        image, video, orientation or "video", keep_sound, settings, no_face_ok, on_progress, kit
+    )
+    return _judge_together(
+        image_report, video_report, sources, orientation, prompt, keep_sound, settings,
+        is_submission,
+    )  # fmt: skip
+
+
+def _check_inputs(
+    image: str | Path | None,
+    video: str | Path | None,
+    orientation: Orientation,
+    keep_sound: bool,
+    settings: Settings,
+    allow_no_face: bool,
+    on_progress: ProgressSink | None,
+    kit: VisionKit | None,
+) -> tuple[ImageReport | None, VideoReport | None, dict[str, str]]:
+    """Each input fetched if it is a URL, then checked on its own (the video's decode started
+    first, in a thread: it runs while the models load and the image is checked); the reports
+    name a URL input by its URL, and the sources map each input to its URL."""
     t = settings.thresholds
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kling-prep-")))
         if kit is None:
-            kit = stack.enter_context(
-                VisionKit(
-                    frontal_max_deg=t.frontal_max_yaw_deg,
-                    three_quarter_max_deg=t.three_quarter_max_yaw_deg,
-                    away_min_deg=t.face_away_min_yaw_deg,
-                    min_face_skin_share=t.face_min_skin_share,
-                )
-            )
-        # 1. Inputs: local paths, or URLs downloaded within the limits.
+            kit = stack.enter_context(_own_kit(settings))
         image_path, image_url = _localise(
             image, workdir, fetch_cap_bytes(settings.profile.image_max_bytes, 4), settings, "image"
         )
         video_path, video_url = _localise(
             video, workdir, fetch_cap_bytes(settings.profile.video_max_bytes, 2), settings, "video"
         )
-        # 2. The video's decode starts first, in a thread: it runs while the models load and
-        #    the image is checked.
         decoding = None
         if video_path is not None:
-            decoding = stack.enter_context(
-                VideoDecoding(
-                    video_path,
-                    kit,
-                    on_share=(lambda share: on_progress("decoding", share))
-                    if on_progress
-                    else None,
-                )
-            )
-        # 3. The image.
+            on_share = (lambda share: on_progress("decoding", share)) if on_progress else None
+            decoding = stack.enter_context(VideoDecoding(video_path, kit, on_share=on_share))
         image_report = None
         if image_path is not None:
             if on_progress:
                 on_progress("image", 0.0)
             image_report = check_image(
                 image_path, profile=settings.profile, thresholds=t, kit=kit,
-                allow_no_face=no_face_ok, display_name=image_path.name,
+                allow_no_face=allow_no_face, display_name=image_path.name,
             )  # fmt: skip
             if on_progress:
                 on_progress("image", 1.0)
-        # 4. The video (its duration limit follows the requested orientation, else 30 s).
+        # The video's duration limit follows the requested orientation, else 30 s.
         video_report = None
         if video_path is not None:
             video_report = check_video(
                 video_path, profile=settings.profile, thresholds=t, kit=kit,
-                orientation=orientation or "video", keep_sound=keep_sound,
-                allow_no_face=no_face_ok,
+                orientation=orientation, keep_sound=keep_sound,
                 on_progress=(lambda share: on_progress("video", share)) if on_progress else None,
                 display_name=video_path.name, decoding=decoding,
             )  # fmt: skip
@@ -187,7 +191,32 @@ def check(
         image_report = replace(image_report, path=image_url)
     if video_report is not None and video_url is not None:
         video_report = replace(video_report, path=video_url)
-    # 5. Plan: the window and the orientation.
+    sources = {k: v for k, v in (("image", image_url), ("video", video_url)) if v}
+    return image_report, video_report, sources
+
+
+def _own_kit(settings: Settings) -> VisionKit:
+    t = settings.thresholds
+    return VisionKit(
+        frontal_max_deg=t.frontal_max_yaw_deg,
+        three_quarter_max_deg=t.three_quarter_max_yaw_deg,
+        away_min_deg=t.face_away_min_yaw_deg,
+        min_face_skin_share=t.face_min_skin_share,
+    )
+
+
+def _judge_together(
+    image_report: ImageReport | None,
+    video_report: VideoReport | None,
+    sources: dict[str, str],
+    orientation: Orientation | None,
+    prompt: str | None,
+    keep_sound: bool,
+    settings: Settings,
+    is_submission: bool,
+) -> CheckResult:
+    """The plan (the window and the orientation), the pair and the prompt."""
+    t = settings.thresholds
     window: Window | NoWindow | None = None
     if video_report is not None:
         longest = settings.profile.max_duration_s(orientation or "video")
@@ -198,13 +227,11 @@ def check(
         image_report, video_report, settings.profile,
         window_s=None if video_report is None else video_report.duration_s,
     )  # fmt: skip
-    # 6. The pair and the prompt.
     motion = pair_motion(image_report, video_report, t) if image_report and video_report else None
     pair = (
         check_pair(image_report, video_report, t, motion) if image_report and video_report else []
     )
     proposed = suggest_prompt(image_report, video_report, t)
-    sources = {k: v for k, v in (("image", image_url), ("video", video_url)) if v}
     return CheckResult(
         image=image_report,
         video=video_report,

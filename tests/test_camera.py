@@ -183,7 +183,8 @@ def test_a_second_person_is_masked_by_the_other_boxes() -> None:
 
 
 def test_samples_between_pose_reads_take_the_nearest_read_box() -> None:
-    from kling_prep.checks.video import VideoSample, _person_boxes
+    from kling_prep.vision.camera_shots import person_boxes
+    from kling_prep.vision.timeline import VideoSample
 
     def sample(time_s: float, read: bool, box: Box) -> VideoSample:
         return VideoSample(
@@ -200,7 +201,7 @@ def test_samples_between_pose_reads_take_the_nearest_read_box() -> None:
         sample(1.0, False, detector),
         sample(4.0, False, detector),  # no read within 0.75 s: the detector's box stays
     ]
-    assert _person_boxes(timeline) == [landmarks, landmarks, detector, detector]
+    assert person_boxes(timeline) == [landmarks, landmarks, detector, detector]
 
 
 def test_featureless_background_is_untracked() -> None:

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from kling_prep.checks.thresholds import Thresholds
-from kling_prep.checks.video import MOTION_MAX_GAP_S, POSE_READS, check_video, measure_motion
+from kling_prep.checks.video import check_video
 from kling_prep.limits import get_profile
 from kling_prep.media.synthetic import FPS, studio, sway_frames, write_mp4
+from kling_prep.vision.motion import measure_motion
 from kling_prep.vision.pose import BodyPose
+from kling_prep.vision.timeline import MOTION_MAX_GAP_S, POSE_READS
 
 
 def _check(path: Path, kit, orientation="video", keep_sound=True):
@@ -183,8 +185,8 @@ def test_a_failing_analysis_stops_the_decoder_and_leaves_no_thread(
 ):
     import threading
 
-    import kling_prep.checks.video as video_check
-    from kling_prep.checks.video import VideoDecoding
+    import kling_prep.vision.video as video_measures
+    from kling_prep.vision.video import VideoDecoding
 
     path = clip_dir / "for-failure.mp4"
     write_mp4(path, sway)
@@ -192,7 +194,7 @@ def test_a_failing_analysis_stops_the_decoder_and_leaves_no_thread(
     def broken(*args, **kwargs):
         raise RuntimeError("analysis failed")
 
-    monkeypatch.setattr(video_check, "_analyse_sample", broken)
+    monkeypatch.setattr(video_measures, "_analyse_sample", broken)
     decoding = VideoDecoding(path, kit)
     with pytest.raises(RuntimeError, match="analysis failed"):
         check_video(
@@ -229,8 +231,8 @@ def test_a_raised_hand_is_never_a_background_person(kit, shared_media):
     import av
     import cv2
 
-    from kling_prep.checks.video import SAMPLE_MAX_SIDE_PX, _analyse_sample
     from kling_prep.media.frames import SampledFrame
+    from kling_prep.vision.video import SAMPLE_MAX_SIDE_PX, _analyse_sample
 
     t = Thresholds()
     with av.open(str(shared_media / "talk-gestures.mp4")) as container:

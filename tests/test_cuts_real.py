@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from kling_prep.checks.video import _locate_cuts
 from kling_prep.media.frames import scan_video
 from kling_prep.media.probe import probe_video
 from kling_prep.vision.cuts import CutDetector
+from kling_prep.vision.video import locate_cuts
 
 REALSET = Path(__file__).resolve().parents[2] / "shared" / "realset"
 LABELS = REALSET / "labels-videos.json"
@@ -40,7 +40,7 @@ def found_cuts(name: str) -> list[int]:
     fps = probe.fps or 25.0
     detector = CutDetector(fps)
     scan_video(path, sample_fps=0.5, max_side_px=64, on_thumb=detector.push)
-    return [mark.frame for mark in _locate_cuts(path, detector.finish(), fps, 64)]
+    return [mark.frame for mark in locate_cuts(path, detector.finish(), fps, 64)]
 
 
 def names_with_cuts() -> list[str]:

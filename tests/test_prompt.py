@@ -12,6 +12,7 @@ import kling_prep
 from kling_prep.checks.findings import Finding
 from kling_prep.checks.prompt import check_prompt, missing_parts, suggest_prompt
 from kling_prep.limits import get_profile
+from kling_prep.vision.camera import CameraMotion
 
 
 def test_a_verb_that_says_how_the_body_moves_names_the_movement_style(samples):
@@ -79,12 +80,22 @@ def test_an_upper_body_in_place_gestures(swaying):
     assert "upper body in view" in suggestion
 
 
+def _camera(tracked_fraction: float) -> CameraMotion:
+    """A still camera, its background tracked in this share of the intervals."""
+    return CameraMotion(
+        pan_pct_per_s_median=0.0, pan_pct_per_s_max=0.0, tilt_pct_per_s_median=0.0,
+        tilt_pct_per_s_max=0.0, zoom_pct_per_s_median=0.0, zoom_pct_per_s_max=0.0,
+        rotation_deg_per_s_median=0.0, rotation_deg_per_s_max=0.0, shake_pct=0.0,
+        tracked_fraction=tracked_fraction, intervals=[],
+    )  # fmt: skip
+
+
 def test_the_camera_is_said_moving_or_still_only_where_it_was_measured(swaying):
     moved = Finding("video.camera_motion", "warn", "pans", 9.0, 5.0, "% of frame/s")
     assert suggest_prompt(None, _with(swaying, findings=[moved])).endswith("moving camera")
-    tracked = _with(swaying, camera={"tracked_fraction": 0.9}, findings=[])
+    tracked = _with(swaying, camera=_camera(0.9), findings=[])
     assert suggest_prompt(None, tracked).endswith("static camera")
-    untracked = _with(swaying, camera={"tracked_fraction": 0.1}, findings=[])
+    untracked = _with(swaying, camera=_camera(0.1), findings=[])
     assert "camera" not in suggest_prompt(None, untracked)
 
 

@@ -16,10 +16,11 @@ from kling_prep.errors import KlingPrepError, MediaDecodeError, MediaTooLargeErr
 from kling_prep.limits import ApiProfile
 from kling_prep.media.probe import ImageProbe, bomb_message, probe_image, quiet_bomb_warning
 from kling_prep.vision.face import FaceView
+from kling_prep.vision.image import ImageAnalysis, analyse_image, arms_away_from_body
 from kling_prep.vision.kit import VisionKit
-from kling_prep.vision.lighting import LightingMetrics, measure_lighting
+from kling_prep.vision.lighting import LightingMetrics
 from kling_prep.vision.people import Person, relative_size
-from kling_prep.vision.pose import UPPER_BODY_PARTS, BodyPose
+from kling_prep.vision.pose import UPPER_BODY_PARTS, BodyPose, framing_of
 
 log = logging.getLogger(__name__)
 
@@ -126,69 +127,6 @@ def _decode_rgb(path: Path, opened: Any, max_side_px: int) -> NDArray[Any]:
         new_size = (round(image.width * scale), round(image.height * scale))
         image = image.resize(new_size, Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.uint8).copy()
-
-
-def framing_of(pose: BodyPose | None, *, min_visibility: float) -> str:
-    """How much of the body the frame shows, from which landmarks are seen."""
-    if pose is None:
-        return "unknown"
-    seen = pose.visible_parts(min_visibility=min_visibility)
-    if seen["left_leg"] or seen["right_leg"]:
-        return "full_body"
-    if seen["hips"]:
-        return "upper_body"
-    if pose.is_seen(11, min_visibility=min_visibility) or pose.is_seen(
-        12, min_visibility=min_visibility
-    ):
-        return "head_and_shoulders"
-    return "unknown"
-
-
-def arms_away_from_body(pose: BodyPose | None, *, min_visibility: float) -> bool | None:
-    """Whether a wrist stands clear of the torso (a distinctive pose), by over half a shoulder
-    width from the shoulder-hip line on its side."""
-    if pose is None:
-        return None
-    shoulder_w = pose.shoulder_width_px()
-    if shoulder_w < 1:
-        return None
-    clear = False
-    for wrist, shoulder, hip in ((15, 11, 23), (16, 12, 24)):
-        if not pose.is_seen(wrist, min_visibility=min_visibility):
-            continue
-        a, b, p = pose.points_px[shoulder], pose.points_px[hip], pose.points_px[wrist]
-        line = b - a
-        length = float(np.linalg.norm(line))
-        if length < 1:
-            continue
-        distance = abs(float(np.cross(line, p - a))) / length
-        clear = clear or distance > 0.5 * shoulder_w
-    return clear
-
-
-def _clip_box(
-    x: float, y: float, w: float, h: float, width: int, height: int
-) -> tuple[int, int, int, int] | None:
-    x0, y0 = max(0, int(x)), max(0, int(y))
-    x1, y1 = min(width, int(x + w)), min(height, int(y + h))
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return None
-    return (x0, y0, x1 - x0, y1 - y0)
-
-
-def tight_face_box(face: FaceView | None) -> tuple[int, int, int, int] | None:
-    """The inner face (the mesh's extent less 15% a side: skin, not hair or background)."""
-    if face is None or face.mesh_px is None:
-        return None
-    x0, y0 = face.mesh_px.min(0)
-    x1, y1 = face.mesh_px.max(0)
-    dx, dy = 0.15 * (x1 - x0), 0.15 * (y1 - y0)
-    return (
-        int(x0 + dx),
-        int(y0 + dy),
-        max(1, int(x1 - x0 - 2 * dx)),
-        max(1, int(y1 - y0 - 2 * dy)),
-    )
 
 
 def backlight_of(m: LightingMetrics) -> float | None:
@@ -331,14 +269,22 @@ def face_findings(
 
 
 def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Finding]:
+    """Dark or backlit, overexposed, then flat, tinted or soft: the lighting rules in order."""
+    where = "face" if m.face_exposure_stops is not None else "person"
+    return [
+        *_dark_findings(name, m, t, where),
+        *_overexposed_findings(name, m, t, where),
+        *_tone_findings(name, m, t),
+    ]
+
+
+def _dark_findings(name: str, m: LightingMetrics, t: Thresholds, where: str) -> list[Finding]:
     out = []
     severity: Severity
     # 1. Is the character dark? A face is judged by its own highlights, not its median: skin
     # reflects from under 10% to over 40%, so a dark face well lit and a pale face in shade
     # share a median, but the lit side of any face reaches middle grey when it is exposed right.
     # Without a face, the person's (else the picture's) median against middle grey.
-    ev = m.face_exposure_stops if m.face_exposure_stops is not None else m.exposure_stops
-    where = "face" if m.face_exposure_stops is not None else "person"
     if m.face_highlight_stops is not None:
         dark_by = m.face_highlight_stops
         dark_warn, dark_block = t.face_dark_highlight_stops, t.face_dark_highlight_block_stops
@@ -372,12 +318,21 @@ def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Find
             f"{limit:+.1f})",
             round(dark_by, 2), limit, "stops",
         ))  # fmt: skip
+    return out
+
+
+def _overexposed_findings(
+    name: str, m: LightingMetrics, t: Thresholds, where: str
+) -> list[Finding]:
+    out = []
+    severity: Severity
     # 3. Overexposure is lost highlight detail on the character, not a bright picture: pixels
     # clipped on the face or the person, or the darkest tones lifted (washed out). The white
     # of a drawing's paper is neither.
     clipped = max(m.clipped_highlights_pct, m.face_clipped_pct or 0.0)
     # Washed out: brighter than even light skin's correct level AND the darkest features lifted;
     # either alone is a pale face or a bright, soft picture.
+    ev = m.face_exposure_stops if m.face_exposure_stops is not None else m.exposure_stops
     shadow = m.face_shadow_stops if m.face_shadow_stops is not None else m.shadow_stops
     is_washed_out = shadow >= t.washed_out_shadow_stops and ev > t.overexposed_warn_stops
     is_line_art = (
@@ -393,6 +348,12 @@ def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Find
             round(clipped, 2), t.clipped_block_pct if severity == "block" else t.clipped_warn_pct,
             "% clipped",
         ))  # fmt: skip
+    return out
+
+
+def _tone_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Finding]:
+    out = []
+    severity: Severity
     if m.contrast_stops < t.low_contrast_stops:
         out.append(Finding(
             "image.low_contrast", "warn",
@@ -467,8 +428,6 @@ def check_image(
         UnsupportedMediaError: the file is not an image.
         MediaDecodeError: the image is damaged.
     """
-    name = display_name or path.name
-    # 1. Probe and the API's limits.
     probe = probe_image(path)
     findings = _limit_findings(probe, profile)
     if not probe.is_decodable:
@@ -478,53 +437,44 @@ def check_image(
             has_arms_away_from_body=None, lighting=None, lighting_score=None, findings=findings,
             score=score_from(findings),
         )  # fmt: skip
-    # 2. People, each confirmed by a pose; the largest is the character.
-    rgb = load_rgb(path, ANALYSIS_MAX_SIDE_PX)
-    people = kit.people_finder.find(rgb)
-    findings += _people_findings(name, people, thresholds)
-    main = people[0] if people else None
-    pose = main.pose if main else None
-    # 3. Face view of the character.
-    face = kit.face.estimate(rgb, pose) if main is not None else None
-    findings += face_findings(name, face, thresholds, allow_no_face=allow_no_face)
-    # 4. Body: which parts are seen, how much of the frame the person fills.
-    share = None
-    if pose is not None:
-        _, y, _, h = pose.bbox_px(min_visibility=thresholds.landmark_min_visibility)
-        top, bottom = max(0.0, y), min(float(rgb.shape[0]), y + h)
-        share = max(0.0, bottom - top) / rgb.shape[0]
-    findings += _body_findings(name, pose, share, thresholds)
-    # 5. Lighting, on the person's mask.
-    mask = pose.mask if pose is not None else None
-    person_box = None
-    if pose is not None:
-        # Blur is read on the whole person: smooth skin alone reads soft even when sharp.
-        x, y, w, h = pose.bbox_px(min_visibility=thresholds.landmark_min_visibility)
-        person_box = _clip_box(x, y, w, h, rgb.shape[1], rgb.shape[0])
-    lighting = measure_lighting(rgb, mask, tight_face_box(face), blur_box=person_box)
-    findings += lighting_findings(name, lighting, thresholds)
+    analysis = analyse_image(load_rgb(path, ANALYSIS_MAX_SIDE_PX), kit, thresholds)
+    name = display_name or path.name
+    findings += image_findings(analysis, name, thresholds, allow_no_face=allow_no_face)
+    return image_report(path, probe, analysis, findings, thresholds)
+
+
+def image_findings(
+    analysis: ImageAnalysis, name: str, t: Thresholds, *, allow_no_face: bool
+) -> list[Finding]:
+    """What the analysis breaks of the thresholds (the API's file rules apart): people, the
+    face view, the body in the frame, the lighting."""
+    return [
+        *_people_findings(name, analysis.people, t),
+        *face_findings(name, analysis.face, t, allow_no_face=allow_no_face),
+        *_body_findings(name, analysis.pose, analysis.person_height_share, t),
+        *lighting_findings(name, analysis.lighting, t),
+    ]
+
+
+def image_report(
+    path: Path, probe: ImageProbe, analysis: ImageAnalysis, findings: list[Finding], t: Thresholds
+) -> ImageReport:
+    """The report of a judged analysis: the probe's facts and the analysis' summaries."""
+    people, pose, seen = analysis.people, analysis.pose, t.landmark_min_visibility
+    share = analysis.person_height_share
     return ImageReport(
-        path=str(path),
-        format=probe.format,
-        width=probe.width,
-        height=probe.height,
+        path=str(path), format=probe.format, width=probe.width, height=probe.height,
         size_bytes=probe.size_bytes,
         people=[
             PersonSummary(p.detection.box, round(relative_size(p, people[0]), 3), p.detection.score)
             for p in people
         ],
-        face=face,
-        visible_parts=pose.visible_parts(min_visibility=thresholds.landmark_min_visibility)
-        if pose is not None
-        else {},
-        framing=framing_of(pose, min_visibility=thresholds.landmark_min_visibility),
+        face=analysis.face,
+        visible_parts=pose.visible_parts(min_visibility=seen) if pose is not None else {},
+        framing=framing_of(pose, min_visibility=seen),
         person_height_share=None if share is None else round(share, 3),
-        has_arms_away_from_body=arms_away_from_body(
-            pose, min_visibility=thresholds.landmark_min_visibility
-        ),
-        lighting=lighting,
-        lighting_score=lighting_score(lighting),
-        findings=findings,
-        score=score_from(findings),
-        artefacts=ImageArtefacts(rgb=rgb, pose=pose, face=face, people=people),
-    )
+        has_arms_away_from_body=arms_away_from_body(pose, min_visibility=seen),
+        lighting=analysis.lighting, lighting_score=lighting_score(analysis.lighting),
+        findings=findings, score=score_from(findings),
+        artefacts=ImageArtefacts(rgb=analysis.rgb, pose=pose, face=analysis.face, people=people),
+    )  # fmt: skip

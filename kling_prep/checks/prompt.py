@@ -132,7 +132,7 @@ def _camera(video: VideoReport, t: Thresholds) -> str | None:
     well enough to tell (`camera_min_tracked_share`) and did not move; unsaid otherwise."""
     if any(f.code == "video.camera_motion" for f in video.findings):
         return "moving camera"
-    tracked = float((video.camera or {}).get("tracked_fraction") or 0.0)
+    tracked = video.camera.tracked_fraction if video.camera is not None else 0.0
     return "static camera" if tracked >= t.camera_min_tracked_share else None
 
 

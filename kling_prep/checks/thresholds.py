@@ -140,6 +140,11 @@ class Thresholds:
     fast_motion_speed: float = _t(
         6.0, "torso lengths/s", "Wrist or ankle speed over ~3 m/s in most samples: too fast."
     )
+    fast_motion_warn_share: float = _t(
+        0.25, "share of intervals",
+        "Hands or feet over fast_motion_speed in more than a quarter of the intervals between "
+        "poses: fast action throughout, not one quick gesture (warn).",
+    )  # fmt: skip
     camera_pan_warn_pct_per_s: float = _t(
         5, "% of frame/s",
         "The background crossing the frame in 20 s or less (median over the clip): a pan or tilt.",

@@ -132,7 +132,7 @@ def _video_json(r: VideoReport) -> dict[str, Any]:
         ],
         "camera": {
             k: (_num(v) if isinstance(v, float) else v)
-            for k, v in r.camera.items()
+            for k, v in r.camera.as_dict().items()
             if isinstance(v, (int, float, str)) or v is None
         }
         if r.camera

@@ -5,17 +5,73 @@ Regenerate with `python -m kling_prep.report.reference > docs/CHECKS.md`; a test
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
+import itertools
+
 from kling_prep.checks.findings import CODES
 from kling_prep.checks.thresholds import threshold_table
 from kling_prep.limits import PROFILES, limit_rows, table_legend
 from kling_prep.plan import orientation
+
+# The modules whose named constants are measurement parameters (listed in the docs, not
+# overridable): how the measures sample, see and tell events apart, not what the checks accept.
+MEASURE_MODULES = (
+    "kling_prep.vision.timeline",
+    "kling_prep.vision.video",
+    "kling_prep.vision.pose",
+    "kling_prep.vision.cuts",
+    "kling_prep.vision.camera",
+    "kling_prep.vision.camera_shots",
+)
+
+
+def measurement_parameters() -> list[tuple[str, str, str, str]]:
+    """(module, name, value, why) for every public constant with a docstring in
+    `MEASURE_MODULES`, in source order."""
+    rows = []
+    for name in MEASURE_MODULES:
+        module = importlib.import_module(name)
+        body = ast.parse(inspect.getsource(module)).body
+        for node, after in itertools.pairwise(body):
+            if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+                continue
+            const = node.target.id
+            doc = None
+            if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+                doc = after.value.value
+            if const.startswith("_") or not isinstance(doc, str):
+                continue
+            why = " ".join(doc.split())
+            rows.append((name.rsplit(".", 1)[1], const, repr(getattr(module, const)), why))
+    return rows
+
+
+def _measurement_section() -> list[str]:
+    lines = [
+        "",
+        "## Measurement parameters (fixed: how the measures look, not what the checks accept)",
+        "",
+        "These shape what `kling_prep/vision/` measures: the sampling, when a landmark counts as",
+        "seen, what the cut detector takes for a cut, a fade or a dissolve, how the camera is",
+        "tracked. Each was set from what it measures and checked on generated cases with known",
+        "answers, so they are not overridable; the thresholds above judge their results.",
+        "",
+        "| module | name | value | why |",
+        "|---|---|---|---|",
+    ]
+    for module, name, value, why in measurement_parameters():
+        lines.append(f"| `vision/{module}.py` | `{name}` | `{value}` | {why} |")
+    return lines
 
 
 def render() -> str:
     lines = [
         "# Checks reference",
         "",
-        "Generated from `kling_prep/checks/findings.py`, `thresholds.py`, `plan/orientation.py` and `limits.py` by",
+        "Generated from `kling_prep/checks/findings.py`, `thresholds.py`, the named constants of "
+        "`kling_prep/vision/`, `plan/orientation.py` and `limits.py` by",
         "`python -m kling_prep.report.reference`; do not edit by hand.",
         "",
         "## Finding codes",
@@ -38,6 +94,7 @@ def render() -> str:
     ]
     for name, default, unit, why in threshold_table():
         lines.append(f"| `{name}` | {default:g} | {unit} | {why} |")
+    lines += _measurement_section()
     lines += ["", "## The `character_orientation` suggestion", ""]
     lines += [
         line.strip() if not line.startswith("   ") else line

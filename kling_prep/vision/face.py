@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kling_prep.vision.graphs import face_detector, face_mesh
-from kling_prep.vision.pose import LEFT_EAR, NOSE, RIGHT_EAR, BodyPose
+from kling_prep.vision.pose import LEFT_EAR, NOSE, RIGHT_EAR, SEEN_VISIBILITY, BodyPose
 
 FaceViewClass = Literal["frontal", "three_quarter", "profile", "no_face"]
 FaceSource = Literal["face_mesh", "face_detection", "pose", "none"]
@@ -258,7 +258,7 @@ class FaceViewEstimator:
         #    a head turned past three-quarter reads as profile if skin shows where its face
         #    should be, past `away_min_deg` as its back (no face). A head that faces the camera
         #    but shows no face is hidden.
-        if pose is not None and pose.visibility[NOSE] >= 0.5:
+        if pose is not None and pose.visibility[NOSE] >= SEEN_VISIBILITY:
             pose_yaw = yaw_from_pose(pose)
             view = self._classify(pose_yaw)
             if view == "profile":

@@ -37,6 +37,7 @@ from kling_prep.vision.pose import (
     RIGHT_EYE,
     RIGHT_HIP,
     RIGHT_SHOULDER,
+    SEEN_VISIBILITY,
     BodyPose,
     BodyRoi,
     PoseEstimator,
@@ -460,7 +461,7 @@ def _trunk_overlap(a: BodyPose, b: BodyPose) -> float:
 def _is_confident_body(pose: BodyPose) -> bool:
     # The head and both shoulders seen with confidence: a body, not a stray limb.
     upper = [NOSE, LEFT_SHOULDER, RIGHT_SHOULDER]
-    return bool(np.all(pose.visibility[upper] >= 0.5))
+    return bool(np.all(pose.visibility[upper] >= SEEN_VISIBILITY))
 
 
 # --- Still images: people from three independent cues -------------------------------------
@@ -681,22 +682,35 @@ class ImagePeopleFinder:
                     extent_px=_visible_height_px(pose),
                 )
             )  # fmt: skip
-        # 4. A face on the silhouette whose body no read found (the landmark model reads the
-        #    most prominent body in a region, so in a hug or a group it returns a neighbour) is
-        #    a person too: two cues agree, though without a pose of its own. The character
-        #    itself needs a pose, so faces only add people beside one that was read.
+        people += self._faces_without_pose(image_rgb, mask, faces, people)
+        # The character is a person whose pose was read: those come first, largest first.
+        people.sort(key=lambda p: (p.is_pose_own, p.size_px), reverse=True)
+        return self._without_parts(image_rgb, people)
+
+    def _faces_without_pose(
+        self,
+        image_rgb: NDArray[Any],
+        mask: NDArray[Any],
+        faces: list[FaceSighting],
+        people: list[Person],
+    ) -> list[Person]:
+        """A face on the silhouette whose body no read found (the landmark model reads the
+        most prominent body in a region, so in a hug or a group it returns a neighbour) is a
+        person too: two cues agree, though without a pose of its own. The character itself
+        needs a pose, so faces only add people beside one that was read."""
+        height, width = image_rgb.shape[:2]
+        out: list[Person] = []
         for face in faces:
-            if not people or any(_is_head_of(face, person.pose) for person in people):
+            known = [*people, *out]
+            if not known or any(_is_head_of(face, person.pose) for person in known):
                 continue
             row = min(height - 1, max(0, int(face.y)))
             if mask[row, min(width - 1, max(0, int(face.x)))] < _MASK_PERSON:
                 continue
             if not self._is_face(image_rgb, face):
                 continue
-            people.append(_face_person(face, people[0].pose, width, height))
-        # The character is a person whose pose was read: those come first, largest first.
-        people.sort(key=lambda p: (p.is_pose_own, p.size_px), reverse=True)
-        return self._without_parts(image_rgb, people)
+            out.append(_face_person(face, known[0].pose, width, height))
+        return out
 
     def _without_parts(self, image_rgb: NDArray[Any], people: list[Person]) -> list[Person]:
         """The people less the reads of a larger person's own body part.
@@ -760,7 +774,10 @@ def apparent_head_px(pose: BodyPose) -> float:
         float(np.linalg.norm(points[NOSE] - points[RIGHT_EAR])),
     )
     measures = [ears, 2 * nose_to_ear, 0.45 * pose.shoulder_width_px()]
-    if pose.visibility[LEFT_HIP] >= 0.5 and pose.visibility[RIGHT_HIP] >= 0.5:
+    if (
+        pose.visibility[LEFT_HIP] >= SEEN_VISIBILITY
+        and pose.visibility[RIGHT_HIP] >= SEEN_VISIBILITY
+    ):
         shoulders = (points[LEFT_SHOULDER] + points[RIGHT_SHOULDER]) / 2
         hips = (points[LEFT_HIP] + points[RIGHT_HIP]) / 2
         measures.append(0.45 * float(np.linalg.norm(shoulders - hips)))
@@ -771,7 +788,9 @@ def _visible_height_px(pose: BodyPose) -> float:
     """From the top of the head (half a head above the eyes' line) to the lowest landmark seen
     inside the frame."""
     seen = [
-        i for i in range(len(pose.points_px)) if pose.visibility[i] >= 0.5 and pose.is_in_frame(i)
+        i
+        for i in range(len(pose.points_px))
+        if pose.visibility[i] >= SEEN_VISIBILITY and pose.is_in_frame(i)
     ]
     if not seen:
         return 0.0
@@ -862,7 +881,7 @@ def _cues(
     on = []
     for i in _TRUNK:
         x, y = pose.points_px[i]
-        if pose.visibility[i] >= 0.5 and 0 <= x < width and 0 <= y < height:
+        if pose.visibility[i] >= SEEN_VISIBILITY and 0 <= x < width and 0 <= y < height:
             on.append(mask[int(y), int(x)] >= _MASK_PERSON)
     if on and sum(on) / len(on) >= 0.5:
         cues.append("silhouette")

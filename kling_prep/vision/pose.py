@@ -8,7 +8,7 @@ limbs are in frame and give the head's crop for the face view.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +32,12 @@ BODY_PARTS: dict[str, tuple[int, ...]] = {
     "right_leg": (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE),
 }
 UPPER_BODY_PARTS = ("head", "left_arm", "right_arm", "shoulders")
+
+SEEN_VISIBILITY: Final = 0.5
+"""BlazePose visibility at which vision's own steps take a landmark as seen (whether a proposal
+is a body, a head's size, a face to look for, the trunk on the mask): the model's own even odds.
+A measurement parameter, fixed; the checks' reading of a pose uses the thresholds table's
+`landmark_min_visibility` (the same 0.5 by default), which kling-prep.toml can override."""
 
 # BlazePose's skeleton, for drawing.
 SKELETON: tuple[tuple[int, int], ...] = (
@@ -59,7 +65,7 @@ class BodyPose:
             and -margin_px <= y < self.frame_height + margin_px
         )
 
-    def is_seen(self, index: int, *, min_visibility: float = 0.5) -> bool:
+    def is_seen(self, index: int, *, min_visibility: float = SEEN_VISIBILITY) -> bool:
         """The point lies in the frame and the model believes it is visible."""
         return self.is_in_frame(index) and float(self.visibility[index]) >= min_visibility
 
@@ -71,7 +77,7 @@ class BodyPose:
             if not all(self.is_in_frame(i) for i in points)
         ]
 
-    def visible_parts(self, *, min_visibility: float = 0.5) -> dict[str, bool]:
+    def visible_parts(self, *, min_visibility: float = SEEN_VISIBILITY) -> dict[str, bool]:
         return {
             part: all(self.is_seen(i, min_visibility=min_visibility) for i in points)
             for part, points in BODY_PARTS.items()
@@ -89,7 +95,9 @@ class BodyPose:
         eye_nose = float(np.linalg.norm(self.points_px[LEFT_EYE] - self.points_px[RIGHT_EYE]))
         return max(ears, 2.5 * eye_nose, 0.45 * self.shoulder_width_px(), 8.0)
 
-    def bbox_px(self, *, min_visibility: float = 0.5) -> tuple[float, float, float, float]:
+    def bbox_px(
+        self, *, min_visibility: float = SEEN_VISIBILITY
+    ) -> tuple[float, float, float, float]:
         """x, y, w, h around the seen landmarks (all landmarks when none is seen)."""
         seen = self.visibility >= min_visibility
         pts = self.points_px[seen] if seen.any() else self.points_px
@@ -222,3 +230,19 @@ class PoseRoiReader:
             frame_height=height,
             mask=mask,
         )
+
+
+def framing_of(pose: BodyPose | None, *, min_visibility: float) -> str:
+    """How much of the body the frame shows, from which landmarks are seen."""
+    if pose is None:
+        return "unknown"
+    seen = pose.visible_parts(min_visibility=min_visibility)
+    if seen["left_leg"] or seen["right_leg"]:
+        return "full_body"
+    if seen["hips"]:
+        return "upper_body"
+    if pose.is_seen(11, min_visibility=min_visibility) or pose.is_seen(
+        12, min_visibility=min_visibility
+    ):
+        return "head_and_shoulders"
+    return "unknown"
