@@ -11,8 +11,8 @@ measured beside the accuracy: the accuracy on one small set can be fitted, the s
 For every image of the set, each variant is written to a temporary folder (never into the
 project), checked alone, and compared with the original's answer on four things scored as in
 benchmarks/bench_realset.py: the person count (0 / 1 / 2+), the face view's verdict (pass /
-warn / block / no person found), the set of lighting findings, and the verdict
-(ready / warnings / blocked).
+warn / block / no person found), the set of lighting findings, and the verdict its judgements
+give (ready / warnings / blocked; the API's file rules, such as its smallest side, left out).
 
 Variants:
   mirror   left and right swapped
@@ -37,6 +37,7 @@ from typing import Any
 
 from bench_realset import (  # benchmarks/ is the script's own folder
     DEFAULT_REALSET,
+    LIMIT_CODES,
     run_image,
     said_lighting,
     said_people,
@@ -44,6 +45,8 @@ from bench_realset import (  # benchmarks/ is the script's own folder
     table,
 )
 from PIL import Image, ImageOps
+
+from kling_prep.checks.image import load_rgb
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -78,15 +81,26 @@ def answers(result: dict[str, Any]) -> dict[str, Any]:
         "people": said_people("image", result),
         "face": said_view(result),
         "lighting": "+".join(said_lighting(result)) or "none",
-        "verdict": result["verdict"],
+        "verdict": judged_verdict(result["codes"]),
     }
+
+
+def judged_verdict(codes: dict[str, str]) -> str:
+    """The verdict the judgements give, the API's file rules left out: a copy at 0.7 of each
+    side may fall under the API's smallest side, which is right about that copy and says
+    nothing of the picture."""
+    severities = {severity for code, severity in codes.items() if code not in LIMIT_CODES}
+    if "block" in severities:
+        return "blocked"
+    return "warnings" if "warn" in severities else "ready"
 
 
 def check_variants(path: Path, folder: Path) -> dict[str, dict[str, Any]]:
     """The original's answers and each variant's, checked one by one."""
     out = {"original": answers(_safe_run(path))}
-    with Image.open(path) as opened:
-        image = ImageOps.exif_transpose(opened).convert("RGB")
+    # The picture as the check itself sees it (upright, alpha flattened the check's way), at
+    # full size: a variant must differ from the original only by its own change.
+    image = Image.fromarray(load_rgb(path, max_side_px=1 << 20))
     for name, make in VARIANTS.items():
         variant = folder / f"{path.stem}.{name}.jpg"
         make(image, variant)
