@@ -15,7 +15,7 @@ more than it pays for: once the kills are over, the budget is used, never passed
 rows checked on both nodes.
 
 The cluster: `ray start --head` and a second `ray start --address`, 1 CPU each, on 127.0.0.1
-with a temp folder of their own, both ended by this script (their process groups, never
+with a temp folder and an authentication token of their own, both ended by this script (their process groups, never
 `ray stop`, which would also end other Ray instances on the machine). Ray 2.60 replaces
 127.0.0.1 by the machine's outward address when a node joins or a driver connects, and its
 servers then listen on every interface; so the nodes are started through a launcher that keeps
@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import random
+import secrets
 import signal
 import socket
 import sqlite3
@@ -84,12 +85,20 @@ def _end_group(pgid: int, grace_s: float = 10.0) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+# The cluster's token (Ray's token authentication): only this script and its drivers hold it.
+CLUSTER_TOKEN = secrets.token_hex(32)
+
+
 def node_env(root: Path) -> dict[str, str]:
-    """The nodes' environment: this checkout first on the path, no usage reports."""
+    """The nodes' environment: this checkout first on the path, no usage reports, the cluster's
+    own token (an in-process `ray.init` before, as in the test suite, leaves RAY_AUTH_MODE=token
+    in the environment; a cluster without a token would then refuse to start)."""
     return dict(
         os.environ,
         PYTHONPATH=str(ROOT),
         RAY_USAGE_STATS_ENABLED="0",
+        RAY_AUTH_MODE="token",
+        RAY_AUTH_TOKEN=CLUSTER_TOKEN,
         GLOG_minloglevel="2",
         HOME=str(root),
     )
