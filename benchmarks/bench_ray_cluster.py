@@ -2,7 +2,7 @@
 two-node Ray cluster started on this machine, its driver killed with kill -9 mid-run, then run
 again; counts from the sandbox what was POSTed and charged.
 
-    .venv/bin/python benchmarks/bench_ray_cluster.py [--trials 3] [--rows 6] [--budget 160]
+    .venv/bin/python benchmarks/bench_ray_cluster.py [--trials 3] [--rows 8] [--budget 200]
 
 Each trial is one batch (a manifest of --rows good rows with prompts of their own, an output
 folder, a journal, a budget smaller than the rows would cost) run --kills times with the driver
@@ -205,7 +205,7 @@ def kill_run(
             if clock.sent.wait(120):
                 time.sleep(max(0.0, clock.sent_at + rng.uniform(0, 0.02) - time.monotonic()))
         else:
-            process.wait(rng.uniform(2.0, max_s))
+            process.wait(rng.uniform(1.0, max_s))
     except subprocess.TimeoutExpired:
         pass
     finally:
@@ -324,12 +324,12 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--trials", type=int, default=3)
-    parser.add_argument("--rows", type=int, default=6)
-    parser.add_argument("--budget", type=int, default=160, help="credits per trial (40 a job)")
+    parser.add_argument("--rows", type=int, default=8)
+    parser.add_argument("--budget", type=int, default=200, help="credits per trial (40 a job)")
     parser.add_argument("--kills", type=int, default=2, help="driver kills per trial")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.5, help="sandbox seconds per job")
-    parser.add_argument("--max-s", type=float, default=20.0, help="latest random kill, s")
+    parser.add_argument("--max-s", type=float, default=8.0, help="latest random kill, s")
     parser.add_argument("--media", type=Path, default=SAMPLES)
     parser.add_argument("--image", default="character.jpg", help="a file of --media")
     parser.add_argument("--video", default="reference.mp4", help="a file of --media")
