@@ -30,12 +30,10 @@ from kling_prep.errors import (
 )
 
 JOB_ID = "job-1"
-REQUEST = SubmitRequest(
-    image_url="https://example.com/character.jpg",
-    video_url="https://example.com/dance-reference.mp4",
+REQUEST = SubmitRequest(  # orientation "video", sound kept: the defaults
+    image_url="https://example.com/person.png",
+    video_url="https://example.com/moves.mp4",
     prompt=PROMPT,
-    character_orientation="video",
-    keep_original_sound=True,
 )
 Reply = httpx.Response | httpx.HTTPError
 T = TypeVar("T")
