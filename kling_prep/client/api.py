@@ -3,70 +3,56 @@
 A POST is sent at most once unless the API provably did not process it (no connection, or a 429);
 any other doubt becomes `UnknownOutcomeError`, because credits are charged at submission and the
 API documents no idempotency key. GETs are retried with backoff and honour `Retry-After`.
+
+Those decisions are made once, without I/O, in `kling_prep.client.core`; the two clients here
+only carry out its plans with their own I/O (see docs/CLIENT.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Self
-from urllib.parse import quote
+from typing import BinaryIO, Self, TypeVar
 
 import httpx
 
-from kling_prep.client.contract import (
-    JobStatus,
-    SubmitRequest,
-    SubmitResult,
-    decode_json_object,
-    error_for_status,
-    parse_job_status,
-    parse_submit_result,
-    salvage_job_id,
+from kling_prep.client.contract import JobStatus, SubmitRequest, SubmitResult
+from kling_prep.client.core import (
+    TRANSIENT_ERRORS,
+    AcceptedCallback,
+    ClientCore,
+    Plan,
+    PlanRun,
+    ProgressCallback,
+    Send,
+    Sleep,
+    log_exchange,
 )
 from kling_prep.client.download import DEFAULT_MAX_OUTPUT_BYTES, part_path, verify_playable_mp4
 from kling_prep.client.policy import PollPolicy, RetryPolicy
-from kling_prep.errors import (
-    ApiError,
-    ApiTimeoutError,
-    ApiUnreachableError,
-    FetchError,
-    JobFailedError,
-    KlingPrepError,
-    MalformedResponseError,
-    OutputWriteError,
-    RateLimitedError,
-    ServerError,
-    UnknownOutcomeError,
-    WaitDeadlineError,
-    plain_reason,
-)
-from kling_prep.limits import ApiProfile, get_profile, require_submittable
+from kling_prep.errors import FetchError, OutputWriteError, plain_reason
+from kling_prep.limits import ApiProfile
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "TRANSIENT_ERRORS",
+    "USER_AGENT",
+    "AcceptedCallback",
+    "AsyncKlingClient",
+    "KlingClient",
+    "ProgressCallback",
+    "open_output",
+]
 
 DEFAULT_BASE_URL = "https://vydra.ai"
 USER_AGENT = "kling-prep/0.1"
 
-ProgressCallback = Callable[[JobStatus], None]
-# Called with the accepted job as soon as the 202 is read, before anything else is done with it.
-AcceptedCallback = Callable[[SubmitResult], None]
-
-# Errors after which asking again is safe and may succeed. A GET's garbled answer (a proxy's
-# error page, a body cut short) is one: the GET changes nothing, and a lasting one still ends a
-# wait after the policy's errors in a row.
-TRANSIENT_ERRORS: tuple[type[ApiError], ...] = (
-    ServerError,
-    RateLimitedError,
-    ApiUnreachableError,
-    ApiTimeoutError,
-    MalformedResponseError,
-)
+T = TypeVar("T")
 
 
 def open_output(path: Path) -> BinaryIO:
@@ -74,124 +60,11 @@ def open_output(path: Path) -> BinaryIO:
     return path.open("wb")
 
 
+_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+
+
 def _timeout(timeout_s: float, connect_timeout_s: float) -> httpx.Timeout:
     return httpx.Timeout(timeout_s, connect=connect_timeout_s)
-
-
-class _ClientCore:
-    """What the sync and async clients share: building requests and reading answers."""
-
-    def __init__(self, api_key: str, base_url: str, profile: ApiProfile | None) -> None:
-        if not api_key or not api_key.strip():
-            raise KlingPrepError("the API key is empty")
-        self._api_key = api_key.strip()
-        self.base_url = base_url.rstrip("/")
-        self.profile = profile or get_profile()
-        require_submittable(self.profile)  # the wire contract below is vydra's alone
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
-
-    @property
-    def _auth_headers(self) -> dict[str, str]:
-        # Per request, not on the httpx client: the output download goes to another host (a CDN)
-        # and must never carry the key.
-        return {"Authorization": f"Bearer {self._api_key}"}
-
-    def _submit_url(self) -> str:
-        return self.base_url + self.profile.submit_path
-
-    def _job_url(self, job_id: str) -> str:
-        return self.base_url + self.profile.job_path.format(job_id=quote(job_id, safe=""))
-
-    def _redact(self, error: KlingPrepError) -> KlingPrepError:
-        """The error with the key removed from its message, in case an answer echoed it."""
-        text = str(error)
-        if self._api_key in text:
-            error.args = (text.replace(self._api_key, "***"),)
-        return error
-
-    def _read_submit(
-        self, response: httpx.Response, on_accepted: AcceptedCallback | None = None
-    ) -> SubmitResult:
-        what = "POST " + self.profile.submit_path
-        if response.is_success:
-            try:
-                result = parse_submit_result(decode_json_object(response.content, what))
-            except MalformedResponseError as exc:
-                # A 2xx means a job may exist and be charged: keep its id if the body names it.
-                job_id = salvage_job_id(response.content)
-                if job_id is not None:
-                    result = SubmitResult(job_id=job_id, status="pending")
-                    if on_accepted is not None:
-                        on_accepted(result)
-                    logger.warning(
-                        "%s answered %s with a broken body (%s); job %s read from it",
-                        what,
-                        response.status_code,
-                        exc,
-                        job_id,
-                    )
-                    return result
-                raise self._redact(
-                    UnknownOutcomeError(
-                        f"{what} answered {response.status_code} without a readable jobId; "
-                        "the job may exist and be charged: check the account before sending "
-                        f"again ({exc})",
-                        status_code=response.status_code,
-                    )
-                ) from exc
-            if on_accepted is not None:
-                # First thing done with a readable answer: the job is charged, and a crash from
-                # here on must not lose its id (the journal saves it in this call).
-                on_accepted(result)
-            logger.info("submitted job %s (%s credits)", result.job_id, result.credits_charged)
-            return result
-        if response.status_code >= 500:
-            raise self._redact(
-                UnknownOutcomeError(
-                    f"{what} answered {response.status_code}; the server may have created and "
-                    "charged the job before failing, so it is not re-sent",
-                    status_code=response.status_code,
-                )
-            )
-        raise self._redact(
-            error_for_status(response.status_code, response.content, response.headers, what=what)
-        )
-
-    def _read_job(self, response: httpx.Response, job_id: str) -> JobStatus:
-        what = f"GET job {job_id}"
-        if not response.is_success:
-            raise self._redact(
-                error_for_status(
-                    response.status_code, response.content, response.headers, what=what
-                )
-            )
-        try:
-            return parse_job_status(decode_json_object(response.content, what))
-        except MalformedResponseError as exc:
-            self._redact(exc)
-            raise
-
-    def _post_transport_error(self, exc: httpx.HTTPError) -> ApiError:
-        what = "POST " + self.profile.submit_path
-        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-            return ApiUnreachableError(
-                f"{what}: no connection to {self.base_url} ({plain_reason(exc)})"
-            )
-        return UnknownOutcomeError(
-            f"{what}: the request was sent but no answer came back ({type(exc).__name__}); the "
-            "job may exist and be charged, so it is not re-sent"
-        )
-
-    def _get_transport_error(self, exc: httpx.HTTPError, what: str) -> ApiError:
-        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-            return ApiUnreachableError(
-                f"{what}: no connection to {self.base_url} ({plain_reason(exc)})"
-            )
-        if isinstance(exc, httpx.TimeoutException):
-            return ApiTimeoutError(f"{what}: no answer in time ({type(exc).__name__})")
-        return ServerError(f"{what}: the connection failed ({type(exc).__name__})")
 
 
 class _Received:
@@ -239,18 +112,30 @@ def _write_failure(dest_path: Path, exc: OSError) -> OutputWriteError:
     )
 
 
-def _retry_after(exc: ApiError) -> float | None:
-    return exc.retry_after_s if isinstance(exc, RateLimitedError) else None
+@contextmanager
+def _landing(dest_path: Path, received: _Received) -> Iterator[Path]:
+    """The `.part` path a download writes; renamed to `dest_path` if the block ends cleanly.
+
+    Whatever fails, the `.part` file is removed and nothing appears at `dest_path`.
+
+    Raises:
+        FetchError: the transfer failed (with the bytes received).
+        OutputWriteError: the file could not be written.
+    """
+    tmp_path = part_path(dest_path)
+    try:
+        yield tmp_path
+        tmp_path.replace(dest_path)
+    except httpx.HTTPError as exc:
+        raise received.failure(exc) from exc
+    except OSError as exc:
+        raise _write_failure(dest_path, exc) from exc
+    finally:
+        tmp_path.unlink(missing_ok=True)
 
 
-def _check_terminal(status: JobStatus) -> JobStatus:
-    if status.status == "failed":
-        raise JobFailedError(f"job {status.job_id} failed: {status.error or 'no reason given'}")
-    return status
-
-
-class KlingClient(_ClientCore):
-    """The synchronous client.
+class KlingClient(ClientCore):
+    """The synchronous client (the CLI's).
 
     Args:
         api_key: the bearer key; kept out of reprs, logs and error messages.
@@ -280,15 +165,10 @@ class KlingClient(_ClientCore):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, profile)
-        self.retry = retry or RetryPolicy()
+        super().__init__(api_key, base_url, profile, retry, clock, rng)
         self._sleep = sleep
-        self._clock = clock
-        self._rng = rng or random.Random()
         self._http = httpx.Client(
-            timeout=_timeout(timeout_s, connect_timeout_s),
-            transport=transport,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            timeout=_timeout(timeout_s, connect_timeout_s), transport=transport, headers=_HEADERS
         )
         self.request_count = 0
 
@@ -307,19 +187,27 @@ class KlingClient(_ClientCore):
         """Close the connection pool."""
         self._http.close()
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, send: Send) -> httpx.Response:
         self.request_count += 1
         started = time.perf_counter()
-        response = self._http.request(method, url, headers=self._auth_headers, **kwargs)
-        if logger.isEnabledFor(logging.DEBUG):  # not even the URL parsed while a 202 waits
-            logger.debug(
-                "%s %s -> %s in %.3f s",
-                method,
-                httpx.URL(url).path,
-                response.status_code,
-                time.perf_counter() - started,
-            )
+        response = self._http.request(
+            send.method, send.url, headers=self._auth_headers, json=send.json
+        )
+        log_exchange(send.method, send.url, response.status_code, started)
         return response
+
+    def _drive(self, plan: Plan[T]) -> T:
+        """Carry out a plan of `kling_prep.client.core` with blocking I/O."""
+        run = PlanRun(plan)
+        while (effect := run.next_effect()) is not None:
+            if isinstance(effect, Sleep):
+                self._sleep(effect.seconds)
+                continue
+            try:
+                run.answer(self._send(effect))
+            except httpx.HTTPError as exc:
+                run.fail(exc)
+        return run.result
 
     def submit(
         self, request: SubmitRequest, *, on_accepted: AcceptedCallback | None = None
@@ -346,34 +234,7 @@ class KlingClient(_ClientCore):
             UnknownOutcomeError: sent, but no readable answer (timeout, dropped connection, 5xx,
                 a 2xx without jobId): the job may exist and be charged.
         """
-        for attempt in range(1, self.retry.max_attempts + 1):
-            try:
-                response = self._send("POST", self._submit_url(), json=request.to_json())
-                return self._read_submit(response, on_accepted)
-            except httpx.HTTPError as exc:
-                error = self._post_transport_error(exc)
-                if not isinstance(error, ApiUnreachableError):
-                    raise self._redact(error) from exc
-                if attempt == self.retry.max_attempts:
-                    raise self._redact(error) from exc
-            except RateLimitedError as exc:
-                error = exc
-                if attempt == self.retry.max_attempts or (
-                    (exc.retry_after_s or 0) > self.retry.max_retry_after_s
-                ):
-                    raise
-            delay_s = self.retry.delay_s(attempt, self._rng, _retry_after(error))
-            logger.warning("submission not accepted (%s); trying again in %.1f s", error, delay_s)
-            self._sleep(delay_s)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _get_once(self, job_id: str) -> JobStatus:
-        what = f"GET job {job_id}"
-        try:
-            response = self._send("GET", self._job_url(job_id))
-        except httpx.HTTPError as exc:
-            raise self._redact(self._get_transport_error(exc, what)) from exc
-        return self._read_job(response, job_id)
+        return self._drive(self.submit_plan(request, on_accepted))
 
     def get(self, job_id: str) -> JobStatus:
         """The job's current status (`GET /api/v1/jobs/{jobId}`), retried on transient errors.
@@ -385,19 +246,7 @@ class KlingClient(_ClientCore):
                 MalformedResponseError (the answer does not follow the documented JSON): still
                 failing after the retry policy's last try.
         """
-        for attempt in range(1, self.retry.max_attempts + 1):
-            try:
-                return self._get_once(job_id)
-            except TRANSIENT_ERRORS as exc:
-                retry_after_s = _retry_after(exc)
-                if attempt == self.retry.max_attempts or (
-                    (retry_after_s or 0) > self.retry.max_retry_after_s
-                ):
-                    raise
-                delay_s = self.retry.delay_s(attempt, self._rng, retry_after_s)
-                logger.info("GET job %s: %s; trying again in %.1f s", job_id, exc, delay_s)
-                self._sleep(delay_s)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._drive(self.get_plan(job_id))
 
     def wait(
         self,
@@ -423,35 +272,7 @@ class KlingClient(_ClientCore):
             ServerError, RateLimitedError, ApiTimeoutError, ApiUnreachableError,
                 MalformedResponseError: more transient errors in a row than the policy tolerates.
         """
-        policy = policy or PollPolicy()
-        started = self._clock()
-        errors_in_row = 0
-        while True:
-            retry_after_s: float | None = None
-            try:
-                status = self._get_once(job_id)
-            except TRANSIENT_ERRORS as exc:
-                errors_in_row += 1
-                if errors_in_row > policy.max_consecutive_errors:
-                    raise
-                retry_after_s = _retry_after(exc)
-                logger.info("polling job %s: %s", job_id, exc)
-            else:
-                errors_in_row = 0
-                if on_progress is not None:
-                    on_progress(status)
-                if status.is_terminal:
-                    return _check_terminal(status)
-            delay_s = policy.delay_s(self._rng, retry_after_s)
-            if policy.deadline_s is not None:
-                remaining_s = policy.deadline_s - (self._clock() - started)
-                if remaining_s <= 0:
-                    raise WaitDeadlineError(
-                        f"job {job_id} did not finish within {policy.deadline_s:g} s; it goes on, "
-                        f"follow it with `kling-prep wait {job_id}`"
-                    )
-                delay_s = min(delay_s, remaining_s)
-            self._sleep(delay_s)
+        return self._drive(self.wait_plan(job_id, policy, on_progress))
 
     def download(
         self,
@@ -474,9 +295,8 @@ class KlingClient(_ClientCore):
             OutputNotPlayableError: the file is not a playable MP4.
             OutputWriteError: the file could not be written (a full disk); nothing is left.
         """
-        tmp_path = part_path(dest_path)
         received = _Received()
-        try:
+        with _landing(dest_path, received) as tmp_path:
             with self._http.stream("GET", url, follow_redirects=True) as response:
                 self.request_count += 1
                 received.start(response)
@@ -485,20 +305,13 @@ class KlingClient(_ClientCore):
                         received.add(chunk, max_bytes)
                         out.write(chunk)
             verify_playable_mp4(tmp_path)
-            tmp_path.replace(dest_path)
-        except httpx.HTTPError as exc:
-            raise received.failure(exc) from exc
-        except OSError as exc:
-            raise _write_failure(dest_path, exc) from exc
-        finally:
-            tmp_path.unlink(missing_ok=True)
         return dest_path
 
 
-class AsyncKlingClient(_ClientCore):
-    """The asyncio client: the same contract as `KlingClient`, awaitable.
+class AsyncKlingClient(ClientCore):
+    """The asyncio client: the same plans as `KlingClient`, carried out with awaitable I/O.
 
-    Args: as `KlingClient`, with `sleep` an awaitable.
+    Args: as `KlingClient`, with `transport` an async one and `sleep` an awaitable.
     """
 
     def __init__(
@@ -515,15 +328,10 @@ class AsyncKlingClient(_ClientCore):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, profile)
-        self.retry = retry or RetryPolicy()
+        super().__init__(api_key, base_url, profile, retry, clock, rng)
         self._sleep = sleep
-        self._clock = clock
-        self._rng = rng or random.Random()
         self._http = httpx.AsyncClient(
-            timeout=_timeout(timeout_s, connect_timeout_s),
-            transport=transport,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            timeout=_timeout(timeout_s, connect_timeout_s), transport=transport, headers=_HEADERS
         )
         self.request_count = 0
 
@@ -542,56 +350,37 @@ class AsyncKlingClient(_ClientCore):
         """Close the connection pool."""
         await self._http.aclose()
 
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _send(self, send: Send) -> httpx.Response:
         self.request_count += 1
-        response = await self._http.request(method, url, headers=self._auth_headers, **kwargs)
-        logger.debug("%s %s -> %s", method, httpx.URL(url).path, response.status_code)
+        started = time.perf_counter()
+        response = await self._http.request(
+            send.method, send.url, headers=self._auth_headers, json=send.json
+        )
+        log_exchange(send.method, send.url, response.status_code, started)
         return response
+
+    async def _drive(self, plan: Plan[T]) -> T:
+        """Carry out a plan of `kling_prep.client.core` with awaitable I/O."""
+        run = PlanRun(plan)
+        while (effect := run.next_effect()) is not None:
+            if isinstance(effect, Sleep):
+                await self._sleep(effect.seconds)
+                continue
+            try:
+                run.answer(await self._send(effect))
+            except httpx.HTTPError as exc:
+                run.fail(exc)
+        return run.result
 
     async def submit(
         self, request: SubmitRequest, *, on_accepted: AcceptedCallback | None = None
     ) -> SubmitResult:
         """See `KlingClient.submit`."""
-        for attempt in range(1, self.retry.max_attempts + 1):
-            try:
-                response = await self._send("POST", self._submit_url(), json=request.to_json())
-                return self._read_submit(response, on_accepted)
-            except httpx.HTTPError as exc:
-                error = self._post_transport_error(exc)
-                if not isinstance(error, ApiUnreachableError):
-                    raise self._redact(error) from exc
-                if attempt == self.retry.max_attempts:
-                    raise self._redact(error) from exc
-            except RateLimitedError as exc:
-                error = exc
-                if attempt == self.retry.max_attempts or (
-                    (exc.retry_after_s or 0) > self.retry.max_retry_after_s
-                ):
-                    raise
-            await self._sleep(self.retry.delay_s(attempt, self._rng, _retry_after(error)))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _get_once(self, job_id: str) -> JobStatus:
-        what = f"GET job {job_id}"
-        try:
-            response = await self._send("GET", self._job_url(job_id))
-        except httpx.HTTPError as exc:
-            raise self._redact(self._get_transport_error(exc, what)) from exc
-        return self._read_job(response, job_id)
+        return await self._drive(self.submit_plan(request, on_accepted))
 
     async def get(self, job_id: str) -> JobStatus:
         """See `KlingClient.get`."""
-        for attempt in range(1, self.retry.max_attempts + 1):
-            try:
-                return await self._get_once(job_id)
-            except TRANSIENT_ERRORS as exc:
-                retry_after_s = _retry_after(exc)
-                if attempt == self.retry.max_attempts or (
-                    (retry_after_s or 0) > self.retry.max_retry_after_s
-                ):
-                    raise
-                await self._sleep(self.retry.delay_s(attempt, self._rng, retry_after_s))
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._drive(self.get_plan(job_id))
 
     async def wait(
         self,
@@ -601,33 +390,7 @@ class AsyncKlingClient(_ClientCore):
         on_progress: ProgressCallback | None = None,
     ) -> JobStatus:
         """See `KlingClient.wait`."""
-        policy = policy or PollPolicy()
-        started = self._clock()
-        errors_in_row = 0
-        while True:
-            retry_after_s: float | None = None
-            try:
-                status = await self._get_once(job_id)
-            except TRANSIENT_ERRORS as exc:
-                errors_in_row += 1
-                if errors_in_row > policy.max_consecutive_errors:
-                    raise
-                retry_after_s = _retry_after(exc)
-            else:
-                errors_in_row = 0
-                if on_progress is not None:
-                    on_progress(status)
-                if status.is_terminal:
-                    return _check_terminal(status)
-            delay_s = policy.delay_s(self._rng, retry_after_s)
-            if policy.deadline_s is not None:
-                remaining_s = policy.deadline_s - (self._clock() - started)
-                if remaining_s <= 0:
-                    raise WaitDeadlineError(
-                        f"job {job_id} did not finish within {policy.deadline_s:g} s; it goes on"
-                    )
-                delay_s = min(delay_s, remaining_s)
-            await self._sleep(delay_s)
+        return await self._drive(self.wait_plan(job_id, policy, on_progress))
 
     async def download(
         self,
@@ -637,9 +400,8 @@ class AsyncKlingClient(_ClientCore):
         max_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> Path:
         """See `KlingClient.download` (the check of the file runs in a worker thread)."""
-        tmp_path = part_path(dest_path)
         received = _Received()
-        try:
+        with _landing(dest_path, received) as tmp_path:
             async with self._http.stream("GET", url, follow_redirects=True) as response:
                 self.request_count += 1
                 received.start(response)
@@ -648,11 +410,4 @@ class AsyncKlingClient(_ClientCore):
                         received.add(chunk, max_bytes)
                         out.write(chunk)
             await asyncio.to_thread(verify_playable_mp4, tmp_path)
-            tmp_path.replace(dest_path)
-        except httpx.HTTPError as exc:
-            raise received.failure(exc) from exc
-        except OSError as exc:
-            raise _write_failure(dest_path, exc) from exc
-        finally:
-            tmp_path.unlink(missing_ok=True)
         return dest_path
