@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from property_profiles import examples
 
@@ -73,72 +73,106 @@ def _ms(seconds: float) -> float:
     return round(seconds, 3)
 
 
-@st.composite
-def timelines(draw: st.DrawFn) -> Timeline:
-    fps = draw(st.sampled_from([12.0, 23.976, 24.0, 25.0, 29.97, 30.0, 60.0]))
-    frames = draw(st.integers(min_value=6, max_value=int(75 * fps)))
-    duration_s = _ms(frames / fps)
-    # Samples every half second on the frame grid, as check_video takes them.
+def build_timeline(
+    fps: float,
+    frames: int,
+    *,
+    max_s: float,
+    on_ms_grid: bool = True,
+    counts: list[int] | None = None,
+    reads: list[bool] | None = None,
+    body_out: frozenset[int] = frozenset(),
+    cut_frames: tuple[int, ...] = (),
+    transition_frames: tuple[tuple[int, int], ...] = (),
+    speeds: list[float] | None = None,
+) -> Timeline:
+    """A timeline of `frames` frames at `fps`: samples every half second on the frame grid, as
+    check_video takes them, each with its people count (`counts`, default one), the pose read
+    where `reads` says (default `POSE_READS`) with the body out of frame at the `body_out`
+    sample indices; cuts and transitions at frame numbers.
+
+    `on_ms_grid`: times rounded to the millisecond, as check_video writes them; False keeps
+    exact frame times, which the type allows (a VideoReport made by other code).
+    """
+    at = _ms if on_ms_grid else float
     step = max(1, round(fps / SAMPLE_FPS))
-    times = [_ms(i / fps) for i in range(0, frames, step)]
-    # People: runs of one count (mostly one person), as a video shows them.
-    counts: list[int] = []
-    while len(counts) < len(times):
-        run = draw(st.integers(min_value=1, max_value=40))
-        people = draw(st.sampled_from([1, 1, 1, 0, 2]))
-        counts += [people] * run
-    reads_random = draw(st.booleans())
-    body_out = draw(st.frozensets(st.integers(0, max(0, len(times) - 1)), max_size=6))
-    samples = []
-    for i, (time_s, people) in enumerate(zip(times, counts, strict=False)):
-        read = draw(st.booleans()) if reads_random else POSE_READS[i % len(POSE_READS)]
-        samples.append(
-            VideoSample(
-                time_s=time_s,
-                frame=i * step,
-                people=people,
-                background_people=0,
-                pose_read=read,
-                face_view="frontal" if read else None,
-                yaw_deg=0.0 if read else None,
-                is_body_in_frame=(i not in body_out) if read else None,
-                framing="upper_body" if read else "unknown",
-                person_height_share=0.6 if read else None,
-                main_box=None,
-            )
+    times = [at(i / fps) for i in range(0, frames, step)]
+    counts = counts or [1] * len(times)
+    reads = reads or [POSE_READS[i % len(POSE_READS)] for i in range(len(times))]
+    samples = [
+        VideoSample(
+            time_s=time_s,
+            frame=i * step,
+            people=people,
+            background_people=0,
+            pose_read=read,
+            face_view="frontal" if read else None,
+            yaw_deg=0.0 if read else None,
+            is_body_in_frame=(i not in body_out) if read else None,
+            framing="upper_body" if read else "unknown",
+            person_height_share=0.6 if read else None,
+            main_box=None,
         )
-    cut_frames = draw(st.lists(st.integers(0, frames), max_size=6, unique=True))
-    cuts = [CutMark(_ms(f / fps), f) for f in sorted(cut_frames)]
-    transitions = []
-    for start_f, length_f in draw(
-        st.lists(st.tuples(st.integers(0, frames), st.integers(0, int(2 * fps))), max_size=3)
-    ):
-        end_f = min(frames, start_f + length_f)
-        transitions.append(
-            TransitionSpan("fade", _ms(start_f / fps), _ms(end_f / fps), start_f, end_f)
-        )
-    speeds = draw(
-        st.lists(
-            st.floats(0.0, 5.0, allow_nan=False).map(_ms),
-            min_size=len(times),
-            max_size=len(times),
-        )
-    )
+        for i, (time_s, people, read) in enumerate(zip(times, counts, reads, strict=False))
+    ]
+    cuts = [CutMark(at(f / fps), f) for f in sorted(cut_frames)]
+    transitions = [
+        TransitionSpan("fade", at(a / fps), at(min(frames, b) / fps), a, min(frames, b))
+        for a, b in transition_frames
+    ]
+    speeds = speeds or [0.5] * len(times)
     motion = MotionSummary(None, None, None, list(zip(times, speeds, strict=True)))
-    max_s = draw(
-        st.one_of(
-            st.sampled_from([PROFILE.max_duration_s("image"), PROFILE.max_duration_s("video")]),
-            st.floats(MIN_S, PROFILE.max_duration_s("video")).map(_ms),  # --max-seconds
-        )
-    )
     video = VideoReport(
         path="generated.mp4", container="mp4", video_codec="h264", width=720, height=1280,
-        fps=fps, duration_s=duration_s, frame_count=frames, size_bytes=1, has_audio=False,
+        fps=fps, duration_s=at(frames / fps), frame_count=frames, size_bytes=1, has_audio=False,
         rotation_deg=0, color_transfer="bt709", people_per_second=[], samples=samples, cuts=cuts,
         transitions=transitions, camera=None, motion=motion, body_in_frame_share=None,
         framing="upper_body", person_height_share=None, findings=[], score=100,
     )  # fmt: skip
     return Timeline(video, max_s)
+
+
+@st.composite
+def timelines(draw: st.DrawFn) -> Timeline:
+    fps = draw(st.sampled_from([12.0, 23.976, 24.0, 25.0, 29.97, 30.0, 60.0]))
+    frames = draw(st.integers(min_value=6, max_value=int(75 * fps)))
+    sample_count = len(range(0, frames, max(1, round(fps / SAMPLE_FPS))))
+    # People: runs of one count (mostly one person), as a video shows them.
+    counts: list[int] = []
+    while len(counts) < sample_count:
+        run = draw(st.integers(min_value=1, max_value=40))
+        counts += [draw(st.sampled_from([1, 1, 1, 0, 2]))] * run
+    reads = draw(st.lists(st.booleans(), min_size=sample_count, max_size=sample_count))
+    return build_timeline(
+        fps,
+        frames,
+        max_s=draw(
+            st.one_of(
+                st.sampled_from([PROFILE.max_duration_s("image"), PROFILE.max_duration_s("video")]),
+                st.floats(MIN_S, PROFILE.max_duration_s("video")).map(_ms),  # --max-seconds
+            )
+        ),
+        on_ms_grid=draw(st.booleans()),
+        counts=counts[:sample_count],
+        reads=reads if draw(st.booleans()) else None,
+        body_out=draw(st.frozensets(st.integers(0, sample_count - 1), max_size=6)),
+        cut_frames=tuple(draw(st.lists(st.integers(0, frames), max_size=6, unique=True))),
+        transition_frames=tuple(
+            (a, a + n)
+            for a, n in draw(
+                st.lists(
+                    st.tuples(st.integers(0, frames), st.integers(0, int(2 * fps))), max_size=3
+                )
+            )
+        ),
+        speeds=draw(
+            st.lists(
+                st.floats(0.0, 5.0, allow_nan=False).map(_ms),
+                min_size=sample_count,
+                max_size=sample_count,
+            )
+        ),
+    )
 
 
 def _forbidden(video: VideoReport) -> tuple[list[tuple[float, float]], list[float]]:
@@ -213,5 +247,9 @@ def assert_window_properties(timeline: Timeline) -> None:
 
 @settings(max_examples=examples(300, 5000))
 @given(timelines())
+# Found by this property: span ends rounded to the nearest millisecond let the window start
+# 0.3 ms before a cut at frame 1 of 12 fps (0.0833 s), and end 0.3 ms after the video.
+@example(build_timeline(12.0, 37, max_s=10.0, on_ms_grid=False, cut_frames=(1,)))
+@example(build_timeline(12.0, 41, max_s=10.0, on_ms_grid=False))
 def test_the_chosen_window_keeps_every_rule(timeline: Timeline) -> None:
     assert_window_properties(timeline)
