@@ -48,13 +48,15 @@ bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 # The whole hostile-media suite, each case through the CLI in its own process (docs/RELIABILITY.md);
-# `make test` runs its fast subset in-process.
+# `make test` runs its fast subset in-process. The property-based tests with many more examples
+# than `make test`'s fast profile.
 reliability: $(DEV_STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --json out/hostile-check.json
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --command prepare --json out/hostile-prepare.json
+	HYPOTHESIS_PROFILE=thorough PYTHONPATH=. $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_properties_window.py tests/test_properties_prepare.py tests/test_properties_journal.py
 
 samples: $(DEV_STAMP)
 	$(BIN)/python samples/make_samples.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis
