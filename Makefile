@@ -51,16 +51,18 @@ bench: $(DEV_STAMP)
 # The whole of each reliability suite (docs/RELIABILITY.md); `make test` runs their fast subsets
 # in-process: the hostile-media cases, each through the CLI in its own process; every
 # client-fault case (-m "" lifts the default `not reliability`); 200 concurrent submissions
-# against the sandbox; the two-node Ray cluster whose driver is killed mid-batch.
+# against the sandbox; the two-node Ray cluster whose driver is killed mid-batch; the
+# property-based tests with many more examples than `make test`'s fast profile.
 reliability: $(DEV_STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --json out/hostile-check.json
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --command prepare --json out/hostile-prepare.json
 	PYTHONPATH=. $(BIN)/python -m pytest -m "" -q tests/test_client_faults.py tests/test_sandbox_faults.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_load.py --submissions 200 --json out/load.json
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_ray_cluster.py
+	HYPOTHESIS_PROFILE=thorough PYTHONPATH=. $(BIN)/python -m pytest -m "" -q -p no:cacheprovider tests/test_properties_window.py tests/test_properties_prepare.py tests/test_properties_journal.py
 
 samples: $(DEV_STAMP)
 	$(BIN)/python samples/make_samples.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

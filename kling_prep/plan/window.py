@@ -64,7 +64,24 @@ def usable_spans(video: VideoReport) -> list[tuple[float, float]]:
             if b1 < s1:
                 next_spans.append((b1, s1))
         spans = next_spans
-    return [(round(max(0.0, a), 3), round(min(video.duration_s, b), 3)) for a, b in spans if b > a]
+    kept = [
+        (_ms_at_or_after(max(0.0, a)), _ms_at_or_before(min(video.duration_s, b))) for a, b in spans
+    ]
+    return [(a, b) for a, b in kept if b > a]
+
+
+def _ms_at_or_after(t: float) -> float:
+    """`t` on the millisecond grid, never earlier: a span's start rounded down would take in
+    the cut or the bad sample just before it (a cut at 0.0833 s, frame 1 at 12 fps)."""
+    ms = round(t, 3)
+    return ms if ms >= t else round(ms + 0.001, 3)
+
+
+def _ms_at_or_before(t: float) -> float:
+    """`t` on the millisecond grid, never later: a span's end rounded up could pass the cut
+    after it, or the video's end (3.4167 s for 41 frames at 12 fps)."""
+    ms = round(t, 3)
+    return ms if ms <= t else round(ms - 0.001, 3)
 
 
 def _motion_in(video: VideoReport, start_s: float, end_s: float) -> float:
