@@ -227,19 +227,26 @@ def open_media(path: Path) -> Any:
     return av.open(f"file:{path}", container_options=dict(_READ_OPTIONS))
 
 
-def _refusal(path: Path, exc: Exception) -> str:
-    """Why FFmpeg refused to open `path`, in words, naming what points elsewhere."""
+def _pointer_kind(path: Path) -> str | None:
+    """What `path` is when it is a text that names other files or URLs (a playlist, a manifest,
+    a concat list), from its first bytes whatever its extension; None otherwise."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(64).lstrip()
+            head = handle.read(512).lstrip()
     except OSError:
-        head = b""
+        return None
     if head.startswith(b"#EXTM3U"):
-        kind = "an HLS playlist (it names other files or URLs)"
-    elif head.startswith(b"ffconcat"):
-        kind = "an FFmpeg concat list (it names other files)"
-    else:
-        kind = "in no video format kling_prep reads"
+        return "an HLS playlist (it names other files or URLs)"
+    if head.startswith(b"ffconcat"):
+        return "an FFmpeg concat list (it names other files)"
+    if head.startswith(b"<") and b"<MPD" in head:
+        return "a DASH manifest (it names other files or URLs)"
+    return None
+
+
+def _refusal(path: Path, exc: Exception) -> str:
+    """Why FFmpeg refused to open `path`, in words, naming what points elsewhere."""
+    kind = _pointer_kind(path) or "in no video format kling_prep reads"
     return (
         f"{path}: {kind}; kling_prep reads only the file given, so give the video file itself "
         f"(ffmpeg: {plain_reason(exc)})"
@@ -266,7 +273,7 @@ def probe_video(path: Path) -> VideoProbe:
 
     Raises:
         UnsupportedMediaError: the file has no video stream, is not a media file, or is in a
-            format that names other files (HLS, concat lists).
+            format that names other files (HLS, DASH, concat lists).
         MediaTooLargeError: its frames declare more pixels than any video standard allows.
         MediaDecodeError: the container is damaged or the first frame cannot be decoded.
     """
@@ -276,6 +283,9 @@ def probe_video(path: Path) -> VideoProbe:
     try:
         container = open_media(path)
     except av.error.InvalidDataError as exc:
+        # A playlist or manifest under another extension, or one no allowed demuxer probes.
+        if _pointer_kind(path) is not None:
+            raise UnsupportedMediaError(_refusal(path, exc)) from exc
         raise UnsupportedMediaError(
             f"{path}: not a video kling_prep can read (ffmpeg: {plain_reason(exc)})"
         ) from exc
