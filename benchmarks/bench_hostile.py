@@ -2,7 +2,8 @@
 in a process of its own, with its wall time, its peak RSS (from wait4), its exit code, and what
 the user read. A case holds when the command ends with exit 0-3 within the deadline, names the
 file, shows no traceback and no errno number, opens no file the input points at (inotify on
-them), and leaves nothing in the TMPDIR it was given.
+them), dials none of the loopback ports it names (each listens, counts and never answers), and
+leaves nothing in the TMPDIR it was given.
 
 Run: `PYTHONPATH=. .venv/bin/python benchmarks/bench_hostile.py [--deadline-s 120] [--only WORD]
 [--command check|prepare] [--json out/hostile.json]`
@@ -40,6 +41,7 @@ class CaseOutcome:
     has_traceback: bool
     names_the_file: bool
     opened_outside: list[str]
+    connections: int  # attempts to reach the loopback ports the input names
     left_behind: list[str]  # temporary files the run did not remove
     message: str  # the first line the user read on stderr
     holds: bool
@@ -86,6 +88,9 @@ def _run(case: HostileCase, item: HostileInput, command: str, deadline_s: float)
         reader.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     opened = watch.opened() if watch else []
+    connections = sum(listener.connections() for listener in item.listeners)
+    for listener in item.listeners:
+        listener.close()
     left_behind = sorted(p.name for p in tmp_dir.iterdir())
     shutil.rmtree(tmp_dir, ignore_errors=True)
     if watch:
@@ -106,11 +111,12 @@ def _run(case: HostileCase, item: HostileInput, command: str, deadline_s: float)
         and not has_traceback
         and names_the_file
         and not opened
+        and connections == 0
         and not left_behind
     )
     return CaseOutcome(
         case.name, case.option, code, round(seconds, 2), round(usage.ru_maxrss / 1024, 1),
-        has_traceback, names_the_file, opened, left_behind, first[:300], holds,
+        has_traceback, names_the_file, opened, connections, left_behind, first[:300], holds,
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ import ctypes.util
 import os
 import random
 import select
+import socket
 import struct
 import subprocess
 import zlib
@@ -35,6 +36,7 @@ class HostileInput:
     option: str  # "--image" or "--video"
     cwd: Path  # where the command runs (a relative argument is read from here)
     guards: tuple[Path, ...] = ()  # files that must not be opened while the input is checked
+    listeners: tuple[LoopbackListener, ...] = ()  # loopback ports it names: never to be dialled
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,32 @@ class OpenWatch:
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+class LoopbackListener:
+    """A TCP port on 127.0.0.1 that an input names: it listens so that a connection attempt is
+    seen (the kernel completes the handshake into the backlog), and never answers, so nothing is
+    served. `connections()` counts the attempts since the last call."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(8)
+        self._socket.setblocking(False)
+        self.port: int = self._socket.getsockname()[1]
+
+    def connections(self) -> int:
+        count = 0
+        while True:
+            try:
+                peer, _ = self._socket.accept()
+            except (BlockingIOError, OSError):
+                return count
+            peer.close()
+            count += 1
+
+    def close(self) -> None:
+        self._socket.close()
 
 
 # 1. Building blocks: a valid small picture and clip, and chunk-level writers.
@@ -188,6 +216,62 @@ def heif_declaring(suffix: str, width: int, height: int) -> bytes | None:
         return None
     struct.pack_into(">II", data, at + 8, width, height)  # after version and flags
     return bytes(data)
+
+
+def _riff_chunk(fourcc: bytes, data: bytes) -> bytes:
+    """A RIFF chunk: its code, its size, its data padded to an even length."""
+    return fourcc + struct.pack("<I", len(data)) + data + b"\0" * (len(data) % 2)
+
+
+def _riff_list(kind: bytes, body: bytes) -> bytes:
+    return _riff_chunk(b"LIST", kind + body)
+
+
+def gab2_chunk(name: str, payload: bytes) -> bytes:
+    """A GAB2 subtitle chunk as FFmpeg's AVI demuxer reads it (avidec.c, read_gab2_sub): "GAB2"
+    and a NUL, the version 2 (16 bits), the name's length in bytes (32 bits) and the name in
+    UTF-16LE, 16 bits of flags, the payload's length (32 bits), then the payload, which FFmpeg
+    probes to choose a demuxer for it."""
+    name_utf16 = name.encode("utf-16-le") + b"\0\0"
+    head = b"GAB2\0" + struct.pack("<HI", 2, len(name_utf16)) + name_utf16
+    return head + struct.pack("<HI", 4, len(payload)) + payload
+
+
+def _stream_header(
+    kind: bytes, handler: bytes, fps: int, length: int, size: tuple[int, int]
+) -> bytes:
+    """An AVI `strh`: type, handler, flags, priority, language, initial frames, scale, rate,
+    start, length, buffer size, quality (-1), sample size, frame rectangle."""
+    fields = struct.pack("<IHHIIIIIIiI", 0, 0, 0, 0, 1, fps, 0, length, 0, -1, 0)
+    return _riff_chunk(b"strh", kind + handler + fields + struct.pack("<4h", 0, 0, *size))
+
+
+def avi_with_subtitle(subtitle: bytes, *, frames: int = 24, fps: int = 24) -> bytes:
+    """An AVI of `frames` 64 x 48 MJPEG frames and a text stream (`txts`) whose one chunk is
+    `subtitle` (a GAB2 chunk), written first in `movi` so a reader meets it at once; with an
+    `idx1` index."""
+    width, height = 64, 48
+    pictures = [jpeg_bytes(width, height) for _ in range(frames)]
+    avih = struct.pack(
+        "<14I", 1_000_000 // fps, 0, 0, 0x10, frames, 0, 2, 0, width, height, 0, 0, 0, 0
+    )
+    bitmap = struct.pack(
+        "<IiiHH4sIiiII", 40, width, height, 1, 24, b"MJPG", width * height * 3, 0, 0, 0, 0
+    )
+    video = _stream_header(b"vids", b"MJPG", fps, frames, (width, height)) + _riff_chunk(
+        b"strf", bitmap
+    )
+    text = _stream_header(b"txts", bytes(4), fps, 1, (0, 0)) + _riff_chunk(b"strf", b"")
+    header = _riff_list(
+        b"hdrl", _riff_chunk(b"avih", avih) + _riff_list(b"strl", video) + _riff_list(b"strl", text)
+    )
+    body, index, offset = b"", b"", 4  # idx1 offsets count from the "movi" code
+    for code, data in [(b"01tx", subtitle)] + [(b"00dc", picture) for picture in pictures]:
+        body += _riff_chunk(code, data)
+        index += code + struct.pack("<III", 0x10, offset, len(data))
+        offset = 4 + len(body)
+    riff = b"AVI " + header + _riff_list(b"movi", body) + _riff_chunk(b"idx1", index)
+    return b"RIFF" + struct.pack("<I", len(riff)) + riff
 
 
 def write_clip(
@@ -428,6 +512,45 @@ def _concat_protocol_name(folder: Path) -> HostileInput:
     return HostileInput(name, "--video", folder, guards=(guard,))
 
 
+def _hls_in_avi(folder: Path, *, remote: bool) -> HostileInput:
+    """An AVI whose GAB2 subtitle chunk holds an HLS playlist naming a local file by absolute
+    path, or a URL on a loopback port that listens and never answers."""
+    if remote:
+        listener = LoopbackListener()
+        target, guards, listeners = f"http://127.0.0.1:{listener.port}/seg.ts", (), (listener,)
+    else:
+        (folder / "secret").mkdir(exist_ok=True)
+        guard = _guard_clip(folder)
+        target, guards, listeners = str(guard), (guard,), ()
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n{target}\n#EXT-X-ENDLIST\n"
+    data = avi_with_subtitle(gab2_chunk("subtitles", playlist.encode()))
+    item = _write(folder, "hidden-url.avi" if remote else "hidden-file.avi", data, "--video")
+    return HostileInput(item.argument, item.option, folder, guards=guards, listeners=listeners)
+
+
+def dash_manifest(segment: str) -> str:
+    """A static DASH manifest (MPD) of one video representation whose media is `segment`."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" profiles='
+        '"urn:mpeg:dash:profile:isoff-on-demand:2011" mediaPresentationDuration="PT1S" '
+        'minBufferTime="PT1S">\n <Period>\n  <AdaptationSet mimeType="video/mp4">\n'
+        '   <Representation id="0" bandwidth="100000" width="64" height="48" '
+        'codecs="avc1.64000a">\n'
+        f"    <BaseURL>{segment}</BaseURL>\n"
+        "   </Representation>\n  </AdaptationSet>\n </Period>\n</MPD>\n"
+    )
+
+
+def _dash(folder: Path, *, absolute: bool, suffix: str) -> HostileInput:
+    """A DASH manifest naming a local MP4 segment (an FFmpeg with the dash demuxer reads it)."""
+    (folder / "secret").mkdir(exist_ok=True)
+    guard = write_clip(folder / "secret" / "guard.mp4", seconds=1.0)
+    path = folder / f"manifest{suffix}"
+    path.write_text(dash_manifest(str(guard) if absolute else "secret/guard.mp4"))
+    return HostileInput(str(path), "--video", folder, guards=(guard,))
+
+
 def _polyglot(folder: Path) -> HostileInput:
     """A JPEG followed by a whole MP4: an image to Pillow, maybe a video to FFmpeg."""
     data = jpeg_bytes(400, 400) + _clip_bytes(folder, "p.mp4", seconds=1.0)
@@ -517,6 +640,10 @@ CASES: tuple[HostileCase, ...] = (
     HostileCase("HLS playlist, URL segment", "--video", _hls_url),
     HostileCase("ffconcat list named .mp4", "--video", _ffconcat),
     HostileCase("a file named concat:a|b", "--video", _concat_protocol_name),
+    HostileCase("AVI hiding an HLS playlist (local file) in GAB2", "--video", lambda f: _hls_in_avi(f, remote=False)),
+    HostileCase("AVI hiding an HLS playlist (loopback URL) in GAB2", "--video", lambda f: _hls_in_avi(f, remote=True)),
+    HostileCase("DASH manifest, absolute local segment", "--video", lambda f: _dash(f, absolute=True, suffix=".mpd")),
+    HostileCase("DASH manifest named .mp4, relative segment", "--video", lambda f: _dash(f, absolute=False, suffix=".mp4")),
     # Not regular files.
     HostileCase("FIFO as image", "--image", _fifo("--image")),
     HostileCase("FIFO as video", "--video", _fifo("--video")),

@@ -5,6 +5,7 @@ through the CLI in its own process and measures its time and peak RSS."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,8 +16,17 @@ from click.testing import CliRunner
 import kling_prep
 from kling_prep.cli import main
 from kling_prep.errors import KlingPrepError, MediaTooLargeError, UnsupportedMediaError
+from kling_prep.media.ffmpeg import find_ffmpeg
 from kling_prep.media.probe import probe_video
-from tests.hostile_media import CASES, HostileCase, OpenWatch, png_bytes, write_clip
+from tests.hostile_media import (
+    CASES,
+    HostileCase,
+    OpenWatch,
+    avi_with_subtitle,
+    gab2_chunk,
+    png_bytes,
+    write_clip,
+)
 
 # Every fast case ends in well under a second here; 30 s says "no hang" without flaking on a
 # busy 2-core machine.
@@ -47,6 +57,9 @@ def test_a_hostile_input_ends_as_a_report_or_an_error_naming_the_file(
     finally:
         opened = watch.opened()
         watch.close()
+        dialled = sum(listener.connections() for listener in item.listeners)
+        for listener in item.listeners:
+            listener.close()
     assert time.monotonic() - start < DEADLINE_S
     if error is None:
         assert verdict in ("ready", "warnings", "blocked")
@@ -54,6 +67,7 @@ def test_a_hostile_input_ends_as_a_report_or_an_error_naming_the_file(
         assert Path(item.argument).name in str(error)
         assert "Errno" not in str(error)
     assert opened == [], f"{case.name}: read files outside the input: {opened}"
+    assert dialled == 0, f"{case.name}: tried {dialled} connection(s) to a port the input names"
 
 
 def _cli_check(*args: str) -> tuple[int, str]:
@@ -91,6 +105,16 @@ def test_an_hls_playlist_is_refused_without_reading_its_segment(tmp_path: Path):
     watch.close()
 
 
+@pytest.mark.parametrize("suffix", [".mpd", ".mp4"])
+def test_a_dash_manifest_is_named_as_one_whatever_its_extension(tmp_path: Path, suffix: str):
+    from tests.hostile_media import dash_manifest
+
+    manifest = tmp_path / f"manifest{suffix}"
+    manifest.write_text(dash_manifest(str(tmp_path / "segment.mp4")))
+    with pytest.raises(UnsupportedMediaError, match=rf"manifest\{suffix}: a DASH manifest"):
+        probe_video(manifest)
+
+
 def test_a_relative_name_that_reads_as_a_protocol_is_read_as_a_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -103,6 +127,66 @@ def test_a_relative_name_that_reads_as_a_protocol_is_read_as_a_file(
     assert watch.opened() == []
     watch.close()
     assert probe.duration_s == pytest.approx(2.0, abs=0.1)  # the file's own 2 s, not 1 + 1
+
+
+def test_the_gab2_chunk_is_the_one_ffmpegs_avi_demuxer_reads(tmp_path: Path):
+    """The hidden-playlist AVI reaches FFmpeg's GAB2 reader: the same chunk holding an SRT
+    payload becomes a subtitle stream decoded by the nested srt demuxer, and the one holding
+    the playlist gets its name as the stream's title. This FFmpeg then declines the playlist
+    itself (avidec opens only srt and ass there, and the HLS probe wants an .m3u8 name); the
+    allowed-demuxer list is the guard if an FFmpeg did not."""
+    import av
+
+    srt = b"1\n00:00:00,000 --> 00:00:01,000\nhello\n\n"
+    (tmp_path / "srt.avi").write_bytes(avi_with_subtitle(gab2_chunk("subtitles", srt)))
+    with av.open(str(tmp_path / "srt.avi")) as container:
+        subtitle = container.streams.subtitles[0]
+        assert subtitle.codec_context.name in ("srt", "subrip")
+        assert subtitle.metadata.get("title") == "subtitles"
+    hidden = next(c for c in CASES if c.name == "AVI hiding an HLS playlist (local file) in GAB2")
+    item = hidden.make(tmp_path)
+    watch = OpenWatch(item.guards)
+    with av.open(item.argument) as container:  # plain: no allowed list, no file: URL
+        assert container.streams.subtitles[0].metadata.get("title") == "subtitles"
+        assert sum(1 for _ in container.demux()) > 24  # every chunk read, the GAB2 one too
+    assert watch.opened() == []
+    watch.close()
+
+
+def _has_dash_demuxer(binary: str) -> bool:
+    listing = subprocess.run(
+        [binary, "-hide_banner", "-demuxers"], capture_output=True, text=True, timeout=30
+    ).stdout
+    return any(line.split()[1:2] == ["dash"] for line in listing.splitlines() if "D" in line[:4])
+
+
+@pytest.mark.parametrize(
+    "name", ["DASH manifest, absolute local segment", "DASH manifest named .mp4, relative segment"]
+)
+def test_a_dash_manifest_is_followed_by_plain_ffmpeg_but_not_by_prepares_input(
+    name: str, tmp_path: Path
+):
+    """The ffmpeg binary (built with libxml2, unlike PyAV's wheel) reads a manifest's segment
+    when opened plainly; opened as `prepare` opens its input, it refuses the manifest unread."""
+    import ffmpeg
+
+    from kling_prep.media.transcode import _input
+
+    binary = find_ffmpeg()
+    if not _has_dash_demuxer(binary):
+        pytest.skip(f"{binary} has no dash demuxer: nothing would follow a manifest")
+    item = next(c for c in CASES if c.name == name).make(tmp_path)
+    watch = OpenWatch(item.guards)
+    plain = [binary, "-v", "error", "-i", item.argument, "-f", "null", "-"]
+    assert subprocess.run(plain, cwd=item.cwd, capture_output=True, timeout=60).returncode == 0
+    assert watch.opened() == [str(g) for g in item.guards]  # the case is live
+    guarded = ffmpeg.output(_input(Path(item.argument), 0.0, 1.0), "-", f="null").compile(
+        cmd=binary
+    )
+    result = subprocess.run(guarded, cwd=item.cwd, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert watch.opened() == []
+    watch.close()
 
 
 def test_video_frames_declaring_16000_px_are_not_decoded(tmp_path: Path):
