@@ -52,7 +52,8 @@ bench: $(DEV_STAMP)
 # in-process: the hostile-media cases, each through the CLI in its own process; every
 # client-fault case (-m "" lifts the default `not reliability`); 200 concurrent submissions
 # against the sandbox; the two-node Ray cluster whose driver is killed mid-batch; the
-# property-based tests with many more examples than `make test`'s fast profile.
+# property-based tests with many more examples than `make test`'s fast profile; the crash
+# loops (100 clients killed with kill -9 on one journal, then 20 killed batches: about 8 min).
 reliability: $(DEV_STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --json out/hostile-check.json
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --command prepare --json out/hostile-prepare.json
@@ -60,6 +61,8 @@ reliability: $(DEV_STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_load.py --submissions 200 --json out/load.json
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_ray_cluster.py
 	HYPOTHESIS_PROFILE=thorough PYTHONPATH=. $(BIN)/python -m pytest -m "" -q -p no:cacheprovider tests/test_properties_window.py tests/test_properties_prepare.py tests/test_properties_journal.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_crash.py loop --runs 100 --seed 0
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_crash.py batch --runs 20 --seed 0
 
 samples: $(DEV_STAMP)
 	$(BIN)/python samples/make_samples.py
