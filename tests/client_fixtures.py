@@ -6,11 +6,13 @@ client program that tests run (and kill) as a child process.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -101,6 +103,16 @@ class StaticFileServer(ServerThread):
         """The URL of a file in the folder."""
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}/{name}"
+
+
+@contextlib.contextmanager
+def served_pair(root: Path) -> Iterator[StaticFileServer]:
+    """A reference video (`ref.mp4`) and a character image (`char.jpg`) made in `root`, and the
+    folder served on loopback (with whatever else the caller put there first)."""
+    make_video(root / "ref.mp4")
+    make_image(root / "char.jpg")
+    with StaticFileServer(root) as server:
+        yield server
 
 
 def _client_program(argv: list[str]) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from client_fixtures import API_KEY, PROMPT, StaticFileServer, make_image, make_video
+from client_fixtures import API_KEY, PROMPT, StaticFileServer, served_pair
 
 from kling_prep.client import JobJournal, KlingClient, PollPolicy, SubmissionRunner, SubmissionState
 from kling_prep.client.download import verify_playable_mp4
@@ -24,10 +24,7 @@ FIXTURE_PROGRAM = Path(__file__).with_name("client_fixtures.py")
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticFileServer]:
-    root = tmp_path_factory.mktemp("media")
-    make_video(root / "ref.mp4")
-    make_image(root / "char.jpg")
-    with StaticFileServer(root) as server:
+    with served_pair(tmp_path_factory.mktemp("media")) as server:
         yield server
 
 

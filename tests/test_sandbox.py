@@ -8,7 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from client_fixtures import API_KEY, PROMPT, StaticFileServer, make_image, make_video
+from client_fixtures import (
+    API_KEY,
+    PROMPT,
+    StaticFileServer,
+    make_image,
+    make_video,
+    served_pair,
+)
 
 from kling_prep.client import KlingClient, PollPolicy, RetryPolicy, SubmitRequest
 from kling_prep.errors import (
@@ -28,11 +35,9 @@ FAST_POLL = PollPolicy(interval_s=0.05, jitter_ratio=0.2, deadline_s=30.0)
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticFileServer]:
     root = tmp_path_factory.mktemp("media")
-    make_video(root / "ref.mp4")
     make_video(root / "short.mp4", duration_s=2.0, has_audio=False)
-    make_image(root / "char.jpg")
     make_image(root / "tiny.jpg", width=200, height=200)
-    with StaticFileServer(root) as server:
+    with served_pair(root) as server:
         yield server
 
 

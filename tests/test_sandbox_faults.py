@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from client_fixtures import API_KEY, PROMPT, StaticFileServer, make_image, make_video
+from client_fixtures import API_KEY, PROMPT, StaticFileServer, served_pair
 
 from kling_prep.errors import ConfigError
 from kling_prep.sandbox import FaultPlan, SandboxServer
@@ -20,10 +20,7 @@ HEADERS = {"Authorization": f"Bearer {API_KEY}"}
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticFileServer]:
-    root = tmp_path_factory.mktemp("media")
-    make_video(root / "ref.mp4")
-    make_image(root / "char.jpg")
-    with StaticFileServer(root) as server:
+    with served_pair(tmp_path_factory.mktemp("media")) as server:
         yield server
 
 
