@@ -232,6 +232,35 @@ def _upper_body_span(poses: list[MappedPose]) -> tuple[float, float] | None:
     return best
 
 
+def _mapped_pose(
+    mapping: PoseMapping,
+    time_s: float,
+    pose: BodyPose,
+    size: tuple[int, int],
+    min_visibility: float,
+    lacked: tuple[str, ...],
+) -> tuple[MappedPose, set[str]] | None:
+    """One video pose on the image of `size` (width, height), with the image's edges its seen
+    points cross; None when no skeleton segment is seen at both ends."""
+    width, height = size
+    points = mapping.apply(pose.points_px)
+    seen = [_seen(pose, i, min_visibility) for i in range(len(pose.points_px))]
+    segments = tuple((a, b) for a, b in SKELETON if seen[a] and seen[b])
+    warned, total, outside = [], 0.0, 0.0
+    for a, b in segments:
+        length = float(np.linalg.norm(points[b] - points[a]))
+        inside = inside_fraction(points[a], points[b], width, height)
+        total += length
+        outside += length * (1.0 - inside)
+        warned.append(inside < 1.0 or SEGMENT_LIMB.get((a, b)) in lacked)
+    if not segments:
+        return None
+    seen_points = points[[i for i, s in enumerate(seen) if s]]
+    sides = _edges_crossed(seen_points, width, height)
+    legs_seen = any(seen[i] for i in _LEG_POINTS)
+    return MappedPose(time_s, points, segments, tuple(warned), total, outside, legs_seen), sides
+
+
 def map_motion(
     image_pose: BodyPose | None,
     video_poses: list[tuple[float, BodyPose | None]],
@@ -263,24 +292,10 @@ def map_motion(
     for time_s, pose in video_poses:
         if pose is None:
             continue
-        points = mapping.apply(pose.points_px)
-        seen = [_seen(pose, i, min_visibility) for i in range(len(pose.points_px))]
-        segments = tuple((a, b) for a, b in SKELETON if seen[a] and seen[b])
-        warned, total, outside = [], 0.0, 0.0
-        for a, b in segments:
-            length = float(np.linalg.norm(points[b] - points[a]))
-            inside = inside_fraction(points[a], points[b], width, height)
-            total += length
-            outside += length * (1.0 - inside)
-            warned.append(inside < 1.0 or SEGMENT_LIMB.get((a, b)) in lacked)
-        if not segments:
-            continue
-        seen_points = points[[i for i, s in enumerate(seen) if s]]
-        sides |= _edges_crossed(seen_points, width, height)
-        legs_seen = any(seen[i] for i in _LEG_POINTS)
-        mapped.append(
-            MappedPose(time_s, points, segments, tuple(warned), total, outside, legs_seen)
-        )
+        one = _mapped_pose(mapping, time_s, pose, (width, height), min_visibility, lacked)
+        if one is not None:
+            mapped.append(one[0])
+            sides |= one[1]
     total = sum(p.length_px for p in mapped)
     outside_pct = 100.0 * sum(p.outside_px for p in mapped) / total if total > 0 else 0.0
     worst = max(mapped, key=lambda p: p.outside_pct, default=None)

@@ -184,6 +184,20 @@ class _Watchdog:
         self._timer.cancel()
 
 
+@dataclass(frozen=True)
+class _Download:
+    """The parts of one `fetch_url` call every hop uses: the URL as given, its limits and
+    checks, and the folder the file appears in."""
+
+    url: str
+    folder: Path
+    max_bytes: int
+    timeout_s: float
+    deadline: float  # on time.monotonic()'s clock
+    policy: AddressPolicy
+    resolver: Resolver
+
+
 def fetch_url(
     url: str,
     dest_dir: Path,
@@ -223,35 +237,10 @@ def fetch_url(
     except httpx.InvalidURL as exc:
         raise FetchError(f"{url}: not a valid URL ({exc})") from exc
     folder = Path(tempfile.mkdtemp(dir=dest_dir, prefix="fetch-"))
-    received = 0
+    job = _Download(url, folder, max_bytes, timeout_s, deadline, policy, resolver)
     try:
         with httpx.Client(transport=transport, trust_env=False, follow_redirects=False) as http:
-            for _ in range(max_redirects + 1):
-                remaining_s = deadline - time.monotonic()
-                hop = _hop(current, url, policy, resolver, remaining_s)
-                remaining_s = deadline - time.monotonic()
-                if remaining_s <= 0:
-                    raise FetchError(f"{url}: not downloaded within {timeout_s:.0f} s")
-                step_s = min(_STEP_TIMEOUT_S, remaining_s)
-                request = http.build_request(
-                    "GET", hop.request_url(), headers=hop.headers(),
-                    extensions=hop.extensions(), timeout=step_s,
-                )  # fmt: skip
-                response = http.send(request, stream=True)
-                try:
-                    if response.is_redirect and "location" in response.headers:
-                        try:
-                            current = hop.url.join(response.headers["location"])
-                        except httpx.InvalidURL as exc:
-                            raise FetchError(f"{url}: a redirect to an invalid URL") from exc
-                        continue
-                    received = _save(response, url, folder, hop, max_bytes, deadline, timeout_s)
-                    final = folder / _file_name(hop.url.path)
-                    break
-                finally:
-                    response.close()
-            else:
-                raise FetchError(f"{url}: more than {max_redirects} redirects")
+            received, final = _follow_hops(http, job, current, max_redirects)
         os.replace(folder / _PART_NAME, final)
     except httpx.HTTPError as exc:
         shutil.rmtree(folder, ignore_errors=True)
@@ -261,6 +250,57 @@ def fetch_url(
         raise
     log.info("fetched %s (%d bytes)", url, received)
     return final
+
+
+def _follow_hops(
+    http: httpx.Client, job: _Download, current: httpx.URL, max_redirects: int
+) -> tuple[int, Path]:
+    """Request `current`, then each redirect, every hop checked first; the final response's
+    body saved to `job.folder/.part`. Returns the bytes saved and the file's final name.
+
+    Raises:
+        FetchError: a refused hop, an invalid redirect, too many, too large or too slow.
+    """
+    import httpx
+
+    for _ in range(max_redirects + 1):
+        hop, request = _hop_request(http, job, current)
+        response = http.send(request, stream=True)
+        try:
+            if response.is_redirect and "location" in response.headers:
+                try:
+                    current = hop.url.join(response.headers["location"])
+                except httpx.InvalidURL as exc:
+                    raise FetchError(f"{job.url}: a redirect to an invalid URL") from exc
+                continue
+            received = _save(
+                response, job.url, job.folder, hop, job.max_bytes, job.deadline, job.timeout_s
+            )
+            return received, job.folder / _file_name(hop.url.path)
+        finally:
+            response.close()
+    raise FetchError(f"{job.url}: more than {max_redirects} redirects")
+
+
+def _hop_request(
+    http: httpx.Client, job: _Download, current: httpx.URL
+) -> tuple[_Hop, httpx.Request]:
+    """`current` checked (see `_hop`) and its GET, bounded by the time left.
+
+    Raises:
+        FetchError: a refused hop, or no time left.
+    """
+    remaining_s = job.deadline - time.monotonic()
+    hop = _hop(current, job.url, job.policy, job.resolver, remaining_s)
+    remaining_s = job.deadline - time.monotonic()
+    if remaining_s <= 0:
+        raise FetchError(f"{job.url}: not downloaded within {job.timeout_s:.0f} s")
+    step_s = min(_STEP_TIMEOUT_S, remaining_s)
+    request = http.build_request(
+        "GET", hop.request_url(), headers=hop.headers(),
+        extensions=hop.extensions(), timeout=step_s,
+    )  # fmt: skip
+    return hop, request
 
 
 _PART_NAME = ".part"

@@ -314,34 +314,11 @@ def fix_image(
             pillow-heif, say).
         MediaDecodeError: the image is damaged.
     """
-    from PIL import ImageOps
-
     steps: list[Step] = []
-    with _open(source) as opened:
-        fmt_in = (opened.format or "").lower()
-        fmt_in = "jpeg" if fmt_in == "mpo" else fmt_in
-        orientation = int(opened.getexif().get(0x0112, 1) or 1)
-        icc = opened.info.get("icc_profile")
-        mode_in = opened.mode
-        # 1. Upright.
-        image = ImageOps.exif_transpose(opened) or opened
-        if orientation != 1:
-            steps.append(Step(
-                "exif_orientation", f"EXIF orientation {orientation} applied to the pixels",
-                orientation, 1,
-            ))  # fmt: skip
-        # 2. 8-bit RGB.
-        image = _to_rgb(image, steps)
-    if mode_in == "CMYK":
-        icc = None  # converted to sRGB; the CMYK profile no longer applies
+    # 1-2. Upright, 8-bit RGB.
+    image, fmt_in, icc = _upright_rgb(source, steps)
     # 3. Geometry: crop when asked, else pad; then the minimum side.
-    if crop_to_person:
-        if person_box is not None:
-            image = _crop_around(image, person_box, profile, steps)
-        else:
-            steps.append(Step("crop", "not cropped: no person was found", None, None))
-    image = _pad_to_aspect(image, profile, steps)
-    image = _fit_min_side(image, profile, steps)
+    image = _reshaped(image, profile, person_box, crop_to_person, steps)
     # 4. Light, only when asked.
     if auto_exposure:
         image = _auto_exposure(image, exposure_stops, steps)
@@ -352,17 +329,77 @@ def fix_image(
         source.stat().st_size <= profile.image_max_bytes
     )
     if not steps and is_compliant_format and within_bytes:
-        dest = dest_stem.with_suffix(".jpg" if fmt_in == "jpeg" else ".png")
-        if dest.resolve() != source.resolve():
-            write_atomically(source.read_bytes(), dest)
-        return ImageFix(dest, fmt_in, image.width, image.height, dest.stat().st_size,
-                        [Step("copy", "already complies: copied unchanged")])  # fmt: skip
-    wanted = "png" if fmt_in == "png" else "jpeg"
+        return _copied(source, dest_stem, fmt_in, image)
     if not is_compliant_format:
+        wanted = "png" if fmt_in == "png" else "jpeg"
         steps.append(Step(
             "format", f"{fmt_in.upper() or 'unknown format'} converted to {wanted.upper()}",
             fmt_in, wanted,
         ))  # fmt: skip
+    return _written(image, fmt_in, icc, profile, dest_stem, steps)
+
+
+def _upright_rgb(source: Path, steps: list[Step]) -> tuple[PILImage.Image, str, bytes | None]:
+    """`source` decoded, its EXIF orientation applied to the pixels, in 8-bit RGB (each said in
+    `steps`); with its format and the colour profile that still applies to it."""
+    from PIL import ImageOps
+
+    with _open(source) as opened:
+        fmt_in = (opened.format or "").lower()
+        fmt_in = "jpeg" if fmt_in == "mpo" else fmt_in
+        orientation = int(opened.getexif().get(0x0112, 1) or 1)
+        icc = opened.info.get("icc_profile")
+        mode_in = opened.mode
+        image = ImageOps.exif_transpose(opened) or opened
+        if orientation != 1:
+            steps.append(Step(
+                "exif_orientation", f"EXIF orientation {orientation} applied to the pixels",
+                orientation, 1,
+            ))  # fmt: skip
+        image = _to_rgb(image, steps)
+    if mode_in == "CMYK":
+        icc = None  # converted to sRGB; the CMYK profile no longer applies
+    return image, fmt_in, icc
+
+
+def _reshaped(
+    image: PILImage.Image,
+    profile: ApiProfile,
+    person_box: tuple[int, int, int, int] | None,
+    crop_to_person: bool,
+    steps: list[Step],
+) -> PILImage.Image:
+    """Cropped around the person when asked, else padded to the API's aspect range; then
+    brought up to the minimum side."""
+    if crop_to_person:
+        if person_box is not None:
+            image = _crop_around(image, person_box, profile, steps)
+        else:
+            steps.append(Step("crop", "not cropped: no person was found", None, None))
+    image = _pad_to_aspect(image, profile, steps)
+    return _fit_min_side(image, profile, steps)
+
+
+def _copied(source: Path, dest_stem: Path, fmt_in: str, image: PILImage.Image) -> ImageFix:
+    """A compliant file nothing was done to, copied byte for byte (unless it is the dest)."""
+    dest = dest_stem.with_suffix(".jpg" if fmt_in == "jpeg" else ".png")
+    if dest.resolve() != source.resolve():
+        write_atomically(source.read_bytes(), dest)
+    return ImageFix(dest, fmt_in, image.width, image.height, dest.stat().st_size,
+                    [Step("copy", "already complies: copied unchanged")])  # fmt: skip
+
+
+def _written(
+    image: PILImage.Image,
+    fmt_in: str,
+    icc: bytes | None,
+    profile: ApiProfile,
+    dest_stem: Path,
+    steps: list[Step],
+) -> ImageFix:
+    """`image` encoded within the size limit (PNG stays PNG when it fits, else JPEG) and
+    written without its EXIF metadata."""
+    wanted = "png" if fmt_in == "png" else "jpeg"
     data, fmt_out, image = _encode(image, wanted, icc, profile, steps)
     steps.append(Step(
         "metadata", "EXIF metadata (location, camera) left out; the colour profile is kept"

@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kling_prep.errors import (
     KlingPrepError,
@@ -18,6 +18,9 @@ from kling_prep.errors import (
     UnsupportedMediaError,
     plain_reason,
 )
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
 
 log = logging.getLogger(__name__)
 
@@ -129,29 +132,10 @@ def probe_image(path: Path) -> ImageProbe:
     sniffed = _sniff_image_format(path)
     try:
         with quiet_bomb_warning(), Image.open(path) as image:
-            fmt = (image.format or "").lower()
-            orientation = int(image.getexif().get(0x0112, 1) or 1)
-            width, height = image.size
-            if orientation in (5, 6, 7, 8):
-                width, height = height, width
-            return ImageProbe(
-                path=path,
-                format="jpeg" if fmt == "mpo" else fmt,
-                size_bytes=size_bytes,
-                width=width,
-                height=height,
-                mode=image.mode,
-                exif_orientation=orientation,
-                is_decodable=True,
-            )
+            return _decodable_probe(path, image, size_bytes)
     except UnidentifiedImageError as exc:
         if sniffed is None:
-            if _is_video(path):
-                raise UnsupportedMediaError(
-                    f"{path}: a video, not an image: give it as the reference (--video), and a "
-                    "picture as the character image (--image)"
-                ) from exc
-            raise UnsupportedMediaError(f"{path}: not an image kling_prep can read") from exc
+            raise _not_an_image(path) from exc
     except Image.DecompressionBombError as exc:
         raise MediaTooLargeError(bomb_message(path, exc)) from exc
     except OSError as exc:
@@ -174,6 +158,35 @@ def probe_image(path: Path) -> ImageProbe:
         exif_orientation=1,
         is_decodable=False,
     )
+
+
+def _decodable_probe(path: Path, image: PILImage.Image, size_bytes: int) -> ImageProbe:
+    """The probe of an image Pillow opened: its sides as displayed, after EXIF orientation."""
+    fmt = (image.format or "").lower()
+    orientation = int(image.getexif().get(0x0112, 1) or 1)
+    width, height = image.size
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return ImageProbe(
+        path=path,
+        format="jpeg" if fmt == "mpo" else fmt,
+        size_bytes=size_bytes,
+        width=width,
+        height=height,
+        mode=image.mode,
+        exif_orientation=orientation,
+        is_decodable=True,
+    )
+
+
+def _not_an_image(path: Path) -> UnsupportedMediaError:
+    """The error for a file given as the image that is not one: a video is named as such."""
+    if _is_video(path):
+        return UnsupportedMediaError(
+            f"{path}: a video, not an image: give it as the reference (--video), and a "
+            "picture as the character image (--image)"
+        )
+    return UnsupportedMediaError(f"{path}: not an image kling_prep can read")
 
 
 def _container_name(format_name: str, major_brand: str, suffix: str) -> str:
@@ -313,42 +326,11 @@ def probe_video(path: Path) -> VideoProbe:
 
 
 def _read_video(path: Path, container: Any, size_bytes: int) -> VideoProbe:
-    import av
-
-    if container.format.name in _STILL_IMAGE_DEMUXERS:
-        raise UnsupportedMediaError(
-            f"{path}: a still image ({container.format.name}), not a video: give it as the "
-            "character image (--image), and a video as the reference (--video)"
-        )
-    if not container.streams.video:
-        raise UnsupportedMediaError(f"{path}: the file has no video stream")
-    stream = container.streams.video[0]
+    stream = _video_stream(path, container)
     ctx = stream.codec_context
-    declared_px = int(ctx.width) * int(ctx.height)
-    if declared_px > MAX_FRAME_PIXELS:
-        raise MediaTooLargeError(
-            f"{path}: frames of {ctx.width} x {ctx.height} px declared "
-            f"({declared_px / 1e6:.0f} MP), more than the {MAX_FRAME_PIXELS / 1e6:.1f} MP "
-            "(8192 x 4352) of the largest frame H.264 and HEVC allow; not decoded"
-        )
-    # A frame whose own header lies about its size is refused by the decoder too.
-    ctx.options = {"max_pixels": str(MAX_FRAME_PIXELS)}
     fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-    duration_s = 0.0
-    if stream.duration is not None and stream.time_base is not None:
-        duration_s = float(stream.duration * stream.time_base)
-    if duration_s <= 0 and container.duration is not None:
-        duration_s = container.duration / 1_000_000
-    rotation = 0
-    try:
-        first = next(container.decode(stream))
-        rotation = round(getattr(first, "rotation", 0) or 0) % 360
-    except StopIteration as exc:
-        raise MediaDecodeError(f"{path}: the video stream holds no decodable frame") from exc
-    except av.error.FFmpegError as exc:
-        raise MediaDecodeError(
-            f"{path}: the first frame could not be decoded (ffmpeg: {plain_reason(exc)})"
-        ) from exc
+    duration_s = _duration_s(stream, container)
+    rotation = _first_frame_rotation(path, container, stream)
     coded_w, coded_h = int(ctx.width), int(ctx.height)
     width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
     frame_count = int(stream.frames or 0) or round(duration_s * fps)
@@ -375,3 +357,60 @@ def _read_video(path: Path, container: Any, size_bytes: int) -> VideoProbe:
         has_audio=audio is not None,
         audio_codec=audio.codec_context.name if audio is not None else "",
     )
+
+
+def _video_stream(path: Path, container: Any) -> Any:
+    """The container's first video stream, its decoder capped at the largest frame allowed.
+
+    Raises:
+        UnsupportedMediaError: a still picture, or no video stream.
+        MediaTooLargeError: its frames declare more pixels than any video standard allows.
+    """
+    if container.format.name in _STILL_IMAGE_DEMUXERS:
+        raise UnsupportedMediaError(
+            f"{path}: a still image ({container.format.name}), not a video: give it as the "
+            "character image (--image), and a video as the reference (--video)"
+        )
+    if not container.streams.video:
+        raise UnsupportedMediaError(f"{path}: the file has no video stream")
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    declared_px = int(ctx.width) * int(ctx.height)
+    if declared_px > MAX_FRAME_PIXELS:
+        raise MediaTooLargeError(
+            f"{path}: frames of {ctx.width} x {ctx.height} px declared "
+            f"({declared_px / 1e6:.0f} MP), more than the {MAX_FRAME_PIXELS / 1e6:.1f} MP "
+            "(8192 x 4352) of the largest frame H.264 and HEVC allow; not decoded"
+        )
+    # A frame whose own header lies about its size is refused by the decoder too.
+    ctx.options = {"max_pixels": str(MAX_FRAME_PIXELS)}
+    return stream
+
+
+def _duration_s(stream: Any, container: Any) -> float:
+    """The video stream's duration, else the container's; 0 when neither is known."""
+    duration_s = 0.0
+    if stream.duration is not None and stream.time_base is not None:
+        duration_s = float(stream.duration * stream.time_base)
+    if duration_s <= 0 and container.duration is not None:
+        duration_s = container.duration / 1_000_000
+    return duration_s
+
+
+def _first_frame_rotation(path: Path, container: Any, stream: Any) -> int:
+    """The display rotation (0, 90, 180 or 270 deg) of the first frame, which must decode.
+
+    Raises:
+        MediaDecodeError: the stream holds no frame, or its first cannot be decoded.
+    """
+    import av
+
+    try:
+        first = next(container.decode(stream))
+        return round(getattr(first, "rotation", 0) or 0) % 360
+    except StopIteration as exc:
+        raise MediaDecodeError(f"{path}: the video stream holds no decodable frame") from exc
+    except av.error.FFmpegError as exc:
+        raise MediaDecodeError(
+            f"{path}: the first frame could not be decoded (ffmpeg: {plain_reason(exc)})"
+        ) from exc

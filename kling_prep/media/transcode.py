@@ -339,6 +339,44 @@ def _finish(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
+@dataclass(frozen=True)
+class _Input:
+    """What the input video is, read once before anything is written."""
+
+    path: Path
+    probe: VideoProbe
+    scan: PacketScan
+    h264_profile: str
+
+    @property
+    def fps(self) -> float:
+        return self.probe.fps or 25.0
+
+
+@dataclass(frozen=True)
+class _Job:
+    """The parts of one `normalize_video` call every path of it uses."""
+
+    binary: str
+    source: _Input
+    dest: Path
+    target: VideoTarget
+    profile: ApiProfile
+    on_progress: ProgressSink | None
+
+
+@dataclass
+class _CopyPlan:
+    """The window a stream copy would take (its start moved onto the keyframe, its end to the
+    last clean stopping point), the frames it holds, and every reason it cannot be made."""
+
+    start_s: float
+    end_s: float
+    blockers: list[str]
+    frames: int = 0
+    steps: list[Step] = field(default_factory=list)
+
+
 def normalize_video(
     source: Path,
     dest: Path,
@@ -370,112 +408,185 @@ def normalize_video(
     """
     binary = find_ffmpeg()
     # 1. What the input is.
-    probe = probe_video(source)
-    scan = scan_packets(source)
-    h264_profile = _h264_profile(source)
-    fps_in = probe.fps or 25.0
-    # 2. The window on the frame grid (CFR) or as given (VFR); never past the end, and never
-    # a frame longer than the longest allowed.
-    end_s = min(target.end_s, probe.duration_s)
+    src = _Input(source, probe_video(source), scan_packets(source), _h264_profile(source))
+    job = _Job(binary, src, dest, target, profile, on_progress)
+    # 2. The window on the frame grid, and whether a copy can take it.
+    window = _grid_window(src, target)
+    plan = _copy_plan(src, target, profile, window, allow_stream_copy)
+    has_audio = src.probe.has_audio and target.keep_sound
+    audio_steps = []
+    if src.probe.has_audio and not target.keep_sound:
+        audio_steps.append(
+            Step("drop_audio", "audio left out: keep_original_sound is off", "audio", None)
+        )
+    # 3. A copy, checked to decode frame for frame before it takes the final name; a copy
+    # that does not is thrown away and the window re-encoded.
+    if not plan.blockers:
+        copied = _stream_copy(job, plan, has_audio, audio_steps)
+        if isinstance(copied, TranscodeResult):
+            return copied
+        log.warning("%s: the stream copy was thrown away (%s); re-encoding", source, copied)
+        plan.blockers.append(f"a stream copy from {plan.start_s:.3f} s did not decode ({copied})")
+        plan.start_s, plan.end_s = window
+    # 4. A re-encode.
+    return _re_encode(job, (plan.start_s, plan.end_s), plan.blockers, has_audio, audio_steps)
+
+
+def _grid_window(src: _Input, target: VideoTarget) -> tuple[float, float]:
+    """The window on the frame grid (CFR) or as given (VFR); never past the end, and never a
+    frame longer than the longest allowed."""
+    fps_in = src.fps
+    end_s = min(target.end_s, src.probe.duration_s)
     start_s = target.start_s
     start_frame = round(target.start_s * fps_in)
     end_frame = round(end_s * fps_in)
-    if not scan.is_vfr and end_frame > start_frame:
+    if not src.scan.is_vfr and end_frame > start_frame:
         longest = target.max_duration_s
         if longest is not None and (end_frame - start_frame) / fps_in > longest + 1e-3:
             end_frame = start_frame + math.floor(longest * fps_in + 1e-6)
         start_s, end_s = start_frame / fps_in, end_frame / fps_in
-    window = (start_s, end_s)
-    # Copy: start exactly on the keyframe within half a frame of the window's start.
-    near = [k for k in scan.keyframe_times_s if abs(k - start_s) < 0.5 / fps_in]
+    return start_s, end_s
+
+
+def _copy_plan(
+    src: _Input,
+    target: VideoTarget,
+    profile: ApiProfile,
+    window: tuple[float, float],
+    allow_stream_copy: bool,
+) -> _CopyPlan:
+    """What a stream copy of `window` would be: it starts exactly on the keyframe within half a
+    frame of the window's start and stops where no B-frame loses its reference."""
+    start_s, end_s = window
+    fps_in = src.fps
+    near = [k for k in src.scan.keyframe_times_s if abs(k - start_s) < 0.5 / fps_in]
     aligned = VideoTarget(start_s, end_s, target.max_height, target.keep_sound)
-    blockers = copy_blockers(probe, scan, aligned, profile, h264_profile)
+    blockers = copy_blockers(src.probe, src.scan, aligned, profile, src.h264_profile)
     if not allow_stream_copy:
         blockers.append("stream copy disabled")
-    copy_frames = 0
-    copy_steps: list[Step] = []
+    plan = _CopyPlan(start_s, end_s, blockers)
     if not blockers and near:
-        start_s = near[0]
-        clean = scan.clean_copy_end(start_s, end_s)
-        if clean is None or clean[1] - start_s < profile.video_min_duration_s:
+        plan.start_s = near[0]
+        clean = src.scan.clean_copy_end(plan.start_s, end_s)
+        if clean is None or clean[1] - plan.start_s < profile.video_min_duration_s:
             blockers.append("no point to stop a copy cleanly before the window's end")
         else:
-            copy_frames, copy_end_s = clean
+            plan.frames, copy_end_s = clean
             if copy_end_s < end_s - 0.5 / fps_in:
-                copy_steps.append(Step(
+                plan.steps.append(Step(
                     "copy_end", f"end moved from {end_s:.3f} s to {copy_end_s:.3f} s, the last "
                     "frame a copy can stop at without a B-frame losing its reference",
                     round(end_s, 3), round(copy_end_s, 3),
                 ))  # fmt: skip
-            end_s = copy_end_s
-    has_audio = probe.has_audio and target.keep_sound
-    audio_steps = []
-    if probe.has_audio and not target.keep_sound:
-        audio_steps.append(
-            Step("drop_audio", "audio left out: keep_original_sound is off", "audio", None)
-        )
-    steps: list[Step] = []
-    # 3. A copy, checked to decode frame for frame before it takes the final name; a copy
-    # that does not is thrown away and the window re-encoded.
-    if not blockers:
-        copy_steps.append(Step(
-            "stream_copy", "streams copied, not re-encoded: the input already complies and the "
-            "window starts on a keyframe",
-        ))  # fmt: skip
-        out_opts: dict[str, Any] = {"c": "copy", "frames:v": copy_frames}
-        inp = _input(source, start_s + scan.seek_offset_s, end_s - start_s)
-        streams = [inp["v:0"], *([inp["a:0"]] if has_audio else [])]
-        args = _command(binary, streams, out_opts)
-        fault = _write(
-            args, source, dest, end_s - start_s, on_progress,
-            verify=lambda written: _copy_fault(written, copy_frames),
-        )  # fmt: skip
-        if fault is None:
-            steps = [
-                *_trim_step(start_s, end_s, probe.duration_s, fps_in),
-                *copy_steps,
-                *audio_steps,
-            ]
-            return _result(dest, "stream_copy", steps, start_s, end_s, fps_in, [], None, args)
-        log.warning("%s: the stream copy was thrown away (%s); re-encoding", source, fault)
-        blockers.append(f"a stream copy from {start_s:.3f} s did not decode ({fault})")
-        start_s, end_s = window
-    # 4. A re-encode.
+            plan.end_s = copy_end_s
+    return plan
+
+
+def _stream_copy(
+    job: _Job, plan: _CopyPlan, has_audio: bool, audio_steps: list[Step]
+) -> TranscodeResult | str:
+    """The copy written to `job.dest`, or the fault that made it unusable (nothing written)."""
+    src = job.source
+    plan.steps.append(Step(
+        "stream_copy", "streams copied, not re-encoded: the input already complies and the "
+        "window starts on a keyframe",
+    ))  # fmt: skip
+    out_opts: dict[str, Any] = {"c": "copy", "frames:v": plan.frames}
+    start_s, end_s = plan.start_s, plan.end_s
+    inp = _input(src.path, start_s + src.scan.seek_offset_s, end_s - start_s)
+    streams = [inp["v:0"], *([inp["a:0"]] if has_audio else [])]
+    args = _command(job.binary, streams, out_opts)
+    fault = _write(
+        args, src.path, job.dest, end_s - start_s, job.on_progress,
+        verify=lambda written: _copy_fault(written, plan.frames),
+    )  # fmt: skip
+    if fault is not None:
+        return fault
+    steps = [
+        *_trim_step(start_s, end_s, src.probe.duration_s, src.fps),
+        *plan.steps,
+        *audio_steps,
+    ]
+    return _result(job.dest, "stream_copy", steps, (start_s, end_s), src.fps, args)
+
+
+def _re_encode(
+    job: _Job,
+    window: tuple[float, float],
+    blockers: list[str],
+    has_audio: bool,
+    audio_steps: list[Step],
+) -> TranscodeResult:
+    """`window` re-encoded to H.264 High yuv420p (+ AAC) at a constant rate, within the sides
+    and the size the profile allows."""
+    src = job.source
+    start_s, end_s = window
     duration_s = end_s - start_s
-    inp = _input(source, max(0.0, start_s + scan.seek_offset_s - 1e-4), duration_s)
-    video = inp["v:0"]
-    fps_out = fps_in
-    tone_method: str | None = None
-    out_opts = {}
-    steps.append(Step(
+    inp = _input(src.path, max(0.0, start_s + src.scan.seek_offset_s - 1e-4), duration_s)
+    steps = [Step(
         "re_encode", f"re-encoded to H.264 High yuv420p{' + AAC' if has_audio else ''} "
         f"because: {'; '.join(blockers)}",
-        probe.video_codec, "h264",
-    ))  # fmt: skip
+        src.probe.video_codec, "h264",
+    )]  # fmt: skip
+    video, fps_out, tone_method, out_opts = _video_chain(job, inp["v:0"], steps)
+    # The bitrate cap keeps the file under the API's limit with room for the audio.
+    streams = [video]
+    out_opts.update(_encoder_options(job, duration_s, fps_out, has_audio))
+    if has_audio:
+        audio = inp["a:0"].filter("aresample", **{"async": 1, "first_pts": 0})
+        streams.append(audio)
+        out_opts.update({"c:a": "aac", "b:a": AUDIO_BITRATE_BPS, "ac": 2})
+    steps.extend(audio_steps)
+    args = _command(job.binary, streams, out_opts)
+    _write(args, src.path, job.dest, duration_s, job.on_progress, verify=None)
+    steps = [*_trim_step(start_s, end_s, src.probe.duration_s, src.fps), *steps]
+    return _result(
+        job.dest, "re_encode", steps, window, fps_out, args,
+        blockers=blockers, tone_method=tone_method,
+    )  # fmt: skip
+
+
+def _video_chain(
+    job: _Job, video: Any, steps: list[Step]
+) -> tuple[Any, float, str | None, dict[str, Any]]:
+    """The re-encode's video filters (constant rate, tone map, scale, yuv420p), each said in
+    `steps`; with the output's rate, the tone-map method and the colour options it needs."""
+    probe = job.source.probe
+    out_opts: dict[str, Any] = {}
+    tone_method: str | None = None
     if probe.rotation_deg:
         # ffmpeg's autorotate turns the pixels before the filters below and clears the tag.
         steps.append(Step(
             "rotate", f"rotation {probe.rotation_deg} deg applied to the pixels",
             probe.rotation_deg, 0,
         ))  # fmt: skip
-    fps_out = _base_rate(source, fps_in)
-    if scan.is_vfr:
-        rate = cfr_rate(fps_in)
+    fps_out = _base_rate(job.source.path, job.source.fps)
+    if job.source.scan.is_vfr:
+        rate = cfr_rate(job.source.fps)
         fps_out = float(rate)
         video = video.filter("fps", fps=str(rate))
         steps.append(Step(
             "constant_frame_rate", f"variable frame rate (intervals spread "
-            f"{scan.interval_spread:.0%}) converted to constant {fps_out:.3f} fps",
+            f"{job.source.scan.interval_spread:.0%}) converted to constant {fps_out:.3f} fps",
             "vfr", round(fps_out, 3),
         ))  # fmt: skip
     if probe.color_transfer in HDR_TRANSFERS:
-        video, tone_method = _tone_map_chain(video, probe.color_transfer, available_filters(binary))
+        video, tone_method = _tone_map_chain(
+            video, probe.color_transfer, available_filters(job.binary)
+        )
         steps.append(Step(
             "tone_map", f"{HDR_TRANSFERS[probe.color_transfer]} {probe.pixel_format} tone-mapped "
             f"to 8-bit SDR BT.709 ({tone_method})",
             probe.color_transfer, "bt709",
         ))  # fmt: skip
         out_opts.update(colorspace="bt709", color_primaries="bt709", color_trc="bt709")
+    video = _scaled(job, video, steps)
+    return video.filter("format", "yuv420p"), fps_out, tone_method, out_opts
+
+
+def _scaled(job: _Job, video: Any, steps: list[Step]) -> Any:
+    """`video` resized to the sides the target and the profile allow, said in `steps`."""
+    probe, target, profile = job.source.probe, job.target, job.profile
     width, height = output_size(
         probe.width, probe.height, max_short_px=target.max_height, profile=profile
     )
@@ -487,13 +598,19 @@ def normalize_video(
             f"{profile.video_min_side_px or 'any'}-{profile.video_max_side_px or 'any'} px)",
             f"{probe.width}x{probe.height}", f"{width}x{height}",
         ))  # fmt: skip
-    video = video.filter("format", "yuv420p")
-    # The bitrate cap keeps the file under the API's limit with room for the audio.
-    streams = [video]
-    out_opts.update({
+    return video
+
+
+def _encoder_options(
+    job: _Job, duration_s: float, fps_out: float, has_audio: bool
+) -> dict[str, Any]:
+    """x264's options: the quality, the bitrate cap under the profile's size limit and the
+    frame count that keeps the output within the longest allowed."""
+    out_opts: dict[str, Any] = {
         "c:v": "libx264", "preset": X264_PRESET, "crf": X264_CRF, "profile:v": "high",
         "pix_fmt": "yuv420p", "fps_mode": "cfr",
-    })  # fmt: skip
+    }  # fmt: skip
+    profile, target = job.profile, job.target
     if profile.video_max_bytes is not None:  # no documented limit: the CRF alone decides
         budget_bps = SIZE_MARGIN * profile.video_max_bytes * 8 / max(duration_s, 1.0)
         video_cap = int(budget_bps - (AUDIO_BITRATE_BPS if has_audio else 0))
@@ -505,15 +622,7 @@ def normalize_video(
         if frames / fps_out > target.max_duration_s + 1e-3:
             frames = math.floor(target.max_duration_s * fps_out + 1e-6)
         out_opts["frames:v"] = frames
-    if has_audio:
-        audio = inp["a:0"].filter("aresample", **{"async": 1, "first_pts": 0})
-        streams.append(audio)
-        out_opts.update({"c:a": "aac", "b:a": AUDIO_BITRATE_BPS, "ac": 2})
-    steps.extend(audio_steps)
-    args = _command(binary, streams, out_opts)
-    _write(args, source, dest, duration_s, on_progress, verify=None)
-    steps = [*_trim_step(start_s, end_s, probe.duration_s, fps_in), *steps]
-    return _result(dest, "re_encode", steps, start_s, end_s, fps_out, blockers, tone_method, args)
+    return out_opts
 
 
 def _trim_step(start_s: float, end_s: float, full_s: float, fps: float) -> list[Step]:
@@ -625,20 +734,21 @@ def _result(
     dest: Path,
     path_taken: PathTaken,
     steps: list[Step],
-    start_s: float,
-    end_s: float,
+    window: tuple[float, float],
     fps: float,
-    blockers: list[str],
-    tone_method: str | None,
     args: list[str],
+    *,
+    blockers: list[str] | None = None,
+    tone_method: str | None = None,
 ) -> TranscodeResult:
     written = probe_video(dest)
+    start_s, end_s = window
     return TranscodeResult(
         path=dest, path_taken=path_taken, steps=steps, start_s=round(start_s, 6),
         end_s=round(end_s, 6), width=written.width, height=written.height,
         fps=round(written.fps or fps, 3), duration_s=round(written.duration_s, 3),
-        size_bytes=dest.stat().st_size, copy_blockers=blockers, tone_map_method=tone_method,
-        command=args,
+        size_bytes=dest.stat().st_size, copy_blockers=[] if blockers is None else blockers,
+        tone_map_method=tone_method, command=args,
     )  # fmt: skip
 
 

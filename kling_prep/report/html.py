@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from numpy.typing import NDArray
 
 from kling_prep.checks.findings import SEVERITY_ORDER, Finding
 from kling_prep.checks.image import ImageReport, backlight_of
-from kling_prep.checks.video import SAMPLE_FPS, VideoReport
+from kling_prep.checks.video import SAMPLE_FPS, VideoReport, VideoSample
 from kling_prep.media.outputs import write_atomically
 from kling_prep.plan.window import NoWindow, Window
 from kling_prep.preflight import CheckResult
@@ -201,20 +202,32 @@ def _bgr(hex_color: str) -> tuple[int, int, int]:
     return (b, g, r)
 
 
+@dataclass(frozen=True)
+class _Axis:
+    """The timeline's geometry: the x of a time, each row's top, the picture's height."""
+
+    dur: float
+    rows_y: dict[str, int]
+    height: int
+    width: int = 1000
+    left: int = 90
+    row: int = 26
+    marks_h: int = 14  # one lane of marks a finding
+
+    def x(self, t: float) -> float:
+        return self.left + (self.width - self.left - 10) * min(max(t, 0.0), self.dur) / self.dur
+
+
 def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
     """Rows over time: people, face view, the change score with cuts, the findings' samples,
     the usable window."""
-    width, left, row = 1000, 90, 26
-    dur = max(report.duration_s, 1e-3)
-
-    def x(t: float) -> float:
-        return left + (width - left - 10) * min(max(t, 0.0), dur) / dur
-
+    row = _Axis.row
     rows_y = {"people": 10, "face": 10 + row + 6, "change": 10 + 2 * (row + 6)}
     rows_y["findings"] = rows_y["change"] + 2 * row + 6
     timed = finding_samples(report)
-    marks_h = 14  # one lane of marks a finding
-    height = rows_y["findings"] + marks_h * max(1, len(timed)) + 30
+    height = rows_y["findings"] + _Axis.marks_h * max(1, len(timed)) + 30
+    ax = _Axis(max(report.duration_s, 1e-3), rows_y, height)
+    width, x = ax.width, ax.x
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="timeline">']  # fmt: skip
     if isinstance(window, Window):
@@ -227,11 +240,26 @@ def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
         ("change", rows_y["change"]),
     ):
         out.append(f'<text x="4" y="{y + 17}" font-size="12" fill="#4a5568">{label}</text>')
+    out += _sample_cells(report, ax)
+    scores = report.artefacts.cut_scores if report.artefacts else []
+    if scores:
+        base = rows_y["change"] + 2 * row
+        pts = " ".join(f"{x(t):.1f},{base - 2 * row * min(1.0, s):.1f}" for t, s in scores)
+        out.append(f'<polyline points="{pts}" fill="none" stroke="#4a5568" stroke-width="1"/>')
+    out += _finding_marks(report, timed, ax)
+    out += _cuts_and_ticks(report, ax)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _sample_cells(report: VideoReport, ax: _Axis) -> list[str]:
+    """The people and face-view rows: a coloured cell a sample."""
     # Each sample's cell reaches halfway to its neighbours (people are counted on every sample,
     # the face view read on those with `pose_read`); the first from the start, the last to the
     # end of what was decoded: one sampling step past the last sample.
     read = [s for s in report.samples if s.pose_read]
-    decoded_end_s = report.samples[-1].time_s + 1.0 / SAMPLE_FPS if report.samples else dur
+    decoded_end_s = report.samples[-1].time_s + 1.0 / SAMPLE_FPS if report.samples else ax.dur
+    out = []
     for row_name, row_samples in (("people", report.samples), ("face", read)):
         for i, s in enumerate(row_samples):
             t0 = (row_samples[i - 1].time_s + s.time_s) / 2 if i else 0.0
@@ -239,36 +267,49 @@ def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
                 t1 = (row_samples[i + 1].time_s + s.time_s) / 2
             else:
                 t1 = decoded_end_s
-            x0, x1 = x(t0), x(t1)
-            if row_name == "people":
-                color = {0: "#a0aec0", 1: "#2f855a"}.get(s.people, "#c62828")
-                if s.people == 1 and s.background_people:
-                    color = "#dd6b20"
-                small = f" and {s.background_people} smaller" if s.background_people else ""
-                title = f"{s.time_s:.1f} s: {s.people} people{small}"
-            else:
-                color = _VIEW_COLORS.get(s.face_view, "#cbd5e0")
-                yaw = "" if s.yaw_deg is None else f" {s.yaw_deg:+.0f} deg"
-                title = f"{s.time_s:.1f} s: {(s.face_view or 'nobody').replace('_', '-')}{yaw}"
-            out.append(f'<rect x="{x0:.1f}" y="{rows_y[row_name]}" width="{max(1.0, x1 - x0):.1f}" '
-                       f'height="{row}" fill="{color}"><title>{title}</title></rect>')  # fmt: skip
-    scores = report.artefacts.cut_scores if report.artefacts else []
-    if scores:
-        base = rows_y["change"] + 2 * row
-        pts = " ".join(f"{x(t):.1f},{base - 2 * row * min(1.0, s):.1f}" for t, s in scores)
-        out.append(f'<polyline points="{pts}" fill="none" stroke="#4a5568" stroke-width="1"/>')
-    # A mark at every sample a finding was raised on, one lane a finding, in its colour.
+            x0, x1 = ax.x(t0), ax.x(t1)
+            color, title = _cell_look(row_name, s)
+            out.append(f'<rect x="{x0:.1f}" y="{ax.rows_y[row_name]}" width="{max(1.0, x1 - x0):.1f}" '
+                       f'height="{ax.row}" fill="{color}"><title>{title}</title></rect>')  # fmt: skip
+    return out
+
+
+def _cell_look(row_name: str, s: VideoSample) -> tuple[str, str]:
+    """A sample's cell in the people or the face row: its colour and its title."""
+    if row_name == "people":
+        color = {0: "#a0aec0", 1: "#2f855a"}.get(s.people, "#c62828")
+        if s.people == 1 and s.background_people:
+            color = "#dd6b20"
+        small = f" and {s.background_people} smaller" if s.background_people else ""
+        return color, f"{s.time_s:.1f} s: {s.people} people{small}"
+    color = _VIEW_COLORS.get(s.face_view, "#cbd5e0")
+    yaw = "" if s.yaw_deg is None else f" {s.yaw_deg:+.0f} deg"
+    return color, f"{s.time_s:.1f} s: {(s.face_view or 'nobody').replace('_', '-')}{yaw}"
+
+
+def _finding_marks(
+    report: VideoReport, timed: list[tuple[Finding, list[int]]], ax: _Axis
+) -> list[str]:
+    """A mark at every sample a finding was raised on, one lane a finding, in its colour."""
+    out = []
     for lane, (finding, indices) in enumerate(timed):
-        y = rows_y["findings"] + lane * marks_h
+        y = ax.rows_y["findings"] + lane * ax.marks_h
         color = _COLORS[finding.severity]
         for i in indices:
             s = report.samples[i]
-            out.append(f'<rect class="mark" x="{x(s.time_s) - 4:.1f}" y="{y}" width="8" '
-                       f'height="{marks_h - 3}" fill="{color}"><title>{html.escape(finding.code)} '
+            out.append(f'<rect class="mark" x="{ax.x(s.time_s) - 4:.1f}" y="{y}" width="8" '
+                       f'height="{ax.marks_h - 3}" fill="{color}"><title>{html.escape(finding.code)} '
                        f'at {s.time_s:.1f} s</title></rect>')  # fmt: skip
         name = finding.code.removeprefix("video.").replace("_", " ")
-        out.append(f'<text x="{left - 8}" y="{y + 10}" font-size="8" fill="{color}" text-anchor="end">'
+        out.append(f'<text x="{ax.left - 8}" y="{y + 10}" font-size="8" fill="{color}" text-anchor="end">'
                    f"{html.escape(name)}</text>")  # fmt: skip
+    return out
+
+
+def _cuts_and_ticks(report: VideoReport, ax: _Axis) -> list[str]:
+    """The transitions and the cuts across all rows, and the seconds along the bottom."""
+    x, height, dur = ax.x, ax.height, ax.dur
+    out = []
     for tr in report.transitions:
         out.append(f'<rect x="{x(tr.start_s):.1f}" y="4" width="{max(2.0, x(tr.end_s) - x(tr.start_s)):.1f}" '
                    f'height="{height - 24}" fill="#fbd38d" opacity="0.7"><title>{tr.kind} '
@@ -282,8 +323,7 @@ def timeline_svg(report: VideoReport, window: Window | NoWindow | None) -> str:
             continue
         out.append(f'<text x="{x(sec):.1f}" y="{height - 6}" font-size="10" fill="#718096" '
                    f'text-anchor="middle">{sec}s</text>')  # fmt: skip
-    out.append("</svg>")
-    return "".join(out)
+    return out
 
 
 def findings_table(findings: list[Finding]) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kling_prep.plan.window import NoWindow, Window
 from kling_prep.preflight import CheckResult
+
+if TYPE_CHECKING:
+    from kling_prep.checks.image import ImageReport
 
 _STYLE = {"block": "bold red", "warn": "yellow", "info": "cyan"}
 _VERDICT = {
@@ -18,24 +21,24 @@ _VERDICT = {
 def render_check(result: CheckResult) -> Any:
     """A rich renderable of the whole result (the CLI prints it)."""
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
-    parts: list[Any] = []
+    parts: list[Any] = [_summary(result), _findings_table(result)]
+    if any(f.code.startswith("prompt.") for f in result.findings) or not result.prompt:
+        parts.append(Text(f"suggested prompt: {result.suggested_prompt}", style="dim"))
+    parts.append(Text.from_markup(_VERDICT[result.verdict]))
+    return Group(*parts)
+
+
+def _summary(result: CheckResult) -> Any:
+    """A grid of one row per input, then the window, the orientation and the credits."""
+    from rich.table import Table
+
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
     summary.add_column()
     if result.image:
-        im = result.image
-        face = im.face.view.replace("_", "-") if im.face else "-"
-        if im.face and im.face.yaw_deg is not None:
-            face += f" (yaw {im.face.yaw_deg:+.0f} deg)"
-        light = f", lighting {im.lighting_score}/100" if im.lighting_score is not None else ""
-        summary.add_row(
-            "image",
-            f"{im.path}  {im.width}x{im.height} {im.format.upper()}  score {im.score}/100  "
-            f"people {len(im.people)}  face {face}  {im.framing.replace('_', ' ')}{light}",
-        )
+        summary.add_row("image", _image_line(result.image))
     if result.video:
         v = result.video
         summary.add_row(
@@ -61,23 +64,35 @@ def render_check(result: CheckResult) -> Any:
         if result.credits is not None
         else f"not documented for profile {result.profile}",
     )
-    parts.append(summary)
+    return summary
 
-    findings = result.findings
-    if findings:
-        table = Table(show_header=True, header_style="bold", expand=False, show_lines=False)
-        table.add_column("severity")
-        table.add_column("code")
-        table.add_column("finding (measured; rule)", overflow="fold")
-        for f in findings:
-            table.add_row(Text(f.severity, style=_STYLE[f.severity]), f.code, f.message)
-        parts.append(table)
-    else:
-        parts.append(Text("no findings", style="green"))
-    if any(f.code.startswith("prompt.") for f in findings) or not result.prompt:
-        parts.append(Text(f"suggested prompt: {result.suggested_prompt}", style="dim"))
-    parts.append(Text.from_markup(_VERDICT[result.verdict]))
-    return Group(*parts)
+
+def _image_line(im: ImageReport) -> str:
+    """The image's summary: path, size, format, score, people, face view, framing, lighting."""
+    face = im.face.view.replace("_", "-") if im.face else "-"
+    if im.face and im.face.yaw_deg is not None:
+        face += f" (yaw {im.face.yaw_deg:+.0f} deg)"
+    light = f", lighting {im.lighting_score}/100" if im.lighting_score is not None else ""
+    return (
+        f"{im.path}  {im.width}x{im.height} {im.format.upper()}  score {im.score}/100  "
+        f"people {len(im.people)}  face {face}  {im.framing.replace('_', ' ')}{light}"
+    )
+
+
+def _findings_table(result: CheckResult) -> Any:
+    """The findings, one row each with its severity in colour; "no findings" when none."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if not result.findings:
+        return Text("no findings", style="green")
+    table = Table(show_header=True, header_style="bold", expand=False, show_lines=False)
+    table.add_column("severity")
+    table.add_column("code")
+    table.add_column("finding (measured; rule)", overflow="fold")
+    for f in result.findings:
+        table.add_row(Text(f.severity, style=_STYLE[f.severity]), f.code, f.message)
+    return table
 
 
 def _runs(values: list[int]) -> str:

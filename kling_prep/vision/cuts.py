@@ -664,45 +664,67 @@ def _find_dissolves(lumas: FloatArray, times: npt.NDArray[np.float64]) -> list[_
         length = round(span_s / max(frame_period_s, 1e-6))
         if length < 3 or length >= count:
             continue
-        starts = count - length
-        first, last = coarse[:starts], coarse[length:]
-        difference = first - last
-        direct = np.mean(np.abs(difference), axis=1)
-        largest = np.lib.stride_tricks.sliding_window_view(steps[1:], length).max(axis=1)
-        differ = (direct >= MIN_DISSOLVE_CHANGE) & (largest <= 0.5 * direct)
-        # 1. The whole picture is a blend (shots that keep still or move little).
-        ok = differ & _is_blend(coarse, length, None, MAX_DISSOLVE_RESIDUAL)
-        # 2. Or the blend holds on the pixels where both shots keep still, when the shots are
-        # seen on both sides (their own motion is measured there) and those pixels carry
-        # enough of the change.
-        watch = min(length, shot_watch)
-        still = _still_pixels(coarse, length, watch, difference)
-        positions = np.arange(starts)
-        seen = (positions >= watch) & (positions + length + watch < count)
-        still_change = np.mean(still * np.abs(difference), axis=1)
-        eligible = differ & seen & (still_change >= MIN_STILL_DISSOLVE_CHANGE)
-        if eligible.any():
-            ok |= eligible & _is_blend(coarse, length, still, STILL_PIXEL_RATIO)
-        candidates += [(int(a), int(a) + length) for a in np.flatnonzero(ok)]
+        candidates += _blend_windows(coarse, steps, length, shot_watch)
     if not candidates:
         return []
-    # Merge overlapping windows; keep the spans whose ends are different pictures, trimmed to
-    # the frames that are still blending.
-    candidates.sort()
-    merged = [candidates[0]]
-    for start, end in candidates[1:]:
-        if start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
+    # Keep the spans whose ends are different pictures, trimmed to the frames that are still
+    # blending.
     window = _hanning(lumas.shape[1:])
     spans: list[_Span] = []
-    for start, end in merged:
+    for start, end in _merged(candidates):
         moved = _aligned_difference(lumas[start], lumas[end], window) / 255.0
         if moved >= MIN_DISSOLVE_CHANGE:
             first, last = _trim_blend(coarse, start, end, shot_watch)
             spans.append(("dissolve", first, last))
     return spans
+
+
+def _blend_windows(
+    coarse: FloatArray, steps: npt.NDArray[np.float64], length: int, shot_watch: int
+) -> list[tuple[int, int]]:
+    """The windows of `length` positions whose ends differ, changed with no single big step,
+    and whose inner frames are blends of the ends: on the whole picture, or on the pixels where
+    both shots keep still.
+
+    Args:
+        coarse: one flattened half-size luma row per pushed frame, 0..1.
+        steps: per position, the mean absolute change from the one before (0 at the first).
+        length: the window's length in positions (at least 3, fewer than the frames).
+        shot_watch: the positions the shots' own motion is watched over (SHOT_MOTION_S).
+    """
+    count = len(coarse)
+    starts = count - length
+    first, last = coarse[:starts], coarse[length:]
+    difference = first - last
+    direct = np.mean(np.abs(difference), axis=1)
+    largest = np.lib.stride_tricks.sliding_window_view(steps[1:], length).max(axis=1)
+    differ = (direct >= MIN_DISSOLVE_CHANGE) & (largest <= 0.5 * direct)
+    # 1. The whole picture is a blend (shots that keep still or move little).
+    ok = differ & _is_blend(coarse, length, None, MAX_DISSOLVE_RESIDUAL)
+    # 2. Or the blend holds on the pixels where both shots keep still, when the shots are
+    # seen on both sides (their own motion is measured there) and those pixels carry
+    # enough of the change.
+    watch = min(length, shot_watch)
+    still = _still_pixels(coarse, length, watch, difference)
+    positions = np.arange(starts)
+    seen = (positions >= watch) & (positions + length + watch < count)
+    still_change = np.mean(still * np.abs(difference), axis=1)
+    eligible = differ & seen & (still_change >= MIN_STILL_DISSOLVE_CHANGE)
+    if eligible.any():
+        ok |= eligible & _is_blend(coarse, length, still, STILL_PIXEL_RATIO)
+    return [(int(a), int(a) + length) for a in np.flatnonzero(ok)]
+
+
+def _merged(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping (or touching) windows merged into one, in order of their starts."""
+    ordered = sorted(windows)
+    merged = [ordered[0]]
+    for start, end in ordered[1:]:
+        if start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _is_blend(

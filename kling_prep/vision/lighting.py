@@ -223,59 +223,48 @@ def measure_lighting(
     stop_bins = _stop_bins(_linear_luminance(image_rgb))
     subject, background = _subject_masks(subject_mask, (height, width))
     face = _clip_box(face_box, width, height) if face_box is not None else None
+    # Backlight is measured only with a mask and enough background.
+    has_background = subject_mask is not None and background.mean() >= MIN_BACKGROUND_FRACTION
+    if blur_box is None:
+        blur_box = _default_blur_box(face, subject, subject_mask is not None, (width, height))
+    return _measured(
+        image_rgb, stop_bins, subject, background if has_background else None, face, blur_box
+    )
 
+
+def _measured(
+    image_rgb: npt.NDArray[np.uint8],
+    stop_bins: npt.NDArray[np.int32],
+    subject: npt.NDArray[np.bool_],
+    background: npt.NDArray[np.bool_] | None,
+    face: tuple[int, int, int, int] | None,
+    blur_box: tuple[int, int, int, int],
+) -> LightingMetrics:
+    """The LightingMetrics of an image already checked and prepared by `measure_lighting`;
+    `background` None when backlight is not measured."""
     # 2. Exposure: a (face-weighted) median of linear luminance, in stops over middle grey.
-    weights = subject.astype(np.float32)
-    face_exposure_stops = None
-    face_shadow_stops = face_highlight_stops = face_clipped_pct = None
-    if face is not None:
-        x, y, w, h = face
-        face_weights = np.zeros_like(weights)
-        face_weights[y : y + h, x : x + w] = 1.0
-        rest = weights * (1.0 - face_weights)
-        # Face and the rest of the subject each carry half of the median's weight.
-        weights = rest / max(float(rest.sum()), 1.0) + face_weights / float(face_weights.sum())
-        face_bins = stop_bins[y : y + h, x : x + w]
-        face_exposure_stops = _stops_quantile(face_bins, None, 0.5)
-        face_shadow_stops = _stops_quantile(face_bins, None, 0.05)
-        face_highlight_stops = _stops_quantile(face_bins, None, 0.99)
-        face_luma = image_rgb[y : y + h, x : x + w].astype(np.float32) @ _LUMA_WEIGHTS
-        face_clipped_pct = 100.0 * float(np.mean(face_luma >= CLIPPED_LEVEL))
+    weights, face_light = _face_weighted(image_rgb, stop_bins, subject.astype(np.float32), face)
     exposure_stops = _stops_quantile(stop_bins, weights, 0.5)
 
     # 3. Clipping and contrast over the subject's pixels.
-    brightest_channel = image_rgb.max(axis=2)[subject]
-    luma = image_rgb[subject].astype(np.float32) @ _LUMA_WEIGHTS
-    clipped_pct = 100.0 * float(np.mean(luma >= CLIPPED_LEVEL))
-    crushed_pct = 100.0 * float(np.mean(brightest_channel <= CRUSHED_LEVEL))
+    clipped_pct, crushed_pct = _clipping(image_rgb, subject)
     subject_bins = stop_bins[subject]
     shadow_stops = _stops_quantile(subject_bins, None, 0.05)
     contrast_stops = _stops_quantile(subject_bins, None, 0.95) - shadow_stops
 
-    # 4. Backlight: background against subject, only with a mask and enough background.
-    backlight_stops = None
-    background_stops = None
-    if subject_mask is not None and background.mean() >= MIN_BACKGROUND_FRACTION:
-        background_stops = _stops_quantile(stop_bins[background], None, 0.5)
-        backlight_stops = background_stops - _stops_quantile(subject_bins, None, 0.5)
+    # 4. Backlight: background against subject.
+    background_stops, backlight_stops = (
+        (None, None) if background is None else _backlight(stop_bins, subject_bins, background)
+    )
 
     # 5. Colour cast and blur.
     color_cast = _measure_color_cast(image_rgb)
-    if blur_box is None:
-        if face is not None:
-            blur_box = face
-        elif subject_mask is not None and subject.any():
-            blur_box = _bounding_box(subject)
-        else:
-            blur_box = (0, 0, width, height)
-    blur = measure_blur(image_rgb, blur_box)
-
     return LightingMetrics(
         exposure_stops=exposure_stops,
-        face_exposure_stops=face_exposure_stops,
-        face_shadow_stops=face_shadow_stops,
-        face_highlight_stops=face_highlight_stops,
-        face_clipped_pct=face_clipped_pct,
+        face_exposure_stops=face_light.exposure_stops,
+        face_shadow_stops=face_light.shadow_stops,
+        face_highlight_stops=face_light.highlight_stops,
+        face_clipped_pct=face_light.clipped_pct,
         shadow_stops=shadow_stops,
         textured_share=float(
             np.mean((stop_bins >= _TEXTURED_BINS[0]) & (stop_bins <= _TEXTURED_BINS[1]))
@@ -287,9 +276,81 @@ def measure_lighting(
         backlight_stops=backlight_stops,
         background_exposure_stops=background_stops,
         color_cast=color_cast,
-        blur=blur,
+        blur=measure_blur(image_rgb, blur_box),
         subject_fraction=float(subject.mean()),
     )
+
+
+@dataclass(frozen=True)
+class _FaceLight:
+    """The face box's own measures (the LightingMetrics fields `face_...`); None without one."""
+
+    exposure_stops: float | None = None
+    shadow_stops: float | None = None
+    highlight_stops: float | None = None
+    clipped_pct: float | None = None
+
+
+def _face_weighted(
+    image_rgb: npt.NDArray[np.uint8],
+    stop_bins: npt.NDArray[np.int32],
+    weights: FloatArray,
+    face: tuple[int, int, int, int] | None,
+) -> tuple[FloatArray, _FaceLight]:
+    """The exposure's pixel `weights` with the face box carrying half of them, and the face's
+    own measures; `weights` as given and no measures without a face box."""
+    if face is None:
+        return weights, _FaceLight()
+    x, y, w, h = face
+    face_weights = np.zeros_like(weights)
+    face_weights[y : y + h, x : x + w] = 1.0
+    rest = weights * (1.0 - face_weights)
+    # Face and the rest of the subject each carry half of the median's weight.
+    weights = rest / max(float(rest.sum()), 1.0) + face_weights / float(face_weights.sum())
+    face_bins = stop_bins[y : y + h, x : x + w]
+    face_luma = image_rgb[y : y + h, x : x + w].astype(np.float32) @ _LUMA_WEIGHTS
+    return weights, _FaceLight(
+        exposure_stops=_stops_quantile(face_bins, None, 0.5),
+        shadow_stops=_stops_quantile(face_bins, None, 0.05),
+        highlight_stops=_stops_quantile(face_bins, None, 0.99),
+        clipped_pct=100.0 * float(np.mean(face_luma >= CLIPPED_LEVEL)),
+    )
+
+
+def _clipping(
+    image_rgb: npt.NDArray[np.uint8], subject: npt.NDArray[np.bool_]
+) -> tuple[float, float]:
+    """Percent of the subject's pixels with blown highlights, and with crushed shadows."""
+    brightest_channel = image_rgb.max(axis=2)[subject]
+    luma = image_rgb[subject].astype(np.float32) @ _LUMA_WEIGHTS
+    clipped_pct = 100.0 * float(np.mean(luma >= CLIPPED_LEVEL))
+    crushed_pct = 100.0 * float(np.mean(brightest_channel <= CRUSHED_LEVEL))
+    return clipped_pct, crushed_pct
+
+
+def _backlight(
+    stop_bins: npt.NDArray[np.int32],
+    subject_bins: npt.NDArray[np.int32],
+    background: npt.NDArray[np.bool_],
+) -> tuple[float, float]:
+    """The background's median exposure, and how far above the subject's it lies (stops)."""
+    background_stops = _stops_quantile(stop_bins[background], None, 0.5)
+    return background_stops, background_stops - _stops_quantile(subject_bins, None, 0.5)
+
+
+def _default_blur_box(
+    face: tuple[int, int, int, int] | None,
+    subject: npt.NDArray[np.bool_],
+    has_mask: bool,
+    size: tuple[int, int],
+) -> tuple[int, int, int, int]:
+    """Where blur is judged when no box is given: the face box, else the subject's bounding
+    box (with a mask), else the whole image of `size` (width, height)."""
+    if face is not None:
+        return face
+    if has_mask and subject.any():
+        return _bounding_box(subject)
+    return (0, 0, *size)
 
 
 def measure_blur(
