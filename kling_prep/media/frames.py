@@ -179,8 +179,6 @@ def scan_video(
     """
     import av
 
-    samples: list[SampledFrame] = []
-    decoded = 0
     try:
         container = open_media(path)
     except av.error.FFmpegError as exc:
@@ -188,78 +186,146 @@ def scan_video(
             f"{path}: cannot be opened for decoding ({plain_reason(exc)})"
         ) from exc
     with container:
-        stream = container.streams.video[0]
-        # Slice threads only: frame threading costs a quarter more CPU in copies and waits, and
-        # the check's analysis runs beside the decoder and needs the other core.
-        stream.thread_type = "SLICE"
-        # A frame whose own header lies about its size is refused, not allocated.
-        options = {"max_pixels": str(MAX_FRAME_PIXELS)}
-        if skip_nonref:
-            stream.codec_context.skip_frame = "NONREF"
-            options["skip_loop_filter"] = "all"
-        stream.codec_context.options = options
-        fps = float(stream.average_rate or stream.guessed_rate or 25.0)
-        time_base = float(stream.time_base or 0) or 1 / fps
-        duration_s = float(stream.duration or 0) * time_base or (container.duration or 0) / 1e6
-        next_sample_s = 0.0
-        scale = 1.0
-        thumb_size: tuple[int, int] | None = None
-        counter = _FrameCounter()
-        first_pts: int | None = None
-        time_s = 0.0
-        try:
-            for packet in container.demux(stream):
-                counter.add_packet(packet.pts)
-                for frame in packet.decode():
-                    if stop is not None and stop.is_set():
-                        break
-                    index = counter.index_of(frame.pts)
-                    if first_pts is None:
-                        first_pts = frame.pts
-                    if decoded == 0:
-                        time_s = 0.0
-                    elif frame.pts is None or first_pts is None:
-                        time_s += 1.0 / fps
-                    else:
-                        time_s = max(time_s, (frame.pts - first_pts) * time_base)
-                    if thumb_size is None:
-                        thumb_size = _thumb_size(frame.width, frame.height, thumb_width)
-                        scale = min(1.0, max_side_px / max(frame.width, frame.height))
-                    if on_thumb is not None:
-                        on_thumb(index, time_s, _thumb(frame, *thumb_size))
-                    if time_s + 0.5 / fps >= next_sample_s:
-                        width = max(2, round(frame.width * scale / 2) * 2)
-                        height = max(2, round(frame.height * scale / 2) * 2)
-                        rgb = frame.reformat(
-                            width=width, height=height, format="rgb24", interpolation="AREA"
-                        ).to_ndarray()
-                        sample = SampledFrame(index, time_s, _upright(rgb, rotation_deg))
-                        samples.append(sample)
-                        if on_sample is not None:
-                            on_sample(sample)
-                        next_sample_s += 1.0 / sample_fps
-                    decoded += 1
-                    if on_progress is not None and duration_s > 0 and decoded % 15 == 0:
-                        on_progress(min(1.0, time_s / duration_s))
-                if stop is not None and stop.is_set():
-                    break
-        except av.error.FFmpegError as exc:
-            if decoded == 0:
-                raise MediaDecodeError(
-                    f"{path}: no frame could be decoded ({plain_reason(exc)})"
-                ) from exc
-            log.warning("%s: decoding stopped after %d frames: %s", path, decoded, exc)
-        except (ValueError, ArithmeticError, MemoryError, cv2.error) as exc:
-            # A frame PyAV, numpy or OpenCV cannot convert (planes smaller than the frame
-            # declares, sizes that overflow): the file's fault, said as such.
-            log.debug("decoding %s failed", path, exc_info=True)
-            raise MediaDecodeError(
-                f"{path}: frame {decoded} could not be converted ({type(exc).__name__}: "
-                f"{plain_reason(exc)})"
-            ) from exc
+        stream = _video_stream(container, skip_nonref=skip_nonref)
+        scan = _Scan(
+            stream, sample_fps=sample_fps, max_side_px=max_side_px, thumb_width=thumb_width,
+            rotation_deg=rotation_deg, on_thumb=on_thumb, on_sample=on_sample,
+            on_progress=on_progress, container_duration=container.duration,
+        )  # fmt: skip
+        _decode_into(scan, container, stream, path, stop)
     if on_progress is not None:
         on_progress(1.0)
-    return VideoScan(samples=samples, decoded_frames=decoded, fps=fps, scale=scale)
+    return scan.result()
+
+
+def _decode_into(
+    scan: _Scan, container: Any, stream: Any, path: Path, stop: threading.Event | None
+) -> None:
+    """Every frame of `stream` to `scan`, until the end, `stop`, or a break in the stream
+    after the first frame (logged; what was decoded stands).
+
+    Raises:
+        MediaDecodeError: the stream breaks before any frame was decoded, or a frame cannot
+            be converted.
+    """
+    import av
+
+    try:
+        for packet in container.demux(stream):
+            scan.counter.add_packet(packet.pts)
+            for frame in packet.decode():
+                if stop is not None and stop.is_set():
+                    break
+                scan.take(frame)
+            if stop is not None and stop.is_set():
+                break
+    except av.error.FFmpegError as exc:
+        if scan.decoded == 0:
+            raise MediaDecodeError(
+                f"{path}: no frame could be decoded ({plain_reason(exc)})"
+            ) from exc
+        log.warning("%s: decoding stopped after %d frames: %s", path, scan.decoded, exc)
+    except (ValueError, ArithmeticError, MemoryError, cv2.error) as exc:
+        # A frame PyAV, numpy or OpenCV cannot convert (planes smaller than the frame
+        # declares, sizes that overflow): the file's fault, said as such.
+        log.debug("decoding %s failed", path, exc_info=True)
+        raise MediaDecodeError(
+            f"{path}: frame {scan.decoded} could not be converted ({type(exc).__name__}: "
+            f"{plain_reason(exc)})"
+        ) from exc
+
+
+def _video_stream(container: Any, *, skip_nonref: bool) -> Any:
+    """The first video stream, set up for `scan_video`'s cheap decode."""
+    stream = container.streams.video[0]
+    # Slice threads only: frame threading costs a quarter more CPU in copies and waits, and
+    # the check's analysis runs beside the decoder and needs the other core.
+    stream.thread_type = "SLICE"
+    # A frame whose own header lies about its size is refused, not allocated.
+    options = {"max_pixels": str(MAX_FRAME_PIXELS)}
+    if skip_nonref:
+        stream.codec_context.skip_frame = "NONREF"
+        options["skip_loop_filter"] = "all"
+    stream.codec_context.options = options
+    return stream
+
+
+class _Scan:
+    """One decode's running state: frame indices and times, the thumbnail for every frame,
+    the samples kept, the progress told."""
+
+    def __init__(
+        self,
+        stream: Any,
+        *,
+        sample_fps: float,
+        max_side_px: int,
+        thumb_width: int,
+        rotation_deg: int,
+        on_thumb: ThumbSink | None,
+        on_sample: Callable[[SampledFrame], None] | None,
+        on_progress: ProgressSink | None,
+        container_duration: int | None,
+    ) -> None:
+        self.fps = float(stream.average_rate or stream.guessed_rate or 25.0)
+        self._time_base = float(stream.time_base or 0) or 1 / self.fps
+        self._duration_s = (
+            float(stream.duration or 0) * self._time_base or (container_duration or 0) / 1e6
+        )
+        self._sample_fps = sample_fps
+        self._max_side_px = max_side_px
+        self._thumb_width = thumb_width
+        self._rotation_deg = rotation_deg
+        self._on_thumb = on_thumb
+        self._on_sample = on_sample
+        self._on_progress = on_progress
+        self.counter = _FrameCounter()
+        self.samples: list[SampledFrame] = []
+        self.decoded = 0
+        self.scale = 1.0
+        self._next_sample_s = 0.0
+        self._thumb_size: tuple[int, int] | None = None
+        self._first_pts: int | None = None
+        self._time_s = 0.0
+
+    def take(self, frame: Any) -> None:
+        """One decoded frame: its index and time, its thumbnail, a sample when one is due."""
+        index = self.counter.index_of(frame.pts)
+        if self._first_pts is None:
+            self._first_pts = frame.pts
+        if self.decoded == 0:
+            self._time_s = 0.0
+        elif frame.pts is None or self._first_pts is None:
+            self._time_s += 1.0 / self.fps
+        else:
+            self._time_s = max(self._time_s, (frame.pts - self._first_pts) * self._time_base)
+        if self._thumb_size is None:
+            self._thumb_size = _thumb_size(frame.width, frame.height, self._thumb_width)
+            self.scale = min(1.0, self._max_side_px / max(frame.width, frame.height))
+        if self._on_thumb is not None:
+            self._on_thumb(index, self._time_s, _thumb(frame, *self._thumb_size))
+        if self._time_s + 0.5 / self.fps >= self._next_sample_s:
+            self._keep_sample(frame, index)
+            self._next_sample_s += 1.0 / self._sample_fps
+        self.decoded += 1
+        if self._on_progress is not None and self._duration_s > 0 and self.decoded % 15 == 0:
+            self._on_progress(min(1.0, self._time_s / self._duration_s))
+
+    def result(self) -> VideoScan:
+        return VideoScan(
+            samples=self.samples, decoded_frames=self.decoded, fps=self.fps, scale=self.scale
+        )
+
+    def _keep_sample(self, frame: Any, index: int) -> None:
+        width = max(2, round(frame.width * self.scale / 2) * 2)
+        height = max(2, round(frame.height * self.scale / 2) * 2)
+        rgb = frame.reformat(
+            width=width, height=height, format="rgb24", interpolation="AREA"
+        ).to_ndarray()
+        sample = SampledFrame(index, self._time_s, _upright(rgb, self._rotation_deg))
+        self.samples.append(sample)
+        if self._on_sample is not None:
+            self._on_sample(sample)
 
 
 def decode_thumbs(
