@@ -223,42 +223,9 @@ def _measure_interval(
     )
     has_corners = corners is not None and len(corners) >= MIN_INLIERS
     if has_corners:
-        # maxLevel 4: a 21 px window at 1/16 scale follows shifts of ~150 px (half a 320 px
-        # frame between samples). The point arrays passed second are only initial guesses.
-        forward, status, _ = cv2.calcOpticalFlowPyrLK(
-            previous, current, corners, corners.copy(), winSize=(21, 21), maxLevel=4
-        )
-        back, status_back, _ = cv2.calcOpticalFlowPyrLK(
-            current, previous, forward, np.copy(forward), winSize=(21, 21), maxLevel=4
-        )
-        start = corners.reshape(-1, 2)
-        end = forward.reshape(-1, 2)
-        returned = np.linalg.norm(back.reshape(-1, 2) - start, axis=1) < 1.0
-        inside = (end[:, 0] >= 0) & (end[:, 0] < width) & (end[:, 1] >= 0) & (end[:, 1] < height)
-        good = status.ravel().astype(bool) & status_back.ravel().astype(bool) & returned & inside
-        ends_px = np.clip(end, 0, [width - 1, height - 1]).astype(int)
-        good &= mask[ends_px[:, 1], ends_px[:, 0]] > 0
-        # A still camera leaves the background exactly where it was: a set of points spread
-        # over the frame that stays put is the background (a person can move points, not
-        # freeze them), whatever consensus the subject's own moving points might form.
-        still = good & (np.linalg.norm(end - start, axis=1) <= STILL_SHARE * width)
-        if still.sum() >= MIN_INLIERS and still.sum() >= MIN_STILL_SHARE * good.sum():
-            extent = np.ptp(start[still], axis=0) / np.array([width, height])
-            if float(extent.min()) >= MIN_STILL_EXTENT:
-                return (0.0, 0.0, 0.0, 0.0), "features", int(still.sum())
-        if good.sum() >= MIN_INLIERS:
-            matrix, inlier_flags = cv2.estimateAffinePartial2D(
-                start[good],
-                end[good],
-                method=cv2.RANSAC,
-                ransacReprojThreshold=max(1.0, RANSAC_THRESHOLD_SHARE * width),
-                maxIters=2000,
-                confidence=0.995,
-            )
-            if matrix is not None:
-                inliers = int(inlier_flags.sum())
-                if inliers >= MIN_INLIERS and inliers >= MIN_INLIER_SHARE * good.sum():
-                    return _decompose(matrix, width, height), "features", inliers
+        measured = _from_corners(previous, current, corners, mask)
+        if measured is not None:
+            return measured
 
     # 2. Fallback for poor texture: phase correlation with the subject flattened to the mean.
     # Only where corners were too few: where they were found but disagree (the person's hair
@@ -272,6 +239,62 @@ def _measure_interval(
         or float(previous[background].std()) < MIN_BACKGROUND_STD
     ):
         return None
+    return _by_phase(previous, current, mask)
+
+
+def _from_corners(
+    previous: GreyImage, current: GreyImage, corners: npt.NDArray[Any], mask: GreyImage
+) -> tuple[_Transform, Literal["features", "phase"], int] | None:
+    """The motion of the background's corners: none at all when enough of them, spread over
+    the frame, stayed put; else a RANSAC similarity fit, when enough of them agree."""
+    height, width = previous.shape
+    # maxLevel 4: a 21 px window at 1/16 scale follows shifts of ~150 px (half a 320 px
+    # frame between samples). The point arrays passed second are only initial guesses.
+    forward, status, _ = cv2.calcOpticalFlowPyrLK(
+        previous, current, corners, corners.copy(), winSize=(21, 21), maxLevel=4
+    )
+    back, status_back, _ = cv2.calcOpticalFlowPyrLK(
+        current, previous, forward, np.copy(forward), winSize=(21, 21), maxLevel=4
+    )
+    start = corners.reshape(-1, 2)
+    end = forward.reshape(-1, 2)
+    returned = np.linalg.norm(back.reshape(-1, 2) - start, axis=1) < 1.0
+    inside = (end[:, 0] >= 0) & (end[:, 0] < width) & (end[:, 1] >= 0) & (end[:, 1] < height)
+    good = status.ravel().astype(bool) & status_back.ravel().astype(bool) & returned & inside
+    ends_px = np.clip(end, 0, [width - 1, height - 1]).astype(int)
+    good &= mask[ends_px[:, 1], ends_px[:, 0]] > 0
+    # A still camera leaves the background exactly where it was: a set of points spread
+    # over the frame that stays put is the background (a person can move points, not
+    # freeze them), whatever consensus the subject's own moving points might form.
+    still = good & (np.linalg.norm(end - start, axis=1) <= STILL_SHARE * width)
+    if still.sum() >= MIN_INLIERS and still.sum() >= MIN_STILL_SHARE * good.sum():
+        extent = np.ptp(start[still], axis=0) / np.array([width, height])
+        if float(extent.min()) >= MIN_STILL_EXTENT:
+            return (0.0, 0.0, 0.0, 0.0), "features", int(still.sum())
+    if good.sum() < MIN_INLIERS:
+        return None
+    matrix, inlier_flags = cv2.estimateAffinePartial2D(
+        start[good],
+        end[good],
+        method=cv2.RANSAC,
+        ransacReprojThreshold=max(1.0, RANSAC_THRESHOLD_SHARE * width),
+        maxIters=2000,
+        confidence=0.995,
+    )
+    if matrix is None:
+        return None
+    inliers = int(inlier_flags.sum())
+    if inliers >= MIN_INLIERS and inliers >= MIN_INLIER_SHARE * good.sum():
+        return _decompose(matrix, width, height), "features", inliers
+    return None
+
+
+def _by_phase(
+    previous: GreyImage, current: GreyImage, mask: GreyImage
+) -> tuple[_Transform, Literal["features", "phase"], int] | None:
+    """Phase correlation of the two frames with the masked pixels set to the background's
+    mean: a translation, when its peak is clear."""
+    height, width = previous.shape
     a = previous.astype(np.float32)
     b = current.astype(np.float32)
     a[mask == 0] = float(a[mask > 0].mean()) if (mask > 0).any() else 0.0
