@@ -12,8 +12,6 @@ redoes it (the journal refuses a second POST).
 from __future__ import annotations
 
 import atexit
-import hashlib
-import json
 import logging
 import os
 import socket
@@ -34,6 +32,7 @@ from kling_prep.errors import (
     UnknownOutcomeError,
     plain_reason,
 )
+from kling_prep.identity import identity
 from kling_prep.limits import PROFILES
 from kling_prep.media.fetch import local_file
 from kling_prep.settings import Settings
@@ -89,10 +88,13 @@ class WorkerConfig:
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the configuration, so that a worker process reuses its context."""
-        data = repr((self.settings, settings_identity(self.settings), self.options))
-        data += repr((self.prepared_dir, self.budget_since))
-        return hashlib.sha256(data.encode()).hexdigest()
+        """Identifies the configuration, so that a worker process reuses its context (in
+        memory only: `Settings` is written as its repr, which names the profile and base URL,
+        beside the settings that change a row's result)."""
+        return identity([
+            self.settings, settings_identity(self.settings), self.options,
+            self.prepared_dir, self.budget_since,
+        ])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,8 @@ def row_key(
     hash_cache: dict[tuple[str, int, int], str] | None = None,
 ) -> str:
     """The identity of a row's result: the inputs' content (URLs as written), the row's
-    parameters and every setting that changes the outcome.
+    parameters and every setting that changes the outcome, hashed by `kling_prep.identity`
+    (results.jsonl holds these keys: their bytes never change).
 
     Args:
         hash_cache: file hashes by (path, size, mtime), shared across rows of one manifest.
@@ -193,8 +196,7 @@ def row_key(
         "strict": options.strict,
         "base_url": settings.base_url if options.submit else None,
     }
-    encoded = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return hashlib.sha256(encoded).hexdigest()
+    return identity(parts)
 
 
 class StageClock:

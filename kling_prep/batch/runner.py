@@ -7,7 +7,6 @@ executor, write each result as it ends, then the summary (also after Ctrl-C).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from kling_prep.batch.row import (
 )
 from kling_prep.batch.summary import RunStats, build_summary, render_summary_html
 from kling_prep.errors import ConfigError, KlingPrepError
+from kling_prep.identity import identity
 from kling_prep.media.outputs import write_atomically
 from kling_prep.settings import Settings
 
@@ -78,7 +78,8 @@ class BatchResult:
 
 
 def _raw_key(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    """The key of a row that cannot run, by what it says (ASCII-escaped: see kling_prep.identity)."""
+    return identity(list(parts), ascii_only=True)
 
 
 def plan_batch(

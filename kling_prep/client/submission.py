@@ -8,8 +8,6 @@ from this package: the CLI runs it first.
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from kling_prep.errors import (
     RequestRejectedError,
     WaitDeadlineError,
 )
+from kling_prep.identity import identity
 from kling_prep.limits import Orientation
 
 logger = logging.getLogger(__name__)
@@ -64,7 +63,8 @@ def hash_inputs(
 ) -> str:
     """The identity of a submission: the prepared files' content (or the URLs) and parameters.
 
-    Two submissions with the same hash would make the same video and pay twice for it.
+    Two submissions with the same hash would make the same video and pay twice for it. Hashed by
+    `kling_prep.identity`; journals hold these hashes, so their bytes never change.
 
     Raises:
         InputError: a local file cannot be read.
@@ -76,8 +76,7 @@ def hash_inputs(
         "character_orientation": character_orientation,
         "keep_original_sound": keep_original_sound,
     }
-    encoded = json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()
-    return hashlib.sha256(encoded).hexdigest()
+    return identity(parts)
 
 
 @dataclass(frozen=True)
