@@ -11,10 +11,11 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
+from kling_prep.batch.inflight import run_in_flight
 from kling_prep.batch.row import (
     RowOutcome,
     RowTask,
@@ -54,6 +55,35 @@ def _new_pool(config: WorkerConfig, workers: int) -> ProcessPoolExecutor:
     )
 
 
+class _Workers:
+    """The process pool, replaced by a fresh one before the next row once a worker died."""
+
+    def __init__(self, config: WorkerConfig, workers: int) -> None:
+        self.config = config
+        self.workers = workers
+        self.pool = _new_pool(config, workers)
+        self.is_broken = False
+
+    def start(self, task: RowTask) -> Future[RowOutcome]:
+        if self.is_broken:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool, self.is_broken = _new_pool(self.config, self.workers), False
+        return self.pool.submit(run_task, self.config, task)
+
+    def outcome(self, future: Future[RowOutcome], task: RowTask) -> RowOutcome:
+        """The row's outcome; a dead worker fails only this row (the next starts a new pool)."""
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:
+            self.is_broken = True
+            return crashed_outcome(task, exc)
+
+
+def _first_completed(futures: list[Future[RowOutcome]]) -> set[Future[RowOutcome]]:
+    done, _ = wait(futures, return_when=FIRST_COMPLETED)
+    return done
+
+
 def run_local(
     tasks: Iterable[RowTask], config: WorkerConfig, *, workers: int, on_outcome: OutcomeSink
 ) -> None:
@@ -61,56 +91,31 @@ def run_local(
     row ends (in completion order). A worker that dies fails only the rows it held (recorded
     as errors, retried next run); a fresh pool takes the rest.
 
+    A short queue is kept, not the whole manifest (`run_in_flight`): memory stays flat for any
+    size. On Ctrl-C nothing new starts; the rows running finish and are passed on.
+
     Raises:
         KeyboardInterrupt: after the rows in flight have finished and been passed on (a second
             Ctrl-C stops waiting for them).
     """
     workers = max(1, workers)
-    pending: Iterator[RowTask] = iter(tasks)
-    limit = workers * (1 + QUEUE_PER_WORKER)
-    pool = _new_pool(config, workers)
-    is_broken = False
-    in_flight: dict[Future[RowOutcome], RowTask] = {}
+    pool = _Workers(config, workers)
+
+    def finish(future: Future[RowOutcome], task: RowTask) -> None:
+        on_outcome(task, pool.outcome(future, task))
+
     try:
-        try:
-            while True:
-                # 1. Keep a short queue, not the whole manifest: memory stays flat for any size.
-                while len(in_flight) < limit:
-                    task = next(pending, None)
-                    if task is None:
-                        break
-                    if is_broken:
-                        pool.shutdown(wait=False, cancel_futures=True)
-                        pool, is_broken = _new_pool(config, workers), False
-                    in_flight[pool.submit(run_task, config, task)] = task
-                if not in_flight:
-                    break
-                # 2. Pass each finished row on as it ends.
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    task = in_flight.pop(future)
-                    try:
-                        outcome = future.result()
-                    except BrokenProcessPool as exc:
-                        is_broken = True
-                        outcome = crashed_outcome(task, exc)
-                    on_outcome(task, outcome)
-        except KeyboardInterrupt:
-            # 3. Ctrl-C: nothing new starts; the rows running finish and are written.
-            for future in in_flight:
-                future.cancel()
-            for future, task in in_flight.items():
-                if future.cancelled():
-                    continue
-                try:
-                    outcome = future.result()
-                except BrokenProcessPool as exc:
-                    outcome = crashed_outcome(task, exc)
-                on_outcome(task, outcome)
-            raise
+        run_in_flight(
+            tasks,
+            limit=workers * (1 + QUEUE_PER_WORKER),
+            start=pool.start,
+            wait_any=_first_completed,
+            finish=finish,
+            cancel=lambda future: future.cancel(),
+        )
     except BaseException:
         # A second Ctrl-C, or an error in `on_outcome`: stop waiting. The workers ignore
         # SIGINT, so each ends its current row (its journal entry stays consistent).
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.pool.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    pool.pool.shutdown(wait=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from kling_prep.batch.inflight import run_in_flight
 from kling_prep.batch.pool import OutcomeSink, crashed_outcome
 from kling_prep.batch.row import (
     RowContext,
@@ -145,6 +146,47 @@ def _driver_sink(config: WorkerConfig, on_outcome: OutcomeSink) -> tuple[Outcome
     return finish, context
 
 
+def _init_ray(ray: Any, address: str | None) -> bool:
+    """Connect to Ray; returns whether this call started it (and so must shut it down)."""
+    owns_ray = not ray.is_initialized()
+    if owns_ray and address is None:
+        # A Ray of our own on this machine: quiet, no dashboard.
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    elif owns_ray:
+        # A cluster's own settings stand (a ray:// client forwards init options to the head).
+        ray.init(address=address)
+    return owns_ray
+
+
+def _run_tasks(
+    ray: Any, tasks: Iterable[RowTask], config: WorkerConfig, limit: int, finish: OutcomeSink
+) -> None:
+    """Keep `limit` Ray tasks in flight (`run_in_flight`) and pass each row to `finish` here
+    as its task ends; a task whose worker died is an error row, retried next run."""
+    remote = ray.remote(num_cpus=1, max_retries=0)(_ray_row)
+    config_ref = ray.put(task_config(config))
+
+    def wait_any(refs: list[Any]) -> list[Any]:
+        done, _ = ray.wait(refs, num_returns=1)
+        return list(done)
+
+    def collect(ref: Any, task: RowTask) -> None:
+        try:
+            outcome = ray.get(ref)
+        except ray.exceptions.RayError as exc:
+            outcome = crashed_outcome(task, exc)
+        finish(task, outcome)
+
+    # On Ctrl-C nothing new starts; the tasks submitted finish, are submitted and written.
+    run_in_flight(
+        tasks,
+        limit=limit,
+        start=lambda task: remote.remote(config_ref, task),
+        wait_any=wait_any,
+        finish=collect,
+    )
+
+
 def run_ray(
     tasks: Iterable[RowTask],
     config: WorkerConfig,
@@ -168,48 +210,14 @@ def run_ray(
         KeyboardInterrupt: after the tasks in flight have finished and been passed on.
     """
     ray = _import_ray()
-    owns_ray = not ray.is_initialized()
-    if owns_ray and address is None:
-        # A Ray of our own on this machine: quiet, no dashboard.
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    elif owns_ray:
-        # A cluster's own settings stand (a ray:// client forwards init options to the head).
-        ray.init(address=address)
+    owns_ray = _init_ray(ray, address)
     finish, driver = _driver_sink(config, on_outcome)
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         if on_started is not None:
             on_started(cpus)
         limit = max_in_flight or max(1, cpus) * IN_FLIGHT_PER_CPU
-        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_row)
-        config_ref = ray.put(task_config(config))
-        pending: Iterator[RowTask] = iter(tasks)
-        in_flight: dict[Any, RowTask] = {}
-
-        def collect(refs: list[Any]) -> None:
-            for ref in refs:
-                task = in_flight.pop(ref)
-                try:
-                    outcome = ray.get(ref)
-                except ray.exceptions.RayError as exc:
-                    outcome = crashed_outcome(task, exc)
-                finish(task, outcome)
-
-        try:
-            while True:
-                while len(in_flight) < limit:
-                    task = next(pending, None)
-                    if task is None:
-                        break
-                    in_flight[remote.remote(config_ref, task)] = task
-                if not in_flight:
-                    break
-                done, _ = ray.wait(list(in_flight), num_returns=1)
-                collect(done)
-        except KeyboardInterrupt:
-            # Nothing new starts; the tasks submitted finish, are submitted and written.
-            collect(list(in_flight))
-            raise
+        _run_tasks(ray, tasks, config, limit, finish)
     finally:
         driver.close()
         if owns_ray:

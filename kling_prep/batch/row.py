@@ -12,8 +12,6 @@ redoes it (the journal refuses a second POST).
 from __future__ import annotations
 
 import atexit
-import hashlib
-import json
 import logging
 import os
 import socket
@@ -34,6 +32,7 @@ from kling_prep.errors import (
     UnknownOutcomeError,
     plain_reason,
 )
+from kling_prep.identity import identity
 from kling_prep.limits import PROFILES
 from kling_prep.media.fetch import local_file
 from kling_prep.settings import Settings
@@ -41,6 +40,7 @@ from kling_prep.settings import Settings
 if TYPE_CHECKING:
     from kling_prep.client import JobJournal, KlingClient, SubmissionRecord, SubmissionRunner
     from kling_prep.preflight import CheckResult
+    from kling_prep.preparation import PrepareResult
     from kling_prep.vision.kit import VisionKit
 
 log = logging.getLogger(__name__)
@@ -89,10 +89,13 @@ class WorkerConfig:
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the configuration, so that a worker process reuses its context."""
-        data = repr((self.settings, settings_identity(self.settings), self.options))
-        data += repr((self.prepared_dir, self.budget_since))
-        return hashlib.sha256(data.encode()).hexdigest()
+        """Identifies the configuration, so that a worker process reuses its context (in
+        memory only: `Settings` is written as its repr, which names the profile and base URL,
+        beside the settings that change a row's result)."""
+        return identity([
+            self.settings, settings_identity(self.settings), self.options,
+            self.prepared_dir, self.budget_since,
+        ])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,8 @@ def row_key(
     hash_cache: dict[tuple[str, int, int], str] | None = None,
 ) -> str:
     """The identity of a row's result: the inputs' content (URLs as written), the row's
-    parameters and every setting that changes the outcome.
+    parameters and every setting that changes the outcome, hashed by `kling_prep.identity`
+    (results.jsonl holds these keys: their bytes never change).
 
     Args:
         hash_cache: file hashes by (path, size, mtime), shared across rows of one manifest.
@@ -193,8 +197,7 @@ def row_key(
         "strict": options.strict,
         "base_url": settings.base_url if options.submit else None,
     }
-    encoded = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return hashlib.sha256(encoded).hexdigest()
+    return identity(parts)
 
 
 class StageClock:
@@ -475,6 +478,81 @@ def process_row(task: RowTask, context: RowContext) -> RowOutcome:
     return submit_row(check_row(task, context), context)
 
 
+def _prepare_json(prepared: PrepareResult) -> dict[str, Any]:
+    """The line's `prepare`: prepare's JSON, where its files are, and its check's findings."""
+    from kling_prep.preparation import prepare_dict
+    from kling_prep.report.json_report import finding_json
+
+    return {
+        **prepare_dict(prepared),
+        "image_path": str(prepared.image_path) if prepared.image_path else None,
+        "video_path": str(prepared.video_path) if prepared.video_path else None,
+        "report_path": str(prepared.report_path) if prepared.report_path else None,
+        "findings": [finding_json(f) for f in prepared.check.findings] if prepared.check else [],
+    }
+
+
+def _submit_order(
+    options: BatchOptions,
+    row: ManifestRow,
+    verdict: str,
+    files: tuple[str, str],
+    orientation: Literal["video", "image"],
+) -> tuple[dict[str, Any] | None, SubmitOrder | None]:
+    """With --submit: the row's order, or why it is not submitted (the line's `submission`)."""
+    if not options.submit:
+        return None, None
+    allowed = ("ready", "fixed") if options.strict else ("ready", "fixed", "warnings")
+    if verdict not in allowed:
+        return {"status": "not_submitted", "reason": f"verdict {verdict}"}, None
+    if not row.prompt:
+        return {"status": "not_submitted", "reason": "the row has no prompt"}, None
+    return None, SubmitOrder(files[0], files[1], row.prompt, orientation, row.keep_sound)
+
+
+def _blocked_pictures(
+    options: BatchOptions, verdict: str, result: CheckResult, timings: dict[str, float]
+) -> dict[str, bytes]:
+    """The pictures a reviewer needs for a blocked row (none for the others), timed."""
+    if not (options.pictures and verdict in BLOCKED_VERDICTS):
+        return {}
+    pictures_start = time.perf_counter()
+    pictures = _pictures(result)
+    timings["pictures_s"] = round(time.perf_counter() - pictures_start, 4)
+    return pictures
+
+
+def _after_prepare(
+    prepared: PrepareResult,
+    clock: StageClock,
+    timings: dict[str, float],
+    row: ManifestRow,
+    files: tuple[str, str],
+    orientation: Literal["video", "image"],
+) -> tuple[tuple[str, str], Literal["video", "image"]]:
+    """Time prepare; return what a prepared row submits: the prepared files (when both were
+    written) and the orientation prepare's check found (unless the row names one)."""
+    timings["prepare_s"] = round(time.perf_counter() - clock.start, 4)
+    timings["encode_s"] = clock.span("encoding the video")
+    if prepared.image_path is not None and prepared.video_path is not None:
+        files = (str(prepared.image_path), str(prepared.video_path))
+    if prepared.check is not None:
+        orientation = row.orientation or prepared.check.orientation.value
+    return files, orientation
+
+
+def _failed_row(
+    task: RowTask, exc: Exception, timings: dict[str, float], started: float
+) -> RowOutcome:
+    """The outcome of a row whose check or prepare failed: an error, retried next run."""
+    row = task.row
+    log.warning("row %d (%s, %s) failed: %s", row.row, row.image, row.video, exc)
+    timings["total_s"] = round(time.perf_counter() - started, 4)
+    return RowOutcome(
+        result_line(task, final=False, status="error", error=_error(exc), timings_s=timings)
+    )
+
+
 def check_row(task: RowTask, context: RowContext) -> RowOutcome:
     """Check one row and prepare it as the options ask, without submitting: a row to submit
     comes back with its `SubmitOrder` (and its line's `submission` still empty) for
@@ -484,15 +562,14 @@ def check_row(task: RowTask, context: RowContext) -> RowOutcome:
     Returns:
         The row's outcome; a failure is recorded in it, never raised (see `process_row`).
     """
-    config, row = context.config, task.row
+    config, row, options = context.config, task.row, context.config.options
     settings = row_settings(config.settings, row)
-    options = config.options
     started = time.perf_counter()
     cpu_started = time.process_time()  # every thread of this process: MediaPipe runs several
     timings: dict[str, float] = {}
     try:
         from kling_prep.preflight import check
-        from kling_prep.report.json_report import finding_json, to_json_dict
+        from kling_prep.report.json_report import to_json_dict
 
         # 1. The check: the one code path `kling-prep check` uses.
         clock = StageClock()
@@ -502,14 +579,12 @@ def check_row(task: RowTask, context: RowContext) -> RowOutcome:
             on_progress=clock.on_progress, kit=context.kit, is_submission=options.submit,
         )  # fmt: skip
         timings.update(clock.check_split(time.perf_counter()))
-        verdict = result.verdict
-        check_json = to_json_dict(result)
+        verdict, check_json = result.verdict, to_json_dict(result)
         # 2. Prepare: rows that pass, or whose blocking findings prepare can fix.
         prepare_json: dict[str, Any] | None = None
-        to_submit = (row.image, row.video)
-        orientation = row.orientation or result.orientation.value
+        to_submit, orientation = (row.image, row.video), row.orientation or result.orientation.value
         if options.prepare and _should_prepare(result):
-            from kling_prep.preparation import prepare, prepare_dict
+            from kling_prep.preparation import prepare
 
             prep_clock = StageClock()
             prepared = prepare(
@@ -519,41 +594,14 @@ def check_row(task: RowTask, context: RowContext) -> RowOutcome:
                 on_progress=prep_clock.on_progress, input_check=result, kit=context.kit,
                 force=True,  # the row's own folder: a retried row replaces its earlier files
             )  # fmt: skip
-            timings["prepare_s"] = round(time.perf_counter() - prep_clock.start, 4)
-            timings["encode_s"] = prep_clock.span("encoding the video")
-            verdict = prepared.verdict
-            prepare_json = {
-                **prepare_dict(prepared),
-                "image_path": str(prepared.image_path) if prepared.image_path else None,
-                "video_path": str(prepared.video_path) if prepared.video_path else None,
-                "report_path": str(prepared.report_path) if prepared.report_path else None,
-                "findings": [finding_json(f) for f in prepared.check.findings]
-                if prepared.check
-                else [],
-            }
-            if prepared.image_path is not None and prepared.video_path is not None:
-                to_submit = (str(prepared.image_path), str(prepared.video_path))
-            if prepared.check is not None:
-                orientation = row.orientation or prepared.check.orientation.value
+            verdict, prepare_json = prepared.verdict, _prepare_json(prepared)
+            to_submit, orientation = _after_prepare(
+                prepared, prep_clock, timings, row, to_submit, orientation
+            )
         # 3. What to submit, if anything: `submit_row` sends it through the journal and budget.
-        submission: dict[str, Any] | None = None
-        order: SubmitOrder | None = None
-        if options.submit:
-            allowed = ("ready", "fixed") if options.strict else ("ready", "fixed", "warnings")
-            if verdict not in allowed:
-                submission = {"status": "not_submitted", "reason": f"verdict {verdict}"}
-            elif not row.prompt:
-                submission = {"status": "not_submitted", "reason": "the row has no prompt"}
-            else:
-                order = SubmitOrder(
-                    to_submit[0], to_submit[1], row.prompt, orientation, row.keep_sound
-                )
+        submission, order = _submit_order(options, row, verdict, to_submit, orientation)
         # 4. The pictures a reviewer needs for a blocked row.
-        pictures: dict[str, bytes] = {}
-        if options.pictures and verdict in BLOCKED_VERDICTS:
-            pictures_start = time.perf_counter()
-            pictures = _pictures(result)
-            timings["pictures_s"] = round(time.perf_counter() - pictures_start, 4)
+        pictures = _blocked_pictures(options, verdict, result, timings)
         timings["total_s"] = round(time.perf_counter() - started, 4)
         timings["cpu_s"] = round(time.process_time() - cpu_started, 4)
         line = result_line(
@@ -563,11 +611,7 @@ def check_row(task: RowTask, context: RowContext) -> RowOutcome:
         return RowOutcome(line, pictures, to_submit=order)
     except Exception as exc:
         # The row failed; the batch goes on and a re-run retries it.
-        log.warning("row %d (%s, %s) failed: %s", row.row, row.image, row.video, exc)
-        timings["total_s"] = round(time.perf_counter() - started, 4)
-        return RowOutcome(
-            result_line(task, final=False, status="error", error=_error(exc), timings_s=timings)
-        )
+        return _failed_row(task, exc, timings, started)
 
 
 def submit_row(outcome: RowOutcome, context: RowContext) -> RowOutcome:

@@ -7,7 +7,6 @@ executor, write each result as it ends, then the summary (also after Ctrl-C).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from kling_prep.batch.row import (
 )
 from kling_prep.batch.summary import RunStats, build_summary, render_summary_html
 from kling_prep.errors import ConfigError, KlingPrepError
+from kling_prep.identity import identity
 from kling_prep.media.outputs import write_atomically
 from kling_prep.settings import Settings
 
@@ -78,7 +78,8 @@ class BatchResult:
 
 
 def _raw_key(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    """The key of a row that cannot run, by what it says (ASCII-escaped: see kling_prep.identity)."""
+    return identity(list(parts), ascii_only=True)
 
 
 def plan_batch(
@@ -212,61 +213,83 @@ def run_batch(
         KeyboardInterrupt: see Returns.
     """
     settings = settings or Settings()
-    options = options or BatchOptions()
-    if options.submit and options.journal_path is None:
-        raise KlingPrepError("submitting needs a journal (BatchOptions.journal_path)")
+    options = _checked(options or BatchOptions())
     manifest = read_manifest(manifest_path)
-    if workers is None:
-        workers = (os.cpu_count() or 1) if executor == "local" else 0
+    workers = _default_workers(executor, workers)
     runner = _executor_runner(executor, workers, address)
     with ResultStore(out_dir) as store:
         if store.torn_bytes:
             log.warning("%s: cut a torn last line (%d bytes)", store.results_path, store.torn_bytes)
-        state = store.state()
-        config = WorkerConfig(
-            settings=settings,
-            options=options,
-            prepared_dir=(out_dir / PREPARED_DIR).resolve(),
-            budget_since=datetime.fromisoformat(state["started_at"]),
-        )
+        config = _worker_config(store, settings, options)
         plan = plan_batch(manifest, store, settings, options)
-        finished = 0
-        started = time.perf_counter()
-        if on_progress is not None:
-            on_progress(0, len(plan.tasks), None)
-
-        def write(task: RowTask, outcome: RowOutcome) -> None:
-            nonlocal finished
-            line = outcome.line
-            for name, jpeg in outcome.pictures.items():
-                path = store.save_sheet(task.key, name, jpeg)
-                line["pictures"][name] = str(path.relative_to(store.out_dir))
-            store.append(line)
-            finished += 1
-            if on_progress is not None:
-                on_progress(finished, len(plan.tasks), line)
-
+        writer = _RowWriter(store, len(plan.tasks), on_progress)
         try:
             if plan.tasks:
-                runner(iter(plan.tasks), config, write)
+                runner(iter(plan.tasks), config, writer)
         finally:
             # Also after Ctrl-C or an error: the summary shows what is done so far.
-            run = RunStats(
-                executor=executor,
-                workers=workers,
-                rows_run=finished,
-                rows_skipped=plan.skipped,
-                wall_s=time.perf_counter() - started,
-            )
+            run = writer.run_stats(executor, workers, rows_skipped=plan.skipped)
             summary, json_path, html_path = write_summary(
                 store, plan, settings=settings, options=options, run=run
             )
     return BatchResult(
-        out_dir=out_dir,
-        results_path=store.results_path,
-        summary_path=json_path,
-        html_path=html_path,
-        summary=summary,
-        rows_run=finished,
-        rows_skipped=plan.skipped,
+        out_dir, store.results_path, json_path, html_path, summary,
+        rows_run=writer.finished, rows_skipped=plan.skipped,
+    )  # fmt: skip
+
+
+def _checked(options: BatchOptions) -> BatchOptions:
+    if options.submit and options.journal_path is None:
+        raise KlingPrepError("submitting needs a journal (BatchOptions.journal_path)")
+    return options
+
+
+def _default_workers(executor: Executor, workers: int | None) -> int:
+    """Local: one process per CPU; Ray: 0, the executor's own default (2 per cluster CPU)."""
+    if workers is None:
+        return (os.cpu_count() or 1) if executor == "local" else 0
+    return workers
+
+
+def _worker_config(store: ResultStore, settings: Settings, options: BatchOptions) -> WorkerConfig:
+    """What every worker gets: the budget counts from this out-dir's first run."""
+    return WorkerConfig(
+        settings=settings,
+        options=options,
+        prepared_dir=(store.out_dir / PREPARED_DIR).resolve(),
+        budget_since=datetime.fromisoformat(store.state()["started_at"]),
     )
+
+
+class _RowWriter:
+    """Writes each row's line (and the pictures of a blocked row) as it ends, then reports
+    progress; counts the rows this run finished and times the run."""
+
+    def __init__(self, store: ResultStore, total: int, on_progress: ProgressSink | None) -> None:
+        self.store = store
+        self.total = total
+        self.on_progress = on_progress
+        self.finished = 0
+        self.started = time.perf_counter()
+        if on_progress is not None:
+            on_progress(0, total, None)
+
+    def __call__(self, task: RowTask, outcome: RowOutcome) -> None:
+        line = outcome.line
+        for name, jpeg in outcome.pictures.items():
+            path = self.store.save_sheet(task.key, name, jpeg)
+            line["pictures"][name] = str(path.relative_to(self.store.out_dir))
+        self.store.append(line)
+        self.finished += 1
+        if self.on_progress is not None:
+            self.on_progress(self.finished, self.total, line)
+
+    def run_stats(self, executor: Executor, workers: int, *, rows_skipped: int) -> RunStats:
+        """This run's figures so far (also after Ctrl-C or an error)."""
+        return RunStats(
+            executor=executor,
+            workers=workers,
+            rows_run=self.finished,
+            rows_skipped=rows_skipped,
+            wall_s=time.perf_counter() - self.started,
+        )

@@ -8,7 +8,7 @@ import base64
 import html
 import statistics
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,62 +113,88 @@ def build_summary(
         duplicates: rows that repeat an earlier row's inputs (`{"row", "same_as"}`).
         run: this run's figures, for throughput.
     """
-    verdicts: Counter[str] = Counter()
-    findings: dict[str, Counter[str]] = {}
-    submissions: Counter[str] = Counter()
-    spent = possibly = 0
-    for line in lines:
-        verdicts[line["verdict"] if line["status"] == "done" else "error"] += 1
-        for f in (line.get("check") or {}).get("findings", []):
-            findings.setdefault(f["code"], Counter())[f["severity"]] += 1
-        sub = line.get("submission")
-        if sub:
-            submissions[sub["status"]] += 1
-            if sub["status"] == "submitted":
-                spent += sub.get("credits_charged") or credits_per_job or 0
-            elif sub["status"] == "unknown":
-                possibly += sub.get("intended_credits") or credits_per_job or 0
-    blocked = sum(verdicts[v] for v in BLOCKED_VERDICTS)
+    tally = _Tally.of(lines, credits_per_job)
     failed = failures(lines)
-    final = sum(1 for line in lines if line.get("final"))
-    # Done: a final result that is not a failure (a bad manifest row is final, yet not done).
-    done = final - sum(1 for f in failed if not f["retried"])
-    minutes = run.wall_s / 60
     return {
         "summary_version": SUMMARY_VERSION,
         "manifest": manifest,
         "out_dir": str(out_dir),
-        "rows": {
-            "total": rows,
-            "done": done,
-            "failed": len(failed),  # final or not: a row error or a failed submission
-            "to_retry": len(lines) - final,
-            "not_run": rows - len(lines) - len(duplicates),
-            "duplicates": len(duplicates),
-        },
-        "verdicts": dict(sorted(verdicts.items())),
-        "findings": {code: dict(c) for code, c in sorted(findings.items())},
-        "submissions": dict(sorted(submissions.items())),
+        "rows": _row_counts(lines, rows=rows, duplicates=len(duplicates), failed=failed),
+        "verdicts": dict(sorted(tally.verdicts.items())),
+        "findings": {code: dict(c) for code, c in sorted(tally.findings.items())},
+        "submissions": dict(sorted(tally.submissions.items())),
         "credits": {
             "per_job": credits_per_job,
-            "spent": spent,
-            "possibly_spent": possibly,
+            "spent": tally.spent,
+            "possibly_spent": tally.possibly,
             # None: the profile's provider documents no price (nothing was submitted then).
-            "saved": None if credits_per_job is None else blocked * credits_per_job,
+            "saved": None if credits_per_job is None else tally.blocked * credits_per_job,
             "saved_rule": "blocked rows x credits per job: jobs the check kept from being paid for",
             "budget": budget_credits,
         },
-        "throughput": {
-            "executor": run.executor,
-            "workers": run.workers,
-            "rows_run": run.rows_run,
-            "rows_skipped": run.rows_skipped,
-            "wall_s": round(run.wall_s, 2),
-            "rows_per_min": round(run.rows_run / minutes, 2) if run.rows_run and minutes else None,
-        },
+        "throughput": _throughput(run),
         "cost_per_row_s": cost_split(lines),
         "duplicates": duplicates,
         "failures": failed,
+    }
+
+
+@dataclass
+class _Tally:
+    """Counts over the rows' lines: verdicts, findings by code and severity, submissions by
+    status, and the credits spent (charged) or possibly spent (outcome unknown)."""
+
+    verdicts: Counter[str] = field(default_factory=Counter)
+    findings: dict[str, Counter[str]] = field(default_factory=dict)
+    submissions: Counter[str] = field(default_factory=Counter)
+    spent: int = 0
+    possibly: int = 0
+
+    @property
+    def blocked(self) -> int:
+        return sum(self.verdicts[v] for v in BLOCKED_VERDICTS)
+
+    @classmethod
+    def of(cls, lines: list[dict[str, Any]], credits_per_job: int | None) -> _Tally:
+        tally = cls()
+        for line in lines:
+            tally.verdicts[line["verdict"] if line["status"] == "done" else "error"] += 1
+            for f in (line.get("check") or {}).get("findings", []):
+                tally.findings.setdefault(f["code"], Counter())[f["severity"]] += 1
+            sub = line.get("submission")
+            if sub:
+                tally.submissions[sub["status"]] += 1
+                if sub["status"] == "submitted":
+                    tally.spent += sub.get("credits_charged") or credits_per_job or 0
+                elif sub["status"] == "unknown":
+                    tally.possibly += sub.get("intended_credits") or credits_per_job or 0
+        return tally
+
+
+def _row_counts(
+    lines: list[dict[str, Any]], *, rows: int, duplicates: int, failed: list[dict[str, Any]]
+) -> dict[str, int]:
+    final = sum(1 for line in lines if line.get("final"))
+    return {
+        "total": rows,
+        # Done: a final result that is not a failure (a bad manifest row is final, yet not done).
+        "done": final - sum(1 for f in failed if not f["retried"]),
+        "failed": len(failed),  # final or not: a row error or a failed submission
+        "to_retry": len(lines) - final,
+        "not_run": rows - len(lines) - duplicates,
+        "duplicates": duplicates,
+    }
+
+
+def _throughput(run: RunStats) -> dict[str, Any]:
+    minutes = run.wall_s / 60
+    return {
+        "executor": run.executor,
+        "workers": run.workers,
+        "rows_run": run.rows_run,
+        "rows_skipped": run.rows_skipped,
+        "wall_s": round(run.wall_s, 2),
+        "rows_per_min": round(run.rows_run / minutes, 2) if run.rows_run and minutes else None,
     }
 
 

@@ -263,6 +263,45 @@ def is_owner_alive(owner: ProcessIdentity) -> bool:
     return owner.start_ticks is None or start_ticks == owner.start_ticks
 
 
+_INSERT_INTENT = """INSERT INTO submissions (submission_id, created_at, updated_at, state,
+    inputs_hash, image_source, video_source, image_url, video_url, prompt,
+    character_orientation, keep_original_sound, intended_credits, owner_pid,
+    owner_host, owner_start_ticks, owner_boot_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+
+
+def _intent_values(
+    request: SubmitRequest,
+    inputs_hash: str,
+    intended_credits: int,
+    image_source: str | None,
+    video_source: str | None,
+) -> tuple[str | int | None, ...]:
+    """A new `intent` record's columns, in `_INSERT_INTENT`'s order: a new submission id, now,
+    the request, and this process as its owner (so a dead owner's intent is found later)."""
+    now = _now().isoformat()
+    owner = current_process_identity()
+    return (
+        str(uuid.uuid4()),
+        now,
+        now,
+        SubmissionState.INTENT.value,
+        inputs_hash,
+        image_source or request.image_url,
+        video_source or request.video_url,
+        request.image_url,
+        request.video_url,
+        request.prompt,
+        request.character_orientation,
+        int(request.keep_original_sound),
+        intended_credits,
+        owner.pid,
+        socket.gethostname(),
+        owner.start_ticks,
+        owner.boot_id,
+    )
+
+
 class JobJournal:
     """The SQLite journal of submissions; safe to share between threads and processes.
 
@@ -364,38 +403,11 @@ class JobJournal:
             ConcurrencyLimitError: `max_concurrent_jobs` jobs are already in flight.
         """
         self.reconcile()
-        now = _now().isoformat()
-        submission_id = str(uuid.uuid4())
-        owner = current_process_identity()
+        values = _intent_values(request, inputs_hash, intended_credits, image_source, video_source)
         with self._transaction() as conn:
             self._check(conn, inputs_hash, intended_credits, again, budget, max_concurrent_jobs)
-            conn.execute(
-                """INSERT INTO submissions (submission_id, created_at, updated_at, state,
-                inputs_hash, image_source, video_source, image_url, video_url, prompt,
-                character_orientation, keep_original_sound, intended_credits, owner_pid,
-                owner_host, owner_start_ticks, owner_boot_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    submission_id,
-                    now,
-                    now,
-                    SubmissionState.INTENT.value,
-                    inputs_hash,
-                    image_source or request.image_url,
-                    video_source or request.video_url,
-                    request.image_url,
-                    request.video_url,
-                    request.prompt,
-                    request.character_orientation,
-                    int(request.keep_original_sound),
-                    intended_credits,
-                    owner.pid,
-                    socket.gethostname(),
-                    owner.start_ticks,
-                    owner.boot_id,
-                ),
-            )
-        return self.get(submission_id)
+            conn.execute(_INSERT_INTENT, values)
+        return self.get(str(values[0]))
 
     def _check(
         self,

@@ -8,8 +8,6 @@ from this package: the CLI runs it first.
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from kling_prep.errors import (
     RequestRejectedError,
     WaitDeadlineError,
 )
+from kling_prep.identity import identity
 from kling_prep.limits import Orientation
 
 logger = logging.getLogger(__name__)
@@ -64,7 +63,8 @@ def hash_inputs(
 ) -> str:
     """The identity of a submission: the prepared files' content (or the URLs) and parameters.
 
-    Two submissions with the same hash would make the same video and pay twice for it.
+    Two submissions with the same hash would make the same video and pay twice for it. Hashed by
+    `kling_prep.identity`; journals hold these hashes, so their bytes never change.
 
     Raises:
         InputError: a local file cannot be read.
@@ -76,8 +76,7 @@ def hash_inputs(
         "character_orientation": character_orientation,
         "keep_original_sound": keep_original_sound,
     }
-    encoded = json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()
-    return hashlib.sha256(encoded).hexdigest()
+    return identity(parts)
 
 
 @dataclass(frozen=True)
@@ -209,11 +208,22 @@ class SubmissionRunner:
             budget=self.budget,
             max_concurrent_jobs=self.max_concurrent_jobs,
         )
-        # 2. The POST; anything but a definite answer is an unknown outcome. The job id is saved
-        # the moment the answer is read, through a connection opened beforehand, and with the
-        # garbage collector held off so that no collection pause falls between the two.
+        # 2. The POST, its answer saved the moment it is read.
+        result, saved = self._post(record.submission_id, request)
+        if saved:
+            return self.journal.get(record.submission_id)
+        # 3. The answer, again if the first write failed.
+        return self._record_answer(record.submission_id, result)
+
+    def _post(self, submission_id: str, request: SubmitRequest) -> tuple[SubmitResult, bool]:
+        """POST once; returns the answer and whether the journal saved it already.
+
+        Anything but a definite answer is an unknown outcome. The job id is saved the moment
+        the answer is read, through a connection opened beforehand, and with the garbage
+        collector held off so that no collection pause falls between the two.
+        """
         saved = False
-        with self.journal.answer_saver(record.submission_id) as save_answer:
+        with self.journal.answer_saver(submission_id) as save_answer:
 
             def on_accepted(result: SubmitResult) -> None:
                 nonlocal saved
@@ -224,20 +234,20 @@ class SubmissionRunner:
             try:
                 result = self.client.submit(request, on_accepted=on_accepted)
             except _DEFINITE_REFUSALS as exc:
-                self.journal.mark_rejected(record.submission_id, str(exc))
+                self.journal.mark_rejected(submission_id, str(exc))
                 raise
             except BaseException as exc:
-                self.journal.mark_unknown(record.submission_id, f"{type(exc).__name__}: {exc}")
+                self.journal.mark_unknown(submission_id, f"{type(exc).__name__}: {exc}")
                 raise
             finally:
                 if collecting:
                     gc.enable()
-        if saved:
-            return self.journal.get(record.submission_id)
-        # 3. The answer, again if the first write failed. If this fails too the job exists: name
-        # it so it is not lost.
+        return result, saved
+
+    def _record_answer(self, submission_id: str, result: SubmitResult) -> SubmissionRecord:
+        """Record the API's answer; if this fails the job exists: name it so it is not lost."""
         try:
-            return self.journal.mark_submitted(record.submission_id, result)
+            return self.journal.mark_submitted(submission_id, result)
         except Exception as exc:
             logger.error(
                 "job %s was created but could not be recorded in %s",

@@ -283,6 +283,21 @@ class SandboxServer:
         job_id = str(uuid.uuid4())
         job_dir = self.work_dir / job_id
         job_dir.mkdir(parents=True)
+        video_path = self._fetch_and_check(fields, job_dir)
+        # 4. Charge and create, atomically.
+        job = self._new_job(job_id, api_key, fields, job_dir)
+        self._charge(job, cost)
+        # 5. The "model": a watermarked re-encode, in the background.
+        self._start_render(job, video_path)
+        return job
+
+    def _fetch_and_check(self, fields: SubmissionFields, job_dir: Path) -> Path:
+        """Fetch both inputs into `job_dir` and check them; returns the video's path.
+
+        Raises:
+            RequestRejectedError: an input that cannot be fetched or breaks a limit (`job_dir`
+                is removed).
+        """
         image_path = job_dir / "image"
         video_path = job_dir / "video"
         try:
@@ -305,37 +320,51 @@ class SandboxServer:
         except RequestRejectedError:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
-        # 4. Charge and create, atomically.
+        return video_path
+
+    def _new_job(
+        self, job_id: str, api_key: str, fields: SubmissionFields, job_dir: Path
+    ) -> SandboxJob:
+        """The job record, with the faults drawn for it (a failure to come, a stuck job)."""
         fired = self.faults.draw("job")
         fail = next((rule for rule in fired if rule.kind == "fail"), None)
-        now = datetime.now(UTC)
-        job = SandboxJob(
+        return SandboxJob(
             job_id=job_id,
             api_key=api_key,
             fields=fields,
             external_job_id="sandbox-" + uuid.uuid4().hex[:12],
-            created_at=now,
+            created_at=datetime.now(UTC),
             created_monotonic_s=time.monotonic(),
             work_dir=job_dir,
             fail_message=fail.message if fail else None,
             is_stuck=any(rule.kind == "stuck" for rule in fired),
         )
+
+    def _charge(self, job: SandboxJob, cost: int) -> None:
+        """Take the job's cost from its key and record the job, atomically.
+
+        Raises:
+            InsufficientCreditsError: the balance fell below the cost meanwhile.
+        """
         with self._lock:
-            balance = self._balances.get(api_key, self.default_credits)
+            balance = self._balances.get(job.api_key, self.default_credits)
             if balance < cost:
                 raise _not_enough_credits(balance, cost)
-            self._balances[api_key] = balance - cost
-            self._jobs[job_id] = job
+            self._balances[job.api_key] = balance - cost
+            self._jobs[job.job_id] = job
             self.stats.jobs_created += 1
             self.stats.credits_charged += cost
-        # 5. The "model": a watermarked re-encode, in the background.
+
+    def _start_render(self, job: SandboxJob, video_path: Path) -> None:
         render = threading.Thread(
-            target=self._render, args=(job, video_path), name=f"render-{job_id[:8]}", daemon=True
+            target=self._render,
+            args=(job, video_path),
+            name=f"render-{job.job_id[:8]}",
+            daemon=True,
         )
         with self._lock:
             self._renders.append(render)
         render.start()
-        return job
 
     def _render(self, job: SandboxJob, video_path: Path) -> None:
         try:
