@@ -12,7 +12,7 @@ from typing import Any
 
 from kling_prep.checks.thresholds import Thresholds
 from kling_prep.errors import ConfigError
-from kling_prep.limits import DEFAULT_PROFILE, PROFILES, VYDRA_BASE_URL, ApiProfile, get_profile
+from kling_prep.limits import DEFAULT_BASE_URL, DEFAULT_PROFILE, PROFILES, ApiProfile, get_profile
 from kling_prep.media.urlsafety import AddressPolicy, parse_networks
 
 CONFIG_NAME = "kling-prep.toml"
@@ -59,7 +59,7 @@ def _unknown_keys(path: Path | None, table: str, keys: set[str], known: set[str]
 class Settings:
     profile: ApiProfile = field(default_factory=lambda: PROFILES[DEFAULT_PROFILE])
     thresholds: Thresholds = field(default_factory=Thresholds)
-    base_url: str = VYDRA_BASE_URL
+    base_url: str = DEFAULT_BASE_URL
     api_key: str | None = field(default=None, repr=False)
     fetch_timeout_s: float = 120.0
     # The API client: the read/write timeout of one request, the mean time between polls of a
@@ -131,7 +131,7 @@ def load_settings(
         base_url=env.get("KLING_PREP_BASE_URL")
         or api.get("base_url")
         or profile.base_url
-        or VYDRA_BASE_URL,
+        or DEFAULT_BASE_URL,
         api_key=env.get("VYDRA_API_KEY") or api.get("api_key"),
         **_api_times(path, api),
         allow_no_face=bool(data.get("allow_no_face", False)),

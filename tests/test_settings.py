@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from kling_prep.client import api as client_api
 from kling_prep.errors import ConfigError
-from kling_prep.settings import load_settings
+from kling_prep.limits import DEFAULT_BASE_URL, PROFILES
+from kling_prep.settings import Settings, load_settings
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -76,3 +78,18 @@ def test_the_client_times_come_from_the_api_table(tmp_path):
 def test_a_client_time_must_be_a_positive_number(tmp_path, value):
     with pytest.raises(ConfigError, match=r"\[api\] poll_interval_s = .* positive number"):
         load_settings(_write(tmp_path, f"[api]\npoll_interval_s = {value}\n"), env={})
+
+
+PACKAGE = Path(__file__).resolve().parent.parent / "kling_prep"
+
+
+def test_the_default_base_url_is_written_once():
+    assert client_api.DEFAULT_BASE_URL == DEFAULT_BASE_URL
+    assert Settings().base_url == PROFILES["vydra"].base_url == DEFAULT_BASE_URL
+    literal = f'"{DEFAULT_BASE_URL}"'
+    written = [
+        path.relative_to(PACKAGE)
+        for path in PACKAGE.rglob("*.py")
+        if literal in path.read_text(encoding="utf-8")
+    ]
+    assert written == [Path("limits.py")]
