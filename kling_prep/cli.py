@@ -352,11 +352,11 @@ def models_download(name: str, manifest: Path | None, dest: Path, allow_unpinned
 _JOURNAL_HELP = "The SQLite submission journal (default ~/.kling-prep/journal.sqlite)."
 
 
-def _journal(path: Path | None) -> Any:
+def _journal(path: Path | None, settings: Any) -> Any:
+    """--journal, else the settings' (KLING_PREP_JOURNAL, else the default), opened."""
     from kling_prep.client import JobJournal
 
-    path = path or Path(os.environ.get("KLING_PREP_JOURNAL", "~/.kling-prep/journal.sqlite"))
-    path = path.expanduser()
+    path = (path or settings.journal_path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     return JobJournal(path)
 
@@ -493,7 +493,7 @@ def submit(
         chosen = orientation or result.orientation.value
         with _client(settings, base_url, api_key) as client:
             runner = SubmissionRunner(
-                client, _journal(journal_path),
+                client, _journal(journal_path, settings),
                 budget=CreditBudget(budget) if budget is not None else None,
                 max_concurrent_jobs=max_jobs, uploader=uploader,
             )  # fmt: skip
@@ -557,7 +557,7 @@ def status(job: str | None, journal_path: Path | None) -> None:
     account before submitting again with --again.
     """
     try:
-        journal = _journal(journal_path)
+        journal = _journal(journal_path, _settings(None))
         journal.reconcile()
         records = [journal.get(job)] if job else journal.records()
     except KlingPrepError as exc:
@@ -587,7 +587,7 @@ def wait(
         settings = _settings(config)
         _refuse_unsubmittable(settings)
         with _client(settings, base_url, api_key) as client:
-            runner = SubmissionRunner(client, _journal(journal_path))
+            runner = SubmissionRunner(client, _journal(journal_path, settings))
             if resume:
                 done = runner.resume_pending(
                     policy=_poll_policy(settings), on_progress=lambda _r, s: _echo_status(s)
@@ -871,7 +871,7 @@ def batch(
         options = BatchOptions(
             prepare=do_prepare, submit=do_submit, strict=strict,
             allow_no_face=allow_no_face or None, budget_credits=budget,
-            journal_path=_journal(journal_path).path if do_submit else None,
+            journal_path=_journal(journal_path, settings).path if do_submit else None,
             s3_bucket=s3_bucket, s3_endpoint=s3_endpoint,
         )  # fmt: skip
         show = not as_json and sys.stderr.isatty()

@@ -366,7 +366,7 @@ def prepare(
                     ),
                     profile=profile, allow_stream_copy=allow_stream_copy,
                     on_progress=(lambda share: on_progress("encoding the video", share))
-                    if on_progress else None,
+                    if on_progress else None, ffmpeg=settings.ffmpeg,
                 )  # fmt: skip
                 written.append(transcode.path)
             fixed = None

@@ -1,5 +1,9 @@
 """The one settings object: defaults, then kling-prep.toml, then KLING_PREP_* variables, then
-command-line options. Built in the CLI and passed down; no module keeps a global copy."""
+command-line options. Built in the CLI and passed down; no module keeps a global copy.
+
+Every environment variable the package reads is read here, in `load_settings`, and nowhere
+else: KLING_PREP_CONFIG, KLING_PREP_PROFILE, KLING_PREP_BASE_URL, VYDRA_API_KEY,
+KLING_PREP_FETCH_ALLOW, KLING_PREP_JOURNAL and KLING_PREP_FFMPEG."""
 
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ from kling_prep.limits import DEFAULT_BASE_URL, DEFAULT_PROFILE, PROFILES, ApiPr
 from kling_prep.media.urlsafety import AddressPolicy, parse_networks
 
 CONFIG_NAME = "kling-prep.toml"
+# The submission journal when neither --journal nor KLING_PREP_JOURNAL names one (`~` is
+# expanded where the journal is opened).
+DEFAULT_JOURNAL_PATH = Path("~/.kling-prep/journal.sqlite")
 # Every key the file may hold, by table ("" is the top level); a misspelled key is an error,
 # not a setting silently left at its default.
 _KNOWN_KEYS: dict[str, frozenset[str]] = {
@@ -72,6 +79,11 @@ class Settings:
     # or a test server on this machine, "10.0.0.0/8" for a LAN). Empty: public only, in every
     # command, so that `check` and `gate` give one URL the same answer.
     fetch_allow: tuple[str, ...] = ()
+    # The SQLite journal of submissions (KLING_PREP_JOURNAL, or --journal).
+    journal_path: Path = DEFAULT_JOURNAL_PATH
+    # The ffmpeg binary prepare encodes with (KLING_PREP_FFMPEG); None: `ffmpeg` on PATH, else
+    # the one in the imageio-ffmpeg wheel (see media/ffmpeg.py).
+    ffmpeg: str | None = None
 
     def fetch_policy(self) -> AddressPolicy:
         """The addresses input downloads may connect to.
@@ -136,6 +148,9 @@ def load_settings(
         **_api_times(path, api),
         allow_no_face=bool(data.get("allow_no_face", False)),
         fetch_allow=fetch_allow,
+        journal_path=Path(env.get("KLING_PREP_JOURNAL", str(DEFAULT_JOURNAL_PATH))),
+        # An empty KLING_PREP_FFMPEG is as good as unset.
+        ffmpeg=env.get("KLING_PREP_FFMPEG") or None,
     )
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from kling_prep.client import api as client_api
-from kling_prep.errors import ConfigError
+from kling_prep.errors import ConfigError, FFmpegNotFoundError
 from kling_prep.limits import DEFAULT_BASE_URL, PROFILES
-from kling_prep.settings import Settings, load_settings
+from kling_prep.media.ffmpeg import find_ffmpeg
+from kling_prep.preparation import prepare
+from kling_prep.settings import DEFAULT_JOURNAL_PATH, Settings, load_settings
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -93,3 +96,47 @@ def test_the_default_base_url_is_written_once():
         if literal in path.read_text(encoding="utf-8")
     ]
     assert written == [Path("limits.py")]
+
+
+def test_the_journal_and_ffmpeg_variables_are_read_by_load_settings(tmp_path):
+    default = load_settings(_write(tmp_path, ""), env={})
+    assert default.journal_path == DEFAULT_JOURNAL_PATH
+    assert default.ffmpeg is None
+    env = {"KLING_PREP_JOURNAL": str(tmp_path / "j.sqlite"), "KLING_PREP_FFMPEG": "/opt/ff"}
+    settings = load_settings(_write(tmp_path, ""), env=env)
+    assert settings.journal_path == tmp_path / "j.sqlite"
+    assert settings.ffmpeg == "/opt/ff"
+    # An empty KLING_PREP_FFMPEG was always as good as unset.
+    assert load_settings(_write(tmp_path, ""), env={"KLING_PREP_FFMPEG": ""}).ffmpeg is None
+
+
+def test_no_module_but_settings_reads_the_environment():
+    reads = re.compile(r"os\.environ\.get|os\.getenv|os\.environ\[|environ\.get\(")
+    found = [
+        f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "settings.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if reads.search(line)
+    ]
+    assert found == [], "read outside kling_prep/settings.py:\n" + "\n".join(found)
+
+
+def test_find_ffmpeg_takes_the_settings_value_not_the_environment(tmp_path, monkeypatch):
+    missing = str(tmp_path / "no-ffmpeg")
+    monkeypatch.setenv("KLING_PREP_FFMPEG", missing)
+    find_ffmpeg.cache_clear()
+    try:
+        assert find_ffmpeg() != missing  # PATH or the wheel's: the variable is the settings'
+        with pytest.raises(FFmpegNotFoundError, match=f"KLING_PREP_FFMPEG={missing} is not"):
+            find_ffmpeg(missing)
+    finally:
+        find_ffmpeg.cache_clear()
+
+
+def test_prepare_encodes_with_the_settings_ffmpeg(samples, tmp_path):
+    with pytest.raises(FFmpegNotFoundError, match="no-ffmpeg is not an executable"):
+        prepare(
+            video=samples / "reference.mp4", out_dir=tmp_path / "out", end_s=3.0,
+            settings=Settings(ffmpeg=str(tmp_path / "no-ffmpeg")),
+        )  # fmt: skip
