@@ -3,14 +3,15 @@ command-line options. Built in the CLI and passed down; no module keeps a global
 
 Every environment variable the package reads is read here, in `load_settings`, and nowhere
 else: KLING_PREP_CONFIG, KLING_PREP_PROFILE, KLING_PREP_BASE_URL, VYDRA_API_KEY,
-KLING_PREP_FETCH_ALLOW, KLING_PREP_JOURNAL and KLING_PREP_FFMPEG."""
+KLING_PREP_FETCH_ALLOW, KLING_PREP_JOURNAL and KLING_PREP_FFMPEG. The command line's options
+are applied once per command, by `Settings.with_overrides`."""
 
 from __future__ import annotations
 
 import difflib
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,30 @@ class Settings:
     # The ffmpeg binary prepare encodes with (KLING_PREP_FFMPEG); None: `ffmpeg` on PATH, else
     # the one in the imageio-ffmpeg wheel (see media/ffmpeg.py).
     ffmpeg: str | None = None
+
+    def with_overrides(
+        self,
+        *,
+        allow_no_face: bool | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        journal_path: Path | None = None,
+    ) -> Settings:
+        """These settings with the command line's options applied: the one place they are.
+
+        Each option left out (None; an empty --base-url or --api-key too) keeps the setting
+        from the file and the environment; `allow_no_face` given replaces it either way.
+        """
+        changes: dict[str, Any] = {}
+        if allow_no_face is not None:
+            changes["allow_no_face"] = allow_no_face
+        if base_url:
+            changes["base_url"] = base_url
+        if api_key:
+            changes["api_key"] = api_key
+        if journal_path is not None:
+            changes["journal_path"] = journal_path
+        return replace(self, **changes) if changes else self
 
     def fetch_policy(self) -> AddressPolicy:
         """The addresses input downloads may connect to.
