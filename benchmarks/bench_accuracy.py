@@ -66,13 +66,14 @@ def run_case(media: Path, case: dict[str, Any]) -> dict[str, Any]:
     import kling_prep
 
     started = time.perf_counter()
-    result = kling_prep.check(
+    request = kling_prep.CheckRequest(
         image=resolve(media, case["image"]),
         video=resolve(media, case["video"]),
         prompt=case["prompt"],
         keep_sound=False,
         is_submission=case.get("is_submission", False),  # labels made before it: False
     )
+    result = kling_prep.check(request)
     elapsed = time.perf_counter() - started
     findings = [
         {"code": f.code, "severity": f.severity, "measured": f.measured, "threshold": f.threshold}

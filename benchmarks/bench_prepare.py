@@ -21,8 +21,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 from kling_prep.limits import get_profile
 from kling_prep.media.ffmpeg import find_ffmpeg
 from kling_prep.media.transcode import VideoTarget, normalize_video
-from kling_prep.preflight import check
-from kling_prep.preparation import prepare
+from kling_prep.preflight import CheckRequest, check
+from kling_prep.preparation import PrepareOptions, prepare
 
 PROMPT = "A person moves in a plain studio, full body in view, soft even lighting"
 
@@ -68,10 +68,10 @@ def main() -> None:
         # and of the output included), then the encode alone, then the copy path.
         plain.append(plain_ffmpeg(clip, work / "plain.mp4", start_s + 0.5, seconds))
         t0 = time.perf_counter()
-        result = prepare(
+        result = prepare(PrepareOptions(
             video=clip, out_dir=work / f"prepared-{n}", start_s=start_s + 0.5,
             end_s=start_s + 0.5 + seconds, prompt=PROMPT, allow_stream_copy=False,
-        )  # fmt: skip
+        ))  # fmt: skip
         full.append(time.perf_counter() - t0)
         assert result.path_taken == "re_encode"
         t0 = time.perf_counter()
@@ -88,7 +88,7 @@ def main() -> None:
         assert copied.path_taken == "stream_copy"
         # The input's analysis, which choosing the window (instead of pinning it) adds.
         t0 = time.perf_counter()
-        check(video=clip)
+        check(CheckRequest(video=clip))
         analysis.append(time.perf_counter() - t0)
     p, f, e, c, a = (statistics.median(x) for x in (plain, full, encode_only, copy, analysis))
     print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, "

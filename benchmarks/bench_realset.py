@@ -79,7 +79,7 @@ def _checked(**inputs: str) -> tuple[Any, dict[str, Any]]:
     import kling_prep
 
     started = time.perf_counter()
-    result = kling_prep.check(**inputs, keep_sound=False)
+    result = kling_prep.check(kling_prep.CheckRequest(**inputs, keep_sound=False))
     out: dict[str, Any] = {"verdict": result.verdict}
     out["seconds"] = round(time.perf_counter() - started, 2)
     out["codes"] = _codes(result.findings)

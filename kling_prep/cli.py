@@ -51,10 +51,12 @@ def _quiet_native_stderr() -> Iterator[None]:
         sys.stderr = original
 
 
-def _settings(config: Path | None, profile: str | None = None) -> Any:
+def _settings(config: Path | None, profile: str | None = None, **overrides: Any) -> Any:
+    """The command's settings: the file, the environment, then the command line's options
+    (`Settings.with_overrides`), applied here once per command."""
     from kling_prep.settings import load_settings
 
-    return load_settings(config, profile_name=profile)
+    return load_settings(config, profile_name=profile).with_overrides(**overrides)
 
 
 _PROFILE_HELP = (
@@ -71,6 +73,15 @@ def _profile_option(func: Any) -> Any:
     return click.option(
         "--profile", "profile", type=click.Choice(list(PROFILES)), default=None,
         help=_PROFILE_HELP,
+    )(func)  # fmt: skip
+
+
+def _allow_no_face_option(func: Any) -> Any:
+    """--allow-no-face, the same on every command that checks: given, True; left out, None
+    (the settings' `allow_no_face` stands)."""
+    return click.option(
+        "--allow-no-face", is_flag=True, callback=lambda _ctx, _param, given: given or None,
+        help="Warn instead of block when no face is seen.",
     )(func)  # fmt: skip
 
 
@@ -139,7 +150,7 @@ def main(verbose: int) -> None:
     help="The prompt you will send (checked and linted; left out, prompt.missing warns).",
 )  # fmt: skip
 @click.option("--no-sound", is_flag=True, help="You will send keep_original_sound=false.")
-@click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
+@_allow_no_face_option
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema 2.x) only.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write an HTML report.")
 @click.option(
@@ -152,7 +163,7 @@ def check(
     orientation: str | None,
     prompt: str | None,
     no_sound: bool,
-    allow_no_face: bool,
+    allow_no_face: bool | None,
     as_json: bool,
     html_path: Path | None,
     config: Path | None,
@@ -172,9 +183,9 @@ def check(
     if image is None and video is None:
         _fail("give --image, --video or both (see kling-prep check --help)")
     try:
-        settings = _settings(config, profile)
+        settings = _settings(config, profile, allow_no_face=allow_no_face)
         result = _run_check(
-            image, video, orientation, prompt, not no_sound, allow_no_face or None, settings,
+            image, video, orientation, prompt, not no_sound, settings,
             show_progress=not as_json and sys.stderr.isatty(),
         )  # fmt: skip
     except KlingPrepError as exc:
@@ -205,21 +216,21 @@ def _run_check(
     orientation: Any,
     prompt: str | None,
     keep_sound: bool,
-    allow_no_face: bool | None,
     settings: Any,
     *,
     show_progress: bool,
     is_submission: bool = False,
 ) -> Any:
+    from kling_prep.preflight import CheckRequest
     from kling_prep.preflight import check as run_check
 
+    request = CheckRequest(
+        image, video, orientation=orientation, prompt=prompt, keep_sound=keep_sound,
+        is_submission=is_submission,
+    )  # fmt: skip
     with _quiet_native_stderr():
         return _with_progress(
-            lambda on_progress: run_check(
-                image, video, orientation=orientation, prompt=prompt, keep_sound=keep_sound,
-                settings=settings, allow_no_face=allow_no_face, on_progress=on_progress,
-                is_submission=is_submission,
-            ),
+            lambda on_progress: run_check(request, settings=settings, on_progress=on_progress),
             show_progress=show_progress,
         )  # fmt: skip
 
@@ -272,9 +283,10 @@ def preview(image: str, video: str, output: Path, config: Path | None, profile: 
     if output.suffix.lower() not in (".webp", ".gif"):
         _fail(f"{output}: the preview is written as .webp or .gif")
     try:
-        settings = _settings(config, profile)
+        # A preview places any pose: a character without a face is shown, not refused.
+        settings = _settings(config, profile, allow_no_face=True)
         result = _run_check(
-            image, video, None, None, True, True, settings, show_progress=sys.stderr.isatty()
+            image, video, None, None, True, settings, show_progress=sys.stderr.isatty()
         )
     except KlingPrepError as exc:
         _fail(str(exc))
@@ -352,24 +364,24 @@ def models_download(name: str, manifest: Path | None, dest: Path, allow_unpinned
 _JOURNAL_HELP = "The SQLite submission journal (default ~/.kling-prep/journal.sqlite)."
 
 
-def _journal(path: Path | None) -> Any:
+def _journal(settings: Any) -> Any:
+    """The settings' journal (--journal, else KLING_PREP_JOURNAL, else the default), opened."""
     from kling_prep.client import JobJournal
 
-    path = path or Path(os.environ.get("KLING_PREP_JOURNAL", "~/.kling-prep/journal.sqlite"))
-    path = path.expanduser()
+    path = settings.journal_path.expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     return JobJournal(path)
 
 
-def _client(settings: Any, base_url: str | None, api_key: str | None) -> Any:
+def _client(settings: Any) -> Any:
     from kling_prep.client import KlingClient
 
-    key = api_key or settings.api_key
+    key = settings.api_key
     if not key:
         _fail("no API key: set VYDRA_API_KEY or pass --api-key")
     return KlingClient(
         key,
-        base_url=base_url or settings.base_url,
+        base_url=settings.base_url,
         profile=settings.profile,
         timeout_s=settings.request_timeout_s,
     )
@@ -419,7 +431,7 @@ def _client_options(func: Any) -> Any:
 @click.option("--budget", type=int, default=None, help="Refuse to exceed N credits in all.")
 @click.option("--max-jobs", type=int, default=None, help="At most N jobs in flight.")
 @click.option("--strict", is_flag=True, help="Refuse on warnings too, not only on blocks.")
-@click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
+@_allow_no_face_option
 @click.option(
     "--prepare", "do_prepare", is_flag=True,
     help="Trim and normalize first (as kling-prep prepare) and submit the prepared files.",
@@ -435,7 +447,7 @@ def _client_options(func: Any) -> Any:
 def submit(
     image: str, video: str, prompt: str, orientation: str | None, no_sound: bool,
     do_wait: bool, output: Path | None, again: bool, budget: int | None, max_jobs: int | None,
-    strict: bool, allow_no_face: bool, do_prepare: bool, prepared_dir: Path,
+    strict: bool, allow_no_face: bool | None, do_prepare: bool, prepared_dir: Path,
     s3_bucket: str | None, s3_endpoint: str | None, base_url: str | None, api_key: str | None,
     journal_path: Path | None, config: Path | None, profile: str | None,
 ) -> None:  # fmt: skip
@@ -451,10 +463,13 @@ def submit(
     from kling_prep.media.fetch import is_url
 
     try:
-        settings = _settings(config, profile)
+        settings = _settings(
+            config, profile, allow_no_face=allow_no_face, base_url=base_url, api_key=api_key,
+            journal_path=journal_path,
+        )  # fmt: skip
         # 1. What is known at once is refused at once, before seconds of checking.
         _refuse_unsubmittable(settings)
-        if not (api_key or settings.api_key):
+        if not settings.api_key:
             _fail("no API key: set VYDRA_API_KEY or pass --api-key; nothing was checked or sent")
         if not prompt.strip():
             _fail("--prompt is empty: the API requires a prompt; nothing was checked or sent")
@@ -468,14 +483,13 @@ def submit(
         # 2. The check (of the prepared files with --prepare), the same code path as `check`.
         if do_prepare:
             prepared = _run_prepare_for_submit(
-                image, video, prepared_dir, orientation, prompt, not no_sound,
-                allow_no_face or None, settings,
-            )  # fmt: skip
+                image, video, prepared_dir, orientation, prompt, not no_sound, settings
+            )
             image, video = str(prepared.image_path), str(prepared.video_path)
             result = prepared.check
         else:
             result = _run_check(
-                image, video, orientation, prompt, not no_sound, allow_no_face or None, settings,
+                image, video, orientation, prompt, not no_sound, settings,
                 show_progress=sys.stderr.isatty(), is_submission=True,
             )  # fmt: skip
         from rich.console import Console
@@ -491,9 +505,9 @@ def submit(
         if s3_bucket and any(not is_url(p) for p in (image, video)):
             uploader = PresignedS3Uploader(s3_bucket, endpoint_url=s3_endpoint)
         chosen = orientation or result.orientation.value
-        with _client(settings, base_url, api_key) as client:
+        with _client(settings) as client:
             runner = SubmissionRunner(
-                client, _journal(journal_path),
+                client, _journal(settings),
                 budget=CreditBudget(budget) if budget is not None else None,
                 max_concurrent_jobs=max_jobs, uploader=uploader,
             )  # fmt: skip
@@ -523,20 +537,21 @@ def submit(
 
 def _run_prepare_for_submit(
     image: str, video: str, out_dir: Path, orientation: Any, prompt: str, keep_sound: bool,
-    allow_no_face: bool | None, settings: Any,
+    settings: Any,
 ) -> Any:  # fmt: skip
     """`prepare` before a submission; a refusal exits 2 with nothing sent. The prepared folder
     is the submissions' own: an earlier submission's prepared files there are replaced (`force`
     removes only what kling-prep wrote)."""
+    from kling_prep.preparation import PrepareOptions
     from kling_prep.preparation import prepare as run_prepare
 
+    request = PrepareOptions(
+        image, video, out_dir, orientation=orientation, prompt=prompt, keep_sound=keep_sound,
+        force=True,
+    )  # fmt: skip
     with _quiet_native_stderr():
         result = _with_progress(
-            lambda on_progress: run_prepare(
-                image, video, out_dir, orientation=orientation, prompt=prompt,
-                keep_sound=keep_sound, settings=settings, allow_no_face=allow_no_face,
-                on_progress=on_progress, force=True,
-            ),
+            lambda on_progress: run_prepare(request, settings=settings, on_progress=on_progress),
             show_progress=sys.stderr.isatty(), describe=str,
         )  # fmt: skip
     if result.refusal is not None or result.check is None:
@@ -557,7 +572,7 @@ def status(job: str | None, journal_path: Path | None) -> None:
     account before submitting again with --again.
     """
     try:
-        journal = _journal(journal_path)
+        journal = _journal(_settings(None, journal_path=journal_path))
         journal.reconcile()
         records = [journal.get(job)] if job else journal.records()
     except KlingPrepError as exc:
@@ -584,10 +599,10 @@ def wait(
     if not job and not resume:
         _fail("give a JOB or --resume")
     try:
-        settings = _settings(config)
+        settings = _settings(config, base_url=base_url, api_key=api_key, journal_path=journal_path)
         _refuse_unsubmittable(settings)
-        with _client(settings, base_url, api_key) as client:
-            runner = SubmissionRunner(client, _journal(journal_path))
+        with _client(settings) as client:
+            runner = SubmissionRunner(client, _journal(settings))
             if resume:
                 done = runner.resume_pending(
                     policy=_poll_policy(settings), on_progress=lambda _r, s: _echo_status(s)
@@ -680,7 +695,7 @@ main.add_command(sandbox_command, "sandbox")
     help="Correct the image's exposure (off by default; said when done).",
 )
 @click.option("--no-stream-copy", is_flag=True, help="Re-encode even a video that could be copied.")
-@click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
+@_allow_no_face_option
 @click.option("--json", "as_json", is_flag=True, help="Print report.json only (silent otherwise).")
 @click.option(
     "--config", type=click.Path(path_type=Path, exists=True), help="A kling-prep.toml to use."
@@ -696,7 +711,8 @@ def prepare(
     image: str | None, video: str | None, out_dir: Path, orientation: str | None,
     max_seconds: float | None, start_s: float | None, end_s: float | None, max_height: int,
     prompt: str | None, no_sound: bool, crop_to_person: bool, auto_exposure: bool,
-    no_stream_copy: bool, allow_no_face: bool, as_json: bool, config: Path | None, force: bool,
+    no_stream_copy: bool, allow_no_face: bool | None, as_json: bool, config: Path | None,
+    force: bool,
     profile: str | None,
 ) -> None:  # fmt: skip
     """Turn your files into files the API accepts, then check them.
@@ -718,24 +734,22 @@ def prepare(
     """
     if image is None and video is None:
         _fail("give --image, --video or both (see kling-prep prepare --help)")
+    from kling_prep.preparation import PrepareOptions, report_dict
     from kling_prep.preparation import prepare as run_prepare
-    from kling_prep.preparation import report_dict
 
     show_progress = not as_json and sys.stderr.isatty()
+    request = PrepareOptions(
+        image, video, out_dir, orientation=orientation,  # type: ignore[arg-type]
+        max_seconds=max_seconds, start_s=start_s, end_s=end_s, max_height=max_height,
+        prompt=prompt, keep_sound=not no_sound, crop_to_person=crop_to_person,
+        auto_exposure=auto_exposure, allow_stream_copy=not no_stream_copy, force=force,
+    )  # fmt: skip
     try:
-        settings = _settings(config, profile)
-        kwargs: dict[str, Any] = {
-            "orientation": orientation, "max_seconds": max_seconds, "start_s": start_s,
-            "end_s": end_s, "max_height": max_height, "prompt": prompt,
-            "keep_sound": not no_sound, "settings": settings,
-            "allow_no_face": allow_no_face or None, "crop_to_person": crop_to_person,
-            "auto_exposure": auto_exposure, "allow_stream_copy": not no_stream_copy,
-            "force": force,
-        }  # fmt: skip
+        settings = _settings(config, profile, allow_no_face=allow_no_face)
         with _quiet_native_stderr():
             result = _with_progress(
                 lambda on_progress: run_prepare(
-                    image, video, out_dir, on_progress=on_progress, **kwargs
+                    request, settings=settings, on_progress=on_progress
                 ),
                 show_progress=show_progress,
                 describe=str,
@@ -816,7 +830,7 @@ def _batch_progress(enabled: bool) -> Any:
 @click.option("--budget", type=int, default=None,
               help="With --submit: spend at most N credits over this batch's runs.")  # fmt: skip
 @click.option("--strict", is_flag=True, help="With --submit: skip rows with warnings too.")
-@click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
+@_allow_no_face_option
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Local worker processes (default: the CPU count); with Ray, the most tasks "
               "in flight (default: 2 per cluster CPU).")  # fmt: skip
@@ -831,7 +845,8 @@ def _batch_progress(enabled: bool) -> Any:
 @_profile_option
 def batch(
     manifest: Path, out_dir: Path, do_prepare: bool, do_submit: bool, budget: int | None,
-    strict: bool, allow_no_face: bool, workers: int | None, executor: str, address: str | None,
+    strict: bool, allow_no_face: bool | None, workers: int | None, executor: str,
+    address: str | None,
     s3_bucket: str | None, s3_endpoint: str | None, as_json: bool, base_url: str | None,
     api_key: str | None, journal_path: Path | None, config: Path | None, profile: str | None,
 ) -> None:  # fmt: skip
@@ -849,8 +864,6 @@ def batch(
       kling-prep batch uploads.jsonl --out-dir out/ --prepare --submit --budget 4000 --s3-bucket b
       kling-prep batch uploads.csv --out-dir out/ --executor ray --address ray://head:10001
     """
-    from dataclasses import replace
-
     from kling_prep.batch import BatchOptions, run_batch
 
     if budget is not None and not do_submit:
@@ -860,18 +873,20 @@ def batch(
     if do_submit and do_prepare and not s3_bucket:
         _fail("--prepare --submit sends the prepared files: give --s3-bucket to upload them")
     try:
-        settings = _settings(config, profile)
+        # --allow-no-face goes to the rows through BatchOptions (part of each row's key), and
+        # WorkerConfig applies it to their settings with the same `with_overrides`.
+        settings = _settings(
+            config, profile, base_url=base_url, api_key=api_key, journal_path=journal_path
+        )
         if do_submit:
             _refuse_unsubmittable(settings)
             _refuse_unsubmittable_rows(manifest)
-            key = api_key or settings.api_key
-            if not key:
+            if not settings.api_key:
                 _fail("no API key: set VYDRA_API_KEY or pass --api-key")
-            settings = replace(settings, api_key=key, base_url=base_url or settings.base_url)
         options = BatchOptions(
             prepare=do_prepare, submit=do_submit, strict=strict,
-            allow_no_face=allow_no_face or None, budget_credits=budget,
-            journal_path=_journal(journal_path).path if do_submit else None,
+            allow_no_face=allow_no_face, budget_credits=budget,
+            journal_path=_journal(settings).path if do_submit else None,
             s3_bucket=s3_bucket, s3_endpoint=s3_endpoint,
         )  # fmt: skip
         show = not as_json and sys.stderr.isatty()
@@ -973,7 +988,7 @@ def _echo_failures(failures: list[dict[str, Any]], html_path: Path) -> None:
               help="The character_orientation you will send.")  # fmt: skip
 @click.option("--prompt", default=None, help="The prompt you will send.")
 @click.option("--no-sound", is_flag=True, help="You will send keep_original_sound=false.")
-@click.option("--allow-no-face", is_flag=True, help="Warn instead of block when no face is seen.")
+@_allow_no_face_option
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report on one line.")
 @click.option(
     "--config",
@@ -984,7 +999,8 @@ def _echo_failures(failures: list[dict[str, Any]], html_path: Path) -> None:
 @_profile_option
 def gate(
     image: str | None, video: str | None, orientation: str | None, prompt: str | None,
-    no_sound: bool, allow_no_face: bool, as_json: bool, config: Path | None, profile: str | None,
+    no_sound: bool, allow_no_face: bool | None, as_json: bool, config: Path | None,
+    profile: str | None,
 ) -> None:  # fmt: skip
     """The check for pipelines: one line of output, the verdict as the exit code.
 
@@ -1000,8 +1016,9 @@ def gate(
         _fail("give --image, --video or both")
     try:
         result = _run_check(
-            image, video, orientation, prompt, not no_sound, allow_no_face or None,
-            _settings(config, profile), show_progress=False, is_submission=True,
+            image, video, orientation, prompt, not no_sound,
+            _settings(config, profile, allow_no_face=allow_no_face), show_progress=False,
+            is_submission=True,
         )  # fmt: skip
     except KlingPrepError as exc:
         _fail(str(exc))

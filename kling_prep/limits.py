@@ -27,7 +27,9 @@ UNDOCUMENTED_MAX_FETCH_BYTES = 1000 * MB
 # as a boolean). Other providers' APIs differ (Kling's own takes "yes"/"no"), so their profiles
 # are for checking and preparing only.
 VYDRA_WIRE_CONTRACT = "vydra"
-VYDRA_BASE_URL = "https://vydra.ai"
+# The API's default root: vydra's, the one API `submit` speaks. The one place it is written;
+# the settings, the vydra profile and the client's default all take it from here.
+DEFAULT_BASE_URL = "https://vydra.ai"
 # What a profile's data records about where its values came from.
 READ_ON = "as given in issue 14 (2026-12); not re-read here: no network"
 
@@ -189,7 +191,7 @@ PROFILES: dict[str, ApiProfile] = {
             "image_min_side_px": "340 px as ComfyUI and Runway; Kling's own API takes 300",
         },
         wire_contract=VYDRA_WIRE_CONTRACT,
-        base_url=VYDRA_BASE_URL,
+        base_url=DEFAULT_BASE_URL,
         credits_per_job=40,
         **{**_KLING_IMAGE, "image_min_side_px": 340, "image_max_side_px": None},
         **_KLING_VIDEO,

@@ -1,6 +1,8 @@
 """The pre-flight check: the one code path that `check`, `prepare`, `submit` and `batch` call.
 
-result = kling_prep.check(image="character.jpg", video="dance.mp4", prompt="...")
+result = kling_prep.check(
+    kling_prep.CheckRequest(image="character.jpg", video="dance.mp4", prompt="...")
+)
 result.verdict  # "ready", "warnings" or "blocked"
 """
 
@@ -90,20 +92,9 @@ def _localise(
     return path, str(value) if is_url(str(value)) else None
 
 
-def check(
-    image: str | Path | None = None,
-    video: str | Path | None = None,
-    *,
-    orientation: Orientation | None = None,
-    prompt: str | None = None,
-    keep_sound: bool = True,
-    settings: Settings | None = None,
-    allow_no_face: bool | None = None,
-    on_progress: ProgressSink | None = None,
-    kit: VisionKit | None = None,
-    is_submission: bool = False,
-) -> CheckResult:
-    """Check a character image and/or a reference video before they cost credits.
+@dataclass(frozen=True)
+class CheckRequest:
+    """What to check and what will be sent with it: the request `check` answers.
 
     Args:
         image: the character image, a path or an http(s) URL.
@@ -111,13 +102,34 @@ def check(
         orientation: the `character_orientation` to be used; None to take the suggestion.
         prompt: the prompt to be sent; None when not yet written (then `prompt.missing`).
         keep_sound: whether `keep_original_sound` will be asked.
-        settings: profile, thresholds and options (defaults when None).
-        allow_no_face: accept a character without a visible face (warns instead of blocking).
-        on_progress: called with (stage, share 0..1) while working.
-        kit: models to reuse across calls (a batch worker's); built and closed here when None.
         is_submission: a submission follows this check (`submit`, `gate`, `batch --submit`):
             then a missing prompt blocks, since the API refuses a job without one; otherwise
             it warns.
+    """
+
+    image: str | Path | None = None
+    video: str | Path | None = None
+    orientation: Orientation | None = None
+    prompt: str | None = None
+    keep_sound: bool = True
+    is_submission: bool = False
+
+
+def check(
+    request: CheckRequest,
+    *,
+    settings: Settings | None = None,
+    on_progress: ProgressSink | None = None,
+    kit: VisionKit | None = None,
+) -> CheckResult:
+    """Check a character image and/or a reference video before they cost credits.
+
+    Args:
+        request: the inputs and what will be sent with them (see CheckRequest).
+        settings: profile, thresholds and options (defaults when None); `allow_no_face`
+            accepts a character without a visible face (warns instead of blocking).
+        on_progress: called with (stage, share 0..1) while working.
+        kit: models to reuse across calls (a batch worker's); built and closed here when None.
 
     Returns:
         The CheckResult; nothing printed, nothing exited.
@@ -127,25 +139,15 @@ def check(
             Finding, not an exception).
     """
     settings = settings or Settings()
-    if image is None and video is None:
+    if request.image is None and request.video is None:
         raise KlingPrepError("give an image, a video or both")
-    no_face_ok = settings.allow_no_face if allow_no_face is None else allow_no_face
-    image_report, video_report, sources = _check_inputs(
-        image, video, orientation or "video", keep_sound, settings, no_face_ok, on_progress, kit
-    )
-    return _judge_together(
-        image_report, video_report, sources, orientation, prompt, keep_sound, settings,
-        is_submission,
-    )  # fmt: skip
+    image_report, video_report, sources = _check_inputs(request, settings, on_progress, kit)
+    return _judge_together(image_report, video_report, sources, request, settings)
 
 
 def _check_inputs(
-    image: str | Path | None,
-    video: str | Path | None,
-    orientation: Orientation,
-    keep_sound: bool,
+    request: CheckRequest,
     settings: Settings,
-    allow_no_face: bool,
     on_progress: ProgressSink | None,
     kit: VisionKit | None,
 ) -> tuple[ImageReport | None, VideoReport | None, dict[str, str]]:
@@ -153,6 +155,7 @@ def _check_inputs(
     first, in a thread: it runs while the models load and the image is checked); the reports
     name a URL input by its URL, and the sources map each input to its URL."""
     t = settings.thresholds
+    image, video = request.image, request.video
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kling-prep-")))
         if kit is None:
@@ -172,9 +175,8 @@ def _check_inputs(
             if on_progress:
                 on_progress("image", 0.0)
             image_report = check_image(
-                image_path, profile=settings.profile, thresholds=t, kit=kit,
-                allow_no_face=allow_no_face, display_name=image_path.name,
-            )  # fmt: skip
+                image_path, settings=settings, kit=kit, display_name=image_path.name
+            )
             if on_progress:
                 on_progress("image", 1.0)
         # The video's duration limit follows the requested orientation, else 30 s.
@@ -182,7 +184,7 @@ def _check_inputs(
         if video_path is not None:
             video_report = check_video(
                 video_path, profile=settings.profile, thresholds=t, kit=kit,
-                orientation=orientation, keep_sound=keep_sound,
+                orientation=request.orientation or "video", keep_sound=request.keep_sound,
                 on_progress=(lambda share: on_progress("video", share)) if on_progress else None,
                 display_name=video_path.name, decoding=decoding,
             )  # fmt: skip
@@ -209,14 +211,12 @@ def _judge_together(
     image_report: ImageReport | None,
     video_report: VideoReport | None,
     sources: dict[str, str],
-    orientation: Orientation | None,
-    prompt: str | None,
-    keep_sound: bool,
+    request: CheckRequest,
     settings: Settings,
-    is_submission: bool,
 ) -> CheckResult:
     """The plan (the window and the orientation), the pair and the prompt."""
     t = settings.thresholds
+    orientation, prompt = request.orientation, request.prompt
     window: Window | NoWindow | None = None
     if video_report is not None:
         longest = settings.profile.max_duration_s(orientation or "video")
@@ -242,12 +242,12 @@ def _judge_together(
         prompt=prompt,
         # The prompt matters for a submission: both inputs, or a prompt given to lint.
         prompt_findings=(
-            check_prompt(prompt, settings.profile, proposed, is_submission=is_submission)
+            check_prompt(prompt, settings.profile, proposed, is_submission=request.is_submission)
             if prompt is not None or (image_report and video_report)
             else []
         ),
         suggested_prompt=proposed,
-        keep_sound=keep_sound,
+        keep_sound=request.keep_sound,
         credits=settings.profile.credits_per_job,
         profile=settings.profile.name,
         sources=sources,

@@ -1,7 +1,7 @@
 """Prepare: turn the user's files into files the API accepts, checked by the one pre-flight
 path (`kling_prep.preflight.check`) before and after.
 
-result = kling_prep.prepare(image="me.heic", video="dance.mov", out_dir="ready/")
+result = kling_prep.prepare(PrepareOptions(image="me.heic", video="dance.mov", out_dir="ready/"))
 result.video_path, result.path_taken, result.window, result.check.verdict
 """
 
@@ -29,7 +29,7 @@ from kling_prep.media.transcode import (
     normalize_video,
 )
 from kling_prep.plan.window import NoWindow, Window, choose_window
-from kling_prep.preflight import CheckResult, check
+from kling_prep.preflight import CheckRequest, CheckResult, check
 from kling_prep.report.json_report import finding_json, to_json_dict, window_json
 from kling_prep.settings import Settings
 
@@ -204,29 +204,9 @@ def _pinned_window(
     return Window(start, end, 0.0, "pinned with --start/--end", [(start, end, 0.0)])
 
 
-def prepare(
-    image: str | Path | None = None,
-    video: str | Path | None = None,
-    out_dir: str | Path = "prepared",
-    *,
-    orientation: Orientation | None = None,
-    max_seconds: float | None = None,
-    start_s: float | None = None,
-    end_s: float | None = None,
-    max_height: int = 1080,
-    prompt: str | None = None,
-    keep_sound: bool = True,
-    settings: Settings | None = None,
-    allow_no_face: bool | None = None,
-    crop_to_person: bool = False,
-    auto_exposure: bool = False,
-    allow_stream_copy: bool = True,
-    on_progress: ProgressSink | None = None,
-    input_check: CheckResult | None = None,
-    kit: VisionKit | None = None,
-    force: bool = False,
-) -> PrepareResult:
-    """Trim and normalize the video, fix the image, and check what was written.
+@dataclass(frozen=True)
+class PrepareOptions:
+    """What to prepare, where and how: the request `prepare` carries out (the settings apart).
 
     Args:
         image: the character image (path or http(s) URL), or None.
@@ -237,19 +217,76 @@ def prepare(
         max_seconds: a shorter longest window than the orientation allows.
         start_s, end_s: pin the window instead of choosing it (either may be left out).
         max_height: the output's shorter side at most this many pixels (downscaled above).
-        prompt, keep_sound, allow_no_face: as for `check`; without keep_sound the audio is
-            left out.
-        settings: profile, thresholds and options (defaults when None).
+        prompt, keep_sound: as for `check`; without keep_sound the audio is left out.
         crop_to_person: crop the image around the person instead of padding its aspect.
         auto_exposure: correct the image's exposure towards middle grey (said in the steps).
         allow_stream_copy: False re-encodes even a compliant video.
+        force: write into an `out_dir` that is not empty: the files an earlier prepare wrote
+            there (its report.json and the files it lists) are removed first; other files
+            are left alone and never written over.
+    """
+
+    image: str | Path | None = None
+    video: str | Path | None = None
+    out_dir: str | Path = "prepared"
+    orientation: Orientation | None = None
+    max_seconds: float | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    max_height: int = 1080
+    prompt: str | None = None
+    keep_sound: bool = True
+    crop_to_person: bool = False
+    auto_exposure: bool = False
+    allow_stream_copy: bool = True
+    force: bool = False
+
+    @property
+    def is_pinned(self) -> bool:
+        """Whether the window is pinned (--start/--end) rather than chosen."""
+        return self.start_s is not None or self.end_s is not None
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The inputs as local files (URLs downloaded into the call's temporary folder)."""
+
+    image: Path | None
+    video: Path | None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What prepare decided before writing anything."""
+
+    request: PrepareOptions
+    settings: Settings
+    out: Path
+    survey: _OutDir
+    inputs: _Inputs
+    longest_s: float
+    input_check: CheckResult | None
+    window: Window | None
+
+
+def prepare(
+    request: PrepareOptions,
+    *,
+    settings: Settings | None = None,
+    on_progress: ProgressSink | None = None,
+    input_check: CheckResult | None = None,
+    kit: VisionKit | None = None,
+) -> PrepareResult:
+    """Trim and normalize the video, fix the image, and check what was written.
+
+    Args:
+        request: the inputs, the output folder and the choices (see PrepareOptions).
+        settings: profile, thresholds and options (defaults when None); `allow_no_face` as
+            for `check`.
         on_progress: called with (stage, share 0..1).
         input_check: the check of these same inputs with the same options, when the caller
             has just run it (a batch row): reused instead of analysing the inputs again.
         kit: models to reuse across calls (a batch worker's); built per check when None.
-        force: write into an `out_dir` that is not empty: the files an earlier prepare wrote
-            there (its report.json and the files it lists) are removed first; other files
-            are left alone and never written over.
 
     Returns:
         The PrepareResult. When no window of the minimum length qualifies, it carries a
@@ -261,149 +298,228 @@ def prepare(
             stderr tail); files this call wrote are removed.
     """
     settings = settings or Settings()
-    profile = settings.profile
-    if image is None and video is None:
+    if request.image is None and request.video is None:
         raise KlingPrepError("give an image, a video or both")
-    longest = profile.max_duration_s(orientation or "video")
-    if max_seconds is not None:
-        if max_seconds < profile.video_min_duration_s:
-            raise KlingPrepError(
-                f"--max-seconds {max_seconds:g} is under the API's minimum of "
-                f"{profile.video_min_duration_s:.0f} s"
-            )
-        longest = min(longest, max_seconds)
-    is_pinned = start_s is not None or end_s is not None
-    out = Path(out_dir)
-    survey = _survey_out_dir(out, force)
+    longest = _longest_window_s(request, settings)
+    out = Path(request.out_dir)
+    survey = _survey_out_dir(out, request.force)
     with tempfile.TemporaryDirectory(prefix="kling-prep-") as tmp:
         # 1. Inputs: local paths, or URLs downloaded within (generous) limits.
-        workdir = Path(tmp)
-        image_path = (
-            localise_input(
-                image,
-                workdir,
-                max_bytes=fetch_cap_bytes(profile.image_max_bytes, INPUT_SIZE_FACTOR),
-                timeout_s=settings.fetch_timeout_s,
-                role="image",
-                policy=settings.fetch_policy(),
-            )
-            if image is not None
-            else None
-        )
-        video_path = (
-            localise_input(
-                video,
-                workdir,
-                max_bytes=fetch_cap_bytes(profile.video_max_bytes, INPUT_SIZE_FACTOR),
-                timeout_s=settings.fetch_timeout_s,
-                role="video",
-                policy=settings.fetch_policy(),
-            )
-            if video is not None
-            else None
-        )
+        inputs = _localise_inputs(request, Path(tmp), settings)
         # Never write over a file no earlier prepare wrote: known before any analysis.
-        planned = [out / REPORT_NAME]
-        if video_path is not None:
-            planned.append(_destination(out, video_path, ".mp4"))
-        if image_path is not None:
-            stem = _destination(out, image_path, "")
-            planned += [stem.with_name(stem.name + suffix) for suffix in (".jpg", ".png")]
-        _refuse_overwrite(survey, planned)
+        _refuse_overwrite(survey, _planned_outputs(out, inputs))
         # 2. The inputs' analysis, through the one check path, where a decision needs it.
-        analyse_image = image_path is not None and (crop_to_person or auto_exposure)
-        analyse_video = video_path is not None and not is_pinned
-        is_covered = input_check is not None and (
-            (not analyse_image or input_check.image is not None)
-            and (not analyse_video or input_check.video is not None)
-        )
-        if (analyse_image or analyse_video) and not is_covered:
-            input_check = check(
-                image_path if analyse_image else None, video_path if analyse_video else None,
-                orientation=orientation, prompt=prompt, keep_sound=keep_sound,
-                settings=settings, allow_no_face=allow_no_face,
-                on_progress=(lambda stage, share: on_progress(f"input {stage}", share))
-                if on_progress else None, kit=kit,
-            )  # fmt: skip
+        input_check = _analyse_inputs(request, inputs, settings, input_check, on_progress, kit)
         # 3. The window: pinned, or the best one; none qualifying refuses before any write.
-        window: Window | None = None
-        if video_path is not None:
-            if is_pinned:
-                window = _pinned_window(
-                    video_path, start_s, end_s, longest, profile.video_min_duration_s
-                )
-            else:
-                if input_check is None or input_check.video is None:
-                    raise KlingPrepError(f"{video_path}: the video was not analysed")
-                chosen = choose_window(
-                    input_check.video, max_s=longest, min_s=profile.video_min_duration_s
-                )
-                if isinstance(chosen, NoWindow):
-                    return PrepareResult(
-                        out_dir=out, input_check=input_check, check=None,
-                        refusal=Refusal(
-                            file=str(video), measured=input_check.video.duration_s,
-                            message=f"{video_path.name}: nothing prepared: {chosen.reason}",
-                            rule=f"a window of {profile.video_min_duration_s:.0f}-{longest:.0f} s "
-                            "with one person, the body in frame and no cut",
-                        ),
-                    )  # fmt: skip
-                window = chosen
-        # 4. Write: the earlier prepare's files out, then video, then image; on any failure
-        # remove what this call wrote.
-        out.mkdir(parents=True, exist_ok=True)
-        for path in survey.earlier:
-            path.unlink(missing_ok=True)
-        written: list[Path] = []
-        try:
-            transcode = None
-            if video_path is not None and window is not None:
-                transcode = normalize_video(
-                    video_path, _destination(out, video_path, ".mp4"),
-                    VideoTarget(
-                        window.start_s, window.end_s, max_height, keep_sound,
-                        max_duration_s=longest,
-                    ),
-                    profile=profile, allow_stream_copy=allow_stream_copy,
-                    on_progress=(lambda share: on_progress("encoding the video", share))
-                    if on_progress else None,
-                )  # fmt: skip
-                written.append(transcode.path)
-            fixed = None
-            if image_path is not None:
-                fixed = _fix(image_path, out, input_check, crop_to_person, auto_exposure, settings)
-                written.append(fixed.path)
-            # 5. The prepared files through the same check.
-            result_check = check(
-                fixed.path if fixed else None, transcode.path if transcode else None,
-                orientation=orientation, prompt=prompt, keep_sound=keep_sound,
-                settings=settings, allow_no_face=allow_no_face,
-                on_progress=(lambda stage, share: on_progress(f"output {stage}", share))
-                if on_progress else None, kit=kit,
-            )  # fmt: skip
-            result = PrepareResult(
-                out_dir=out, input_check=input_check, check=result_check,
-                image_path=fixed.path if fixed else None,
-                video_path=transcode.path if transcode else None,
-                report_path=out / REPORT_NAME,
-                image_steps=fixed.steps if fixed else [],
-                video_steps=transcode.steps if transcode else [],
-                window=window, window_source=None if window is None else
-                ("pinned" if is_pinned else "chosen"),
-                path_taken=transcode.path_taken if transcode else None,
-                transcode=transcode, image_fix=fixed,
-                removed_paths=survey.earlier, kept_paths=survey.others,
-            )  # fmt: skip
-            # 6. The report: the check's JSON of the output plus what prepare did.
-            write_atomically(
-                (json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n").encode(),
-                out / REPORT_NAME,
+        window = _window(request, inputs.video, input_check, longest, settings)
+        if isinstance(window, Refusal):
+            return PrepareResult(out_dir=out, input_check=input_check, check=None, refusal=window)
+        plan = _Plan(request, settings, out, survey, inputs, longest, input_check, window)
+        return _write_outputs(plan, on_progress, kit)
+
+
+def _longest_window_s(request: PrepareOptions, settings: Settings) -> float:
+    """The longest window the orientation allows, or the shorter --max-seconds.
+
+    Raises:
+        KlingPrepError: --max-seconds under the API's minimum length.
+    """
+    profile = settings.profile
+    longest = profile.max_duration_s(request.orientation or "video")
+    if request.max_seconds is not None:
+        if request.max_seconds < profile.video_min_duration_s:
+            raise KlingPrepError(
+                f"--max-seconds {request.max_seconds:g} is under the API's minimum of "
+                f"{profile.video_min_duration_s:.0f} s"
             )
-        except BaseException:
-            for path in written:
-                path.unlink(missing_ok=True)
-            raise
+        longest = min(longest, request.max_seconds)
+    return longest
+
+
+def _localise_inputs(request: PrepareOptions, workdir: Path, settings: Settings) -> _Inputs:
+    """Each input as a local path; a URL downloaded into `workdir` within `INPUT_SIZE_FACTOR`
+    times the API's size limit."""
+    profile = settings.profile
+
+    def local(value: str | Path | None, max_bytes: int | None, role: str) -> Path | None:
+        if value is None:
+            return None
+        return localise_input(
+            value, workdir, max_bytes=fetch_cap_bytes(max_bytes, INPUT_SIZE_FACTOR),
+            timeout_s=settings.fetch_timeout_s, role=role, policy=settings.fetch_policy(),
+        )  # fmt: skip
+
+    return _Inputs(
+        image=local(request.image, profile.image_max_bytes, "image"),
+        video=local(request.video, profile.video_max_bytes, "video"),
+    )
+
+
+def _planned_outputs(out: Path, inputs: _Inputs) -> list[Path]:
+    """Every file prepare may write into `out` for these inputs."""
+    planned = [out / REPORT_NAME]
+    if inputs.video is not None:
+        planned.append(_destination(out, inputs.video, ".mp4"))
+    if inputs.image is not None:
+        stem = _destination(out, inputs.image, "")
+        planned += [stem.with_name(stem.name + suffix) for suffix in (".jpg", ".png")]
+    return planned
+
+
+def _check_files(
+    image: Path | None,
+    video: Path | None,
+    request: PrepareOptions,
+    settings: Settings,
+    stage: str,
+    on_progress: ProgressSink | None,
+    kit: VisionKit | None,
+) -> CheckResult:
+    """The one check path on the inputs ("input") or the prepared files ("output"), its
+    progress stages named with that word first."""
+    return check(
+        CheckRequest(
+            image, video, orientation=request.orientation, prompt=request.prompt,
+            keep_sound=request.keep_sound,
+        ),
+        settings=settings,
+        on_progress=(lambda name, share: on_progress(f"{stage} {name}", share))
+        if on_progress else None, kit=kit,
+    )  # fmt: skip
+
+
+def _analyse_inputs(
+    request: PrepareOptions,
+    inputs: _Inputs,
+    settings: Settings,
+    input_check: CheckResult | None,
+    on_progress: ProgressSink | None,
+    kit: VisionKit | None,
+) -> CheckResult | None:
+    """The inputs' check where a decision needs it (the image's box or exposure, a window to
+    choose), unless `input_check` already covers it."""
+    analyse_image = inputs.image is not None and (request.crop_to_person or request.auto_exposure)
+    analyse_video = inputs.video is not None and not request.is_pinned
+    is_covered = input_check is not None and (
+        (not analyse_image or input_check.image is not None)
+        and (not analyse_video or input_check.video is not None)
+    )
+    if (analyse_image or analyse_video) and not is_covered:
+        return _check_files(
+            inputs.image if analyse_image else None, inputs.video if analyse_video else None,
+            request, settings, "input", on_progress, kit,
+        )  # fmt: skip
+    return input_check
+
+
+def _window(
+    request: PrepareOptions,
+    video_path: Path | None,
+    input_check: CheckResult | None,
+    longest_s: float,
+    settings: Settings,
+) -> Window | Refusal | None:
+    """The window to keep: pinned, or the best one of the input's check; a Refusal when none
+    qualifies; None without a video.
+
+    Raises:
+        KlingPrepError: a pinned window outside the video or of the wrong length.
+    """
+    if video_path is None:
+        return None
+    min_s = settings.profile.video_min_duration_s
+    if request.is_pinned:
+        return _pinned_window(video_path, request.start_s, request.end_s, longest_s, min_s)
+    if input_check is None or input_check.video is None:
+        raise KlingPrepError(f"{video_path}: the video was not analysed")
+    chosen = choose_window(input_check.video, max_s=longest_s, min_s=min_s)
+    if isinstance(chosen, NoWindow):
+        return Refusal(
+            file=str(request.video), measured=input_check.video.duration_s,
+            message=f"{video_path.name}: nothing prepared: {chosen.reason}",
+            rule=f"a window of {min_s:.0f}-{longest_s:.0f} s "
+            "with one person, the body in frame and no cut",
+        )  # fmt: skip
+    return chosen
+
+
+def _write_outputs(
+    plan: _Plan, on_progress: ProgressSink | None, kit: VisionKit | None
+) -> PrepareResult:
+    """Write: the earlier prepare's files out, then video, then image, the prepared files'
+    check and report.json; on any failure remove what this call wrote."""
+    request, out = plan.request, plan.out
+    out.mkdir(parents=True, exist_ok=True)
+    for path in plan.survey.earlier:
+        path.unlink(missing_ok=True)
+    written: list[Path] = []
+    try:
+        transcode = _write_video(plan, on_progress)
+        if transcode is not None:
+            written.append(transcode.path)
+        fixed = None
+        if plan.inputs.image is not None:
+            fixed = _fix(
+                plan.inputs.image, out, plan.input_check, request.crop_to_person,
+                request.auto_exposure, plan.settings,
+            )  # fmt: skip
+            written.append(fixed.path)
+        # 5. The prepared files through the same check.
+        result_check = _check_files(
+            fixed.path if fixed else None, transcode.path if transcode else None,
+            request, plan.settings, "output", on_progress, kit,
+        )  # fmt: skip
+        result = _result(plan, result_check, transcode, fixed)
+        # 6. The report: the check's JSON of the output plus what prepare did.
+        write_atomically(
+            (json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n").encode(),
+            out / REPORT_NAME,
+        )
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return result
+
+
+def _write_video(plan: _Plan, on_progress: ProgressSink | None) -> TranscodeResult | None:
+    """The window of the video cut and normalized into the output folder (None: no video)."""
+    video_path, window, request = plan.inputs.video, plan.window, plan.request
+    if video_path is None or window is None:
+        return None
+    return normalize_video(
+        video_path, _destination(plan.out, video_path, ".mp4"),
+        VideoTarget(
+            window.start_s, window.end_s, request.max_height, request.keep_sound,
+            max_duration_s=plan.longest_s,
+        ),
+        profile=plan.settings.profile, allow_stream_copy=request.allow_stream_copy,
+        on_progress=(lambda share: on_progress("encoding the video", share))
+        if on_progress else None, ffmpeg=plan.settings.ffmpeg,
+    )  # fmt: skip
+
+
+def _result(
+    plan: _Plan,
+    result_check: CheckResult,
+    transcode: TranscodeResult | None,
+    fixed: ImageFix | None,
+) -> PrepareResult:
+    """The PrepareResult of a prepare that wrote its files."""
+    window = plan.window
+    return PrepareResult(
+        out_dir=plan.out, input_check=plan.input_check, check=result_check,
+        image_path=fixed.path if fixed else None,
+        video_path=transcode.path if transcode else None,
+        report_path=plan.out / REPORT_NAME,
+        image_steps=fixed.steps if fixed else [],
+        video_steps=transcode.steps if transcode else [],
+        window=window, window_source=None if window is None else
+        ("pinned" if plan.request.is_pinned else "chosen"),
+        path_taken=transcode.path_taken if transcode else None,
+        transcode=transcode, image_fix=fixed,
+        removed_paths=plan.survey.earlier, kept_paths=plan.survey.others,
+    )  # fmt: skip
 
 
 def _fix(

@@ -1,21 +1,29 @@
 """The one settings object: defaults, then kling-prep.toml, then KLING_PREP_* variables, then
-command-line options. Built in the CLI and passed down; no module keeps a global copy."""
+command-line options. Built in the CLI and passed down; no module keeps a global copy.
+
+Every environment variable the package reads is read here, in `load_settings`, and nowhere
+else: KLING_PREP_CONFIG, KLING_PREP_PROFILE, KLING_PREP_BASE_URL, VYDRA_API_KEY,
+KLING_PREP_FETCH_ALLOW, KLING_PREP_JOURNAL and KLING_PREP_FFMPEG. The command line's options
+are applied once per command, by `Settings.with_overrides`."""
 
 from __future__ import annotations
 
 import difflib
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from kling_prep.checks.thresholds import Thresholds
 from kling_prep.errors import ConfigError
-from kling_prep.limits import DEFAULT_PROFILE, PROFILES, VYDRA_BASE_URL, ApiProfile, get_profile
+from kling_prep.limits import DEFAULT_BASE_URL, DEFAULT_PROFILE, PROFILES, ApiProfile, get_profile
 from kling_prep.media.urlsafety import AddressPolicy, parse_networks
 
 CONFIG_NAME = "kling-prep.toml"
+# The submission journal when neither --journal nor KLING_PREP_JOURNAL names one (`~` is
+# expanded where the journal is opened).
+DEFAULT_JOURNAL_PATH = Path("~/.kling-prep/journal.sqlite")
 # Every key the file may hold, by table ("" is the top level); a misspelled key is an error,
 # not a setting silently left at its default.
 _KNOWN_KEYS: dict[str, frozenset[str]] = {
@@ -59,7 +67,7 @@ def _unknown_keys(path: Path | None, table: str, keys: set[str], known: set[str]
 class Settings:
     profile: ApiProfile = field(default_factory=lambda: PROFILES[DEFAULT_PROFILE])
     thresholds: Thresholds = field(default_factory=Thresholds)
-    base_url: str = VYDRA_BASE_URL
+    base_url: str = DEFAULT_BASE_URL
     api_key: str | None = field(default=None, repr=False)
     fetch_timeout_s: float = 120.0
     # The API client: the read/write timeout of one request, the mean time between polls of a
@@ -72,6 +80,35 @@ class Settings:
     # or a test server on this machine, "10.0.0.0/8" for a LAN). Empty: public only, in every
     # command, so that `check` and `gate` give one URL the same answer.
     fetch_allow: tuple[str, ...] = ()
+    # The SQLite journal of submissions (KLING_PREP_JOURNAL, or --journal).
+    journal_path: Path = DEFAULT_JOURNAL_PATH
+    # The ffmpeg binary prepare encodes with (KLING_PREP_FFMPEG); None: `ffmpeg` on PATH, else
+    # the one in the imageio-ffmpeg wheel (see media/ffmpeg.py).
+    ffmpeg: str | None = None
+
+    def with_overrides(
+        self,
+        *,
+        allow_no_face: bool | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        journal_path: Path | None = None,
+    ) -> Settings:
+        """These settings with the command line's options applied: the one place they are.
+
+        Each option left out (None; an empty --base-url or --api-key too) keeps the setting
+        from the file and the environment; `allow_no_face` given replaces it either way.
+        """
+        changes: dict[str, Any] = {}
+        if allow_no_face is not None:
+            changes["allow_no_face"] = allow_no_face
+        if base_url:
+            changes["base_url"] = base_url
+        if api_key:
+            changes["api_key"] = api_key
+        if journal_path is not None:
+            changes["journal_path"] = journal_path
+        return replace(self, **changes) if changes else self
 
     def fetch_policy(self) -> AddressPolicy:
         """The addresses input downloads may connect to.
@@ -131,11 +168,14 @@ def load_settings(
         base_url=env.get("KLING_PREP_BASE_URL")
         or api.get("base_url")
         or profile.base_url
-        or VYDRA_BASE_URL,
+        or DEFAULT_BASE_URL,
         api_key=env.get("VYDRA_API_KEY") or api.get("api_key"),
         **_api_times(path, api),
         allow_no_face=bool(data.get("allow_no_face", False)),
         fetch_allow=fetch_allow,
+        journal_path=Path(env.get("KLING_PREP_JOURNAL", str(DEFAULT_JOURNAL_PATH))),
+        # An empty KLING_PREP_FFMPEG is as good as unset.
+        ffmpeg=env.get("KLING_PREP_FFMPEG") or None,
     )
 
 

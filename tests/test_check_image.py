@@ -9,13 +9,13 @@ import pytest
 from PIL import Image
 
 from kling_prep.checks.image import check_image
-from kling_prep.checks.thresholds import Thresholds
 from kling_prep.limits import get_profile
 from kling_prep.media.synthetic import darken, save_jpeg
+from kling_prep.settings import Settings
 
 
 def _check(path: Path, kit, **kwargs):
-    return check_image(path, profile=get_profile(), thresholds=Thresholds(), kit=kit, **kwargs)
+    return check_image(path, settings=Settings(), kit=kit, **kwargs)
 
 
 def _codes(report) -> dict[str, str]:
@@ -95,7 +95,7 @@ def test_heic_is_recognised_without_a_decoder(kit, tmp_path):
 def test_a_profile_allows_300_px_where_the_default_does_not(kit, astronaut, tmp_path):
     path = tmp_path / "s.jpg"
     Image.fromarray(astronaut).resize((320, 320)).save(path)
-    lenient = check_image(path, profile=get_profile("kling"), thresholds=Thresholds(), kit=kit)
+    lenient = check_image(path, settings=Settings(profile=get_profile("kling")), kit=kit)
     assert "image.too_small" not in _codes(lenient)
     assert "image.too_small" in _codes(_check(path, kit))
 

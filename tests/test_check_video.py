@@ -206,13 +206,13 @@ def test_a_failing_analysis_stops_the_decoder_and_leaves_no_thread(
 
 
 def test_the_decode_and_the_analysis_report_progress_to_the_end(kit, sway, clip_dir):
-    from kling_prep.preflight import check
+    from kling_prep.preflight import CheckRequest, check
 
     path = clip_dir / "progress.mp4"
     write_mp4(path, sway)
     seen: dict[str, list[float]] = {}
     check(
-        video=path,
+        CheckRequest(video=path),
         kit=kit,
         on_progress=lambda stage, share: seen.setdefault(stage, []).append(share),
     )

@@ -98,7 +98,9 @@ def test_a_file_that_is_not_media_is_an_environment_error_naming_it(tmp_path):
 
 
 def test_the_python_api_returns_the_object_the_cli_renders(samples):
-    result = kling_prep.check(image=samples / "character.jpg", orientation="video")
+    result = kling_prep.check(
+        kling_prep.CheckRequest(image=samples / "character.jpg", orientation="video")
+    )
     data = to_json_dict(result)
     assert data["image"]["people_count"] == 1
     assert result.verdict in ("ready", "warnings")
@@ -111,8 +113,9 @@ def test_checking_local_files_opens_no_network_connection(samples, monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    result = kling_prep.check(image=samples / "character.jpg", video=samples / "reference.mp4",
-                              prompt=PROMPT)  # fmt: skip
+    result = kling_prep.check(
+        kling_prep.CheckRequest(samples / "character.jpg", samples / "reference.mp4", prompt=PROMPT)
+    )
     assert result.video is not None
     assert result.image is not None
 
@@ -183,7 +186,7 @@ def test_the_python_api_uses_the_models_it_is_given(samples, kit, monkeypatch):
         raise AssertionError("check() built its own models although a kit was given")
 
     monkeypatch.setattr(preflight, "VisionKit", no_new_models)
-    result = preflight.check(image=samples / "character.jpg", kit=kit)
+    result = preflight.check(preflight.CheckRequest(image=samples / "character.jpg"), kit=kit)
     assert result.image is not None
     assert len(result.image.people) == 1
 
@@ -194,7 +197,9 @@ def test_the_timeline_lanes_cover_the_whole_video(samples):
     cells."""
     from kling_prep.report.html import timeline_svg
 
-    result = kling_prep.check(video=samples / "reference.mp4", prompt=PROMPT)
+    result = kling_prep.check(
+        kling_prep.CheckRequest(video=samples / "reference.mp4", prompt=PROMPT)
+    )
     assert result.video is not None
     svg = timeline_svg(result.video, result.window)
     right_edge = 90 + (1000 - 90 - 10)  # x() of the video's end

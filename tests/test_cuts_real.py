@@ -54,7 +54,9 @@ def test_a_clip_whose_timestamps_collide_at_its_average_rate_is_checked() -> Non
     import kling_prep
 
     result = kling_prep.check(
-        video=str(REALSET / "videos" / "two-person-interaction.mp4"), keep_sound=False
+        kling_prep.CheckRequest(
+            video=str(REALSET / "videos" / "two-person-interaction.mp4"), keep_sound=False
+        )
     )
     assert result.video is not None
     assert result.video.cuts == []

@@ -9,6 +9,7 @@ import pytest
 
 from kling_prep.checks.image import face_findings
 from kling_prep.checks.thresholds import Thresholds
+from kling_prep.settings import Settings
 from kling_prep.vision.face import (
     FaceView,
     FaceViewEstimator,
@@ -103,15 +104,16 @@ def test_a_colourless_picture_keeps_its_profile(estimator):
 def test_a_head_turned_away_blocks_with_its_yaw_and_a_profile_warns():
     t = Thresholds()
     away = FaceView("no_face", 174.0, None, "pose", None)
-    (finding,) = face_findings("back.jpg", away, t, allow_no_face=False)
+    strict, lenient = Settings(thresholds=t), Settings(thresholds=t, allow_no_face=True)
+    (finding,) = face_findings("back.jpg", away, strict)
     assert (finding.code, finding.severity) == ("image.no_face", "block")
     assert (finding.measured, finding.threshold, finding.unit) == (174.0, 110.0, "deg")
-    (allowed,) = face_findings("back.jpg", away, t, allow_no_face=True)
+    (allowed,) = face_findings("back.jpg", away, lenient)
     assert allowed.severity == "warn"
     side = FaceView("profile", 95.0, None, "pose", None)
-    assert [
-        (f.code, f.severity) for f in face_findings("side.jpg", side, t, allow_no_face=False)
-    ] == [("image.face_profile", "warn")]
+    assert [(f.code, f.severity) for f in face_findings("side.jpg", side, strict)] == [
+        ("image.face_profile", "warn")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -126,7 +128,9 @@ def test_a_head_turned_away_blocks_with_its_yaw_and_a_profile_warns():
 def test_a_real_head_seen_from_behind_or_hidden_by_hair_blocks(realset, name):
     import kling_prep
 
-    result = kling_prep.check(image=realset / "images" / name, keep_sound=False)
+    result = kling_prep.check(
+        kling_prep.CheckRequest(image=realset / "images" / name, keep_sound=False)
+    )
     assert result.image is not None
     codes = {(f.code, f.severity) for f in result.image.findings}
     assert ("image.no_face", "block") in codes
@@ -137,7 +141,9 @@ def test_a_real_head_seen_from_behind_or_hidden_by_hair_blocks(realset, name):
 def test_a_dancer_turning_her_back_has_no_face_in_the_timeline(shared_media):
     import kling_prep
 
-    result = kling_prep.check(video=shared_media / "dance-fullbody.mp4", keep_sound=False)
+    result = kling_prep.check(
+        kling_prep.CheckRequest(video=shared_media / "dance-fullbody.mp4", keep_sound=False)
+    )
     assert result.video is not None
     views = {round(s.time_s, 1): s.face_view for s in result.video.samples if s.pose_read}
     assert views[0.0] == "frontal"

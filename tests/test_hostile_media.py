@@ -51,7 +51,9 @@ def test_a_hostile_input_ends_as_a_report_or_an_error_naming_the_file(
     error: KlingPrepError | None = None
     verdict = ""
     try:
-        verdict = kling_prep.check(**{role: item.argument}, kit=kit).verdict  # type: ignore[arg-type]
+        verdict = kling_prep.check(
+            kling_prep.CheckRequest(**{role: item.argument}), kit=kit
+        ).verdict  # type: ignore[arg-type]
     except KlingPrepError as exc:  # any other exception fails the test: a user's traceback
         error = exc
     finally:

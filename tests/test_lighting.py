@@ -12,7 +12,7 @@ import pytest
 
 from kling_prep.checks.image import check_image, lighting_findings
 from kling_prep.checks.thresholds import Thresholds
-from kling_prep.limits import get_profile
+from kling_prep.settings import Settings
 from kling_prep.vision.lighting import (
     _BLUR_VALUE_TABLE,
     _calibrate_blur_table,
@@ -392,7 +392,7 @@ REALSET = Path(__file__).resolve().parents[2] / "shared" / "realset" / "images"
     ],
 )
 def test_real_faces_are_judged_against_their_own_tones(kit, name: str, lighting: set[str]) -> None:
-    report = check_image(REALSET / name, profile=get_profile(), thresholds=Thresholds(), kit=kit)
+    report = check_image(REALSET / name, settings=Settings(), kit=kit)
     said = {f.code for f in report.findings} & {
         "image.underexposed", "image.overexposed", "image.backlit"
     }  # fmt: skip

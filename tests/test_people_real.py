@@ -13,7 +13,7 @@ import kling_prep
 
 
 def _codes(path: Path) -> set[str]:
-    result = kling_prep.check(image=str(path), keep_sound=False)
+    result = kling_prep.check(kling_prep.CheckRequest(image=str(path), keep_sound=False))
     return {f.code for f in result.findings}
 
 
@@ -80,7 +80,7 @@ def test_a_drawn_and_a_photographed_person_of_the_same_height_block(shared_media
         row.append(cv2.resize(image, (round(image.shape[1] * height / image.shape[0]), height)))
     path = tmp_path / "two-side-by-side.png"
     cv2.imwrite(str(path), np.concatenate(row, axis=1))
-    result = kling_prep.check(image=str(path), keep_sound=False)
+    result = kling_prep.check(kling_prep.CheckRequest(image=str(path), keep_sound=False))
     blocks = [f for f in result.findings if f.code == "image.multiple_people"]
     assert blocks
     assert blocks[0].severity == "block"
@@ -121,7 +121,7 @@ def test_a_crowd_in_a_video_where_no_one_stands_out_is_reported(realset):
     # Dozens of small dark visitors along the bottom of an aquarium window, nobody large
     # enough for the whole frame's look: a finer look where a sample shows nobody.
     path = realset / "videos" / "aquarium-crowd-silhouettes.mp4"
-    result = kling_prep.check(video=str(path), keep_sound=False)
+    result = kling_prep.check(kling_prep.CheckRequest(video=str(path), keep_sound=False))
     assert "video.multiple_people" in {f.code for f in result.findings}
 
 
@@ -129,6 +129,6 @@ def test_two_reads_of_one_close_up_are_one_person(realset):
     # A close-up of a woman holding a finger to her lips: a second read of her own body, its
     # head pulled down to the finger, once passed for a second person.
     path = realset / "videos" / "silence-gesture-near-still.mp4"
-    result = kling_prep.check(video=str(path), keep_sound=False)
+    result = kling_prep.check(kling_prep.CheckRequest(video=str(path), keep_sound=False))
     codes = {f.code for f in result.findings}
     assert not {"video.multiple_people", "video.background_person"} & codes

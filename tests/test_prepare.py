@@ -51,7 +51,9 @@ def test_a_45_s_clip_keeps_the_span_between_the_cut_and_the_second_person(
     source = clip_dir / "long-dance.mp4"
     write_mp4(source, first + second)
     result = kling_prep.prepare(
-        image=character, video=source, out_dir=tmp_path / "ready", prompt=PROMPT
+        kling_prep.PrepareOptions(
+            image=character, video=source, out_dir=tmp_path / "ready", prompt=PROMPT
+        )
     )
     window = result.window
     assert window is not None
@@ -84,7 +86,9 @@ def test_a_45_s_clip_keeps_the_span_between_the_cut_and_the_second_person(
 
 def test_a_compliant_pair_is_copied_and_passes_the_check(character, short_clip, tmp_path):
     result = kling_prep.prepare(
-        image=character, video=short_clip, out_dir=tmp_path / "ready", prompt=PROMPT
+        kling_prep.PrepareOptions(
+            image=character, video=short_clip, out_dir=tmp_path / "ready", prompt=PROMPT
+        )
     )
     assert result.path_taken == "stream_copy"
     assert [s.action for s in result.image_steps] == ["copy"]
@@ -108,7 +112,7 @@ def test_no_window_of_three_seconds_refuses_and_writes_nothing(
     source = clip_dir / "three-shots.mp4"
     write_mp4(source, shots[0] + shots[1] + shots[2])
     out_dir = tmp_path / "ready"
-    result = kling_prep.prepare(video=source, out_dir=out_dir)
+    result = kling_prep.prepare(kling_prep.PrepareOptions(video=source, out_dir=out_dir))
     assert result.is_refused
     assert result.verdict == "refused"
     assert result.exit_code == 2
@@ -121,7 +125,9 @@ def test_no_window_of_three_seconds_refuses_and_writes_nothing(
 def test_a_pinned_window_longer_than_the_orientation_allows_is_a_usage_error(short_clip, tmp_path):
     with pytest.raises(KlingPrepError, match="must last 3-10 s"):
         kling_prep.prepare(
-            video=short_clip, out_dir=tmp_path, orientation="image", start_s=0.0, end_s=2.0
+            kling_prep.PrepareOptions(
+                video=short_clip, out_dir=tmp_path, orientation="image", start_s=0.0, end_s=2.0
+            )
         )
 
 
@@ -147,17 +153,19 @@ def test_a_check_just_run_on_the_inputs_is_reused_not_repeated(samples, tmp_path
     import kling_prep.preparation as preparation
 
     source = samples / "bad" / "too-long.mp4"
-    before = kling_prep.check(video=source, prompt=PROMPT)
+    before = kling_prep.check(kling_prep.CheckRequest(video=source, prompt=PROMPT))
     calls: list[object] = []
     real_check = preparation.check
 
-    def counting_check(*args, **kwargs):
-        calls.append(args[1])
-        return real_check(*args, **kwargs)
+    def counting_check(request, **kwargs):
+        calls.append(request.video)
+        return real_check(request, **kwargs)
 
     monkeypatch.setattr(preparation, "check", counting_check)
-    result = kling_prep.prepare(video=source, out_dir=tmp_path / "ready", prompt=PROMPT,
-                                input_check=before)  # fmt: skip
+    result = kling_prep.prepare(
+        kling_prep.PrepareOptions(video=source, out_dir=tmp_path / "ready", prompt=PROMPT),
+        input_check=before,
+    )
     assert len(calls) == 1  # only the check of what was written
     assert result.input_check is before
     assert result.window is not None

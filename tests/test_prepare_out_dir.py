@@ -30,7 +30,7 @@ def photos(astronaut, clip_dir) -> tuple[Path, Path]:
 def earlier_run(photos, tmp_path) -> Path:
     """A folder an earlier prepare wrote into, plus a file of the user's."""
     out = tmp_path / "ready"
-    kling_prep.prepare(image=photos[0], out_dir=out, prompt=PROMPT)
+    kling_prep.prepare(kling_prep.PrepareOptions(image=photos[0], out_dir=out, prompt=PROMPT))
     assert sorted(p.name for p in out.iterdir()) == ["first.jpg", "report.json"]
     (out / "notes.txt").write_text("mine")
     return out
@@ -39,13 +39,17 @@ def earlier_run(photos, tmp_path) -> Path:
 def test_a_folder_with_files_is_refused_without_force_and_left_as_it_was(photos, earlier_run):
     before = {p.name: p.read_bytes() for p in earlier_run.iterdir()}
     with pytest.raises(KlingPrepError, match=r"not empty.*--force") as caught:
-        kling_prep.prepare(image=photos[1], out_dir=earlier_run, prompt=PROMPT)
+        kling_prep.prepare(
+            kling_prep.PrepareOptions(image=photos[1], out_dir=earlier_run, prompt=PROMPT)
+        )
     assert str(earlier_run) in str(caught.value)
     assert {p.name: p.read_bytes() for p in earlier_run.iterdir()} == before
 
 
 def test_force_removes_only_what_the_earlier_prepare_wrote(photos, earlier_run):
-    result = kling_prep.prepare(image=photos[1], out_dir=earlier_run, prompt=PROMPT, force=True)
+    result = kling_prep.prepare(
+        kling_prep.PrepareOptions(image=photos[1], out_dir=earlier_run, prompt=PROMPT, force=True)
+    )
     assert sorted(p.name for p in earlier_run.iterdir()) == [
         "notes.txt", "report.json", "second.jpg",
     ]  # fmt: skip
@@ -61,7 +65,9 @@ def test_force_never_writes_over_a_file_no_prepare_wrote(photos, tmp_path):
     out.mkdir()
     (out / "first.jpg").write_bytes(b"the user's own picture")
     with pytest.raises(KlingPrepError, match=r"first\.jpg"):
-        kling_prep.prepare(image=photos[0], out_dir=out, prompt=PROMPT, force=True)
+        kling_prep.prepare(
+            kling_prep.PrepareOptions(image=photos[0], out_dir=out, prompt=PROMPT, force=True)
+        )
     assert (out / "first.jpg").read_bytes() == b"the user's own picture"
 
 

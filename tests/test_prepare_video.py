@@ -250,28 +250,30 @@ def _fake_ffmpeg(tmp_path: Path, body: str) -> str:
     return str(script)
 
 
-def test_a_killed_ffmpeg_leaves_no_file_under_the_final_name(compliant, tmp_path, monkeypatch):
+def test_a_killed_ffmpeg_leaves_no_file_under_the_final_name(compliant, tmp_path):
     # Writes half a file under the temporary name, then is killed (SIGKILL), as by the OOM
     # killer or `kill -9`.
     fake = _fake_ffmpeg(tmp_path, (
         'for a in "$@"; do case "$a" in file:*.part) out="${a#file:}";; esac; done\n'
         'head -c 50000 /dev/urandom > "$out"\nkill -9 $$\n'
     ))  # fmt: skip
-    monkeypatch.setattr(transcode, "find_ffmpeg", lambda: fake)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     with pytest.raises(FFmpegFailedError, match="killed by signal 9"):
-        normalize_video(compliant, out_dir / "out.mp4", VideoTarget(1.3, 4.0), profile=PROFILE)
+        normalize_video(
+            compliant, out_dir / "out.mp4", VideoTarget(1.3, 4.0), profile=PROFILE, ffmpeg=fake
+        )
     assert list(out_dir.iterdir()) == []
 
 
-def test_an_ffmpeg_failure_carries_its_stderr_tail(compliant, tmp_path, monkeypatch):
+def test_an_ffmpeg_failure_carries_its_stderr_tail(compliant, tmp_path):
     fake = _fake_ffmpeg(tmp_path, 'echo "No space left on device" >&2\nexit 1\n')
-    monkeypatch.setattr(transcode, "find_ffmpeg", lambda: fake)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     with pytest.raises(FFmpegFailedError, match="No space left on device"):
-        normalize_video(compliant, out_dir / "out.mp4", VideoTarget(0.0, 4.0), profile=PROFILE)
+        normalize_video(
+            compliant, out_dir / "out.mp4", VideoTarget(0.0, 4.0), profile=PROFILE, ffmpeg=fake
+        )
     assert list(out_dir.iterdir()) == []
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from kling_prep.cli import main
 from kling_prep.media.synthetic import FPS, save_jpeg, stand_on_floor, studio, write_mp4
-from kling_prep.preflight import check
+from kling_prep.preflight import CheckRequest, check
 from kling_prep.report.html import render_html
 from kling_prep.report.preview import WARN_RGB, has_animated_webp, preview_frames
 
@@ -58,7 +58,7 @@ def centred_walk(astronaut, astronaut_mask, clip_dir) -> Path:
 
 
 def _run_check(image: Path, video: Path, kit):  # type: ignore[no-untyped-def]
-    return check(image, video, kit=kit)
+    return check(CheckRequest(image, video), kit=kit)
 
 
 def test_two_matching_bodies_keep_the_mapped_skeleton_inside_the_image(
@@ -144,7 +144,8 @@ def test_the_preview_command_refuses_another_format_before_any_work(name, tmp_pa
 @pytest.mark.shared_media
 def test_a_half_body_character_with_a_full_body_dance_lacks_the_legs(kit, shared_media):
     result = check(
-        shared_media / "elf-character.jpeg", shared_media / "dance-fullbody.mp4", kit=kit
+        CheckRequest(shared_media / "elf-character.jpeg", shared_media / "dance-fullbody.mp4"),
+        kit=kit,
     )
     motion = result.motion_map
     assert motion is not None
@@ -157,7 +158,9 @@ def test_a_half_body_character_with_a_full_body_dance_lacks_the_legs(kit, shared
 
 @pytest.mark.shared_media
 def test_a_talking_host_on_a_half_body_character_stays_in_the_image(kit, shared_media):
-    result = check(shared_media / "robed-man.jpeg", shared_media / "talk-gestures.mp4", kit=kit)
+    result = check(
+        CheckRequest(shared_media / "robed-man.jpeg", shared_media / "talk-gestures.mp4"), kit=kit
+    )
     motion = result.motion_map
     assert motion is not None
     assert motion.outside_pct < 5.0

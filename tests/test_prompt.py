@@ -43,7 +43,9 @@ def test_a_prompt_without_style_is_still_told_so():
 
 @pytest.fixture(scope="module")
 def swaying(samples):
-    result = kling_prep.check(video=samples / "reference.mp4", keep_sound=False)
+    result = kling_prep.check(
+        kling_prep.CheckRequest(video=samples / "reference.mp4", keep_sound=False)
+    )
     assert result.video is not None
     return result.video
 
@@ -110,6 +112,6 @@ def test_the_suggestion_passes_its_own_lint(swaying):
     [("boy-walking.mp4", "walks toward the camera"), ("talk-gestures.mp4", "gestures")],
 )
 def test_real_footage_gets_a_suggestion_of_what_it_shows(shared_media, name, said):
-    result = kling_prep.check(video=shared_media / name, keep_sound=False)
+    result = kling_prep.check(kling_prep.CheckRequest(video=shared_media / name, keep_sound=False))
     assert said in result.suggested_prompt
     assert "studio" not in result.suggested_prompt

@@ -35,7 +35,7 @@ from kling_prep.errors import KlingPrepError, RequestRejectedError
 from kling_prep.limits import PROFILES, ApiProfile, Orientation
 from kling_prep.media.ffmpeg import find_ffmpeg
 from kling_prep.media.probe import probe_video
-from kling_prep.preparation import PrepareResult, prepare
+from kling_prep.preparation import PrepareOptions, PrepareResult, prepare
 from kling_prep.sandbox import intake
 from kling_prep.settings import Settings
 
@@ -246,9 +246,12 @@ def run_prepare(
     end = None if request.end_share is None else round(request.end_share * input_s, 3)
     try:
         result = prepare(
-            video=video, out_dir=out, orientation=request.orientation,
-            max_seconds=request.max_seconds, start_s=start, end_s=end,
-            settings=Settings(profile=profile), prompt="a test pattern", kit=kit,
+            PrepareOptions(
+                video=video, out_dir=out, orientation=request.orientation,
+                max_seconds=request.max_seconds, start_s=start, end_s=end,
+                prompt="a test pattern",
+            ),
+            settings=Settings(profile=profile), kit=kit,
         )  # fmt: skip
     except KlingPrepError as exc:
         error = str(exc)
@@ -363,8 +366,8 @@ def test_a_prepared_picture_passes_the_limits(
     limits = PROFILES[profile]
     try:
         result = prepare(
-            image=picture, out_dir=folder / "out", settings=Settings(profile=limits),
-            prompt="a test pattern", kit=kit,
+            PrepareOptions(image=picture, out_dir=folder / "out", prompt="a test pattern"),
+            settings=Settings(profile=limits), kit=kit,
         )  # fmt: skip
     except KlingPrepError as exc:
         error = str(exc)
@@ -450,8 +453,11 @@ def test_a_chosen_window_prepared_passes_the_limits(
     video = write_person_clip(spec, folder, astronaut, astronaut_mask)
     limits = PROFILES[profile]
     result = prepare(
-        video=video, out_dir=folder / "out", orientation=orientation, max_seconds=max_seconds,
-        settings=Settings(profile=limits), prompt="a person swaying", kit=kit,
+        PrepareOptions(
+            video=video, out_dir=folder / "out", orientation=orientation,
+            max_seconds=max_seconds, prompt="a person swaying",
+        ),
+        settings=Settings(profile=limits), kit=kit,
     )  # fmt: skip
     if result.is_refused:
         # No stretch of 3 s qualifies (the window property checks that claim): nothing written.

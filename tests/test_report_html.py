@@ -17,7 +17,9 @@ from kling_prep.report.html import contact_sheet, finding_samples, sheet_picks, 
 def with_background_person(samples):
     """The bundled reference clip, its timeline told that a smaller person stood beside the
     character at two samples the contact sheet's even spread would not pick."""
-    result = kling_prep.check(video=samples / "reference.mp4", keep_sound=False)
+    result = kling_prep.check(
+        kling_prep.CheckRequest(video=samples / "reference.mp4", keep_sound=False)
+    )
     video = result.video
     assert video is not None
     spread = set(sheet_picks(video))

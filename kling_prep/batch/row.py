@@ -59,7 +59,9 @@ class BatchOptions:
             all fixable by prepare are prepared too).
         submit: submit the rows that pass through `SubmissionRunner`.
         strict: submit only rows without warnings.
-        allow_no_face: as `check`'s (None: the settings' value).
+        allow_no_face: the batch's --allow-no-face (None: the settings' value). WorkerConfig
+            applies it to the settings every row is checked with (`Settings.with_overrides`);
+            it stays here because each row's key holds it beside the settings' own value.
         budget_credits: the most credits this batch may spend (or possibly spend).
         journal_path: the submission journal: opened by each local worker process; on Ray by
             the driver alone.
@@ -86,6 +88,12 @@ class WorkerConfig:
     options: BatchOptions
     prepared_dir: Path
     budget_since: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # The one place the batch's --allow-no-face meets the settings: every row receives
+        # finished settings (applying it twice changes nothing).
+        finished = self.settings.with_overrides(allow_no_face=self.options.allow_no_face)
+        object.__setattr__(self, "settings", finished)
 
     @property
     def fingerprint(self) -> str:
@@ -568,31 +576,33 @@ def check_row(task: RowTask, context: RowContext) -> RowOutcome:
     cpu_started = time.process_time()  # every thread of this process: MediaPipe runs several
     timings: dict[str, float] = {}
     try:
-        from kling_prep.preflight import check
+        from kling_prep.preflight import CheckRequest, check
         from kling_prep.report.json_report import to_json_dict
 
         # 1. The check: the one code path `kling-prep check` uses.
         clock = StageClock()
-        result = check(
+        request = CheckRequest(
             row.image, row.video, orientation=row.orientation, prompt=row.prompt,
-            keep_sound=row.keep_sound, settings=settings, allow_no_face=options.allow_no_face,
-            on_progress=clock.on_progress, kit=context.kit, is_submission=options.submit,
+            keep_sound=row.keep_sound, is_submission=options.submit,
         )  # fmt: skip
+        result = check(request, settings=settings, on_progress=clock.on_progress, kit=context.kit)
         timings.update(clock.check_split(time.perf_counter()))
         verdict, check_json = result.verdict, to_json_dict(result)
         # 2. Prepare: rows that pass, or whose blocking findings prepare can fix.
         prepare_json: dict[str, Any] | None = None
         to_submit, orientation = (row.image, row.video), row.orientation or result.orientation.value
         if options.prepare and _should_prepare(result):
-            from kling_prep.preparation import prepare
+            from kling_prep.preparation import PrepareOptions, prepare
 
             prep_clock = StageClock()
-            prepared = prepare(
+            prepare_request = PrepareOptions(
                 row.image, row.video, config.prepared_dir / task.key[:16],
                 orientation=row.orientation, prompt=row.prompt, keep_sound=row.keep_sound,
-                settings=settings, allow_no_face=options.allow_no_face,
-                on_progress=prep_clock.on_progress, input_check=result, kit=context.kit,
                 force=True,  # the row's own folder: a retried row replaces its earlier files
+            )  # fmt: skip
+            prepared = prepare(
+                prepare_request, settings=settings, on_progress=prep_clock.on_progress,
+                input_check=result, kit=context.kit,
             )  # fmt: skip
             verdict, prepare_json = prepared.verdict, _prepare_json(prepared)
             to_submit, orientation = _after_prepare(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,6 +21,9 @@ from kling_prep.vision.kit import VisionKit
 from kling_prep.vision.lighting import LightingMetrics
 from kling_prep.vision.people import Person, relative_size
 from kling_prep.vision.pose import UPPER_BODY_PARTS, BodyPose, framing_of
+
+if TYPE_CHECKING:  # settings imports checks.thresholds: the type only, no import cycle
+    from kling_prep.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -225,11 +228,13 @@ def _people_findings(name: str, people: list[Person], t: Thresholds) -> list[Fin
 
 
 def face_findings(
-    name: str, face: FaceView | None, t: Thresholds, *, allow_no_face: bool, prefix: str = "image"
+    name: str, face: FaceView | None, settings: Settings, *, prefix: str = "image"
 ) -> list[Finding]:
-    """The face-view rule: frontal and three-quarter pass, profile warns, no face blocks."""
+    """The face-view rule: frontal and three-quarter pass, profile warns, no face blocks (warns
+    with the settings' `allow_no_face`)."""
     if face is None:
         return []
+    t, allow_no_face = settings.thresholds, settings.allow_no_face
     if (
         face.view == "no_face"
         and face.yaw_deg is not None
@@ -416,20 +421,20 @@ def _body_findings(
 def check_image(
     path: Path,
     *,
-    profile: ApiProfile,
-    thresholds: Thresholds,
+    settings: Settings,
     kit: VisionKit,
-    allow_no_face: bool = False,
     display_name: str | None = None,
 ) -> ImageReport:
-    """Probe, analyse and judge a character image.
+    """Probe, analyse and judge a character image against the settings' profile (the API's
+    file rules), thresholds and `allow_no_face`.
 
     Raises:
         UnsupportedMediaError: the file is not an image.
         MediaDecodeError: the image is damaged.
     """
+    thresholds = settings.thresholds
     probe = probe_image(path)
-    findings = _limit_findings(probe, profile)
+    findings = _limit_findings(probe, settings.profile)
     if not probe.is_decodable:
         return ImageReport(
             path=str(path), format=probe.format, width=0, height=0, size_bytes=probe.size_bytes,
@@ -439,18 +444,17 @@ def check_image(
         )  # fmt: skip
     analysis = analyse_image(load_rgb(path, ANALYSIS_MAX_SIDE_PX), kit, thresholds)
     name = display_name or path.name
-    findings += image_findings(analysis, name, thresholds, allow_no_face=allow_no_face)
+    findings += image_findings(analysis, name, settings)
     return image_report(path, probe, analysis, findings, thresholds)
 
 
-def image_findings(
-    analysis: ImageAnalysis, name: str, t: Thresholds, *, allow_no_face: bool
-) -> list[Finding]:
-    """What the analysis breaks of the thresholds (the API's file rules apart): people, the
-    face view, the body in the frame, the lighting."""
+def image_findings(analysis: ImageAnalysis, name: str, settings: Settings) -> list[Finding]:
+    """What the analysis breaks of the settings' thresholds (the API's file rules apart):
+    people, the face view, the body in the frame, the lighting."""
+    t = settings.thresholds
     return [
         *_people_findings(name, analysis.people, t),
-        *face_findings(name, analysis.face, t, allow_no_face=allow_no_face),
+        *face_findings(name, analysis.face, settings),
         *_body_findings(name, analysis.pose, analysis.person_height_share, t),
         *lighting_findings(name, analysis.lighting, t),
     ]

@@ -36,7 +36,7 @@ from kling_prep.client.core import (
 from kling_prep.client.download import DEFAULT_MAX_OUTPUT_BYTES, part_path, verify_playable_mp4
 from kling_prep.client.policy import PollPolicy, RetryPolicy
 from kling_prep.errors import FetchError, OutputWriteError, plain_reason
-from kling_prep.limits import ApiProfile
+from kling_prep.limits import DEFAULT_BASE_URL, ApiProfile
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -49,7 +49,6 @@ __all__ = [
     "open_output",
 ]
 
-DEFAULT_BASE_URL = "https://vydra.ai"
 USER_AGENT = "kling-prep/0.1"
 
 T = TypeVar("T")

@@ -10,16 +10,16 @@ from kling_prep.errors import FFmpegNotFoundError
 
 
 @functools.cache
-def find_ffmpeg() -> str:
+def find_ffmpeg(explicit: str | None = None) -> str:
     """The path of an ffmpeg binary.
 
-    `KLING_PREP_FFMPEG` wins, then `ffmpeg` on PATH, then the binary in the imageio-ffmpeg wheel
-    (so a fresh machine needs no system package).
+    `explicit` wins (the settings' `ffmpeg`, read from KLING_PREP_FFMPEG by `load_settings`),
+    then `ffmpeg` on PATH, then the binary in the imageio-ffmpeg wheel (so a fresh machine
+    needs no system package).
 
     Raises:
-        FFmpegNotFoundError: none of them exists.
+        FFmpegNotFoundError: none of them exists, or `explicit` is not an executable file.
     """
-    explicit = os.environ.get("KLING_PREP_FFMPEG")
     if explicit:
         if not os.access(explicit, os.X_OK):
             raise FFmpegNotFoundError(f"KLING_PREP_FFMPEG={explicit} is not an executable file")

@@ -385,6 +385,7 @@ def normalize_video(
     profile: ApiProfile,
     allow_stream_copy: bool = True,
     on_progress: ProgressSink | None = None,
+    ffmpeg: str | None = None,
 ) -> TranscodeResult:
     """Write the window [target.start_s, target.end_s) of `source` to `dest` as an MP4 the API
     takes: a stream copy when the input already complies and the window starts on a keyframe,
@@ -397,6 +398,7 @@ def normalize_video(
         profile: the API's limits (sides, size).
         allow_stream_copy: False forces a re-encode.
         on_progress: called with the share done, 0..1.
+        ffmpeg: the binary to run (the settings' `ffmpeg`); None: found as `find_ffmpeg` says.
 
     Returns:
         The TranscodeResult, with the path taken and every step done.
@@ -406,7 +408,7 @@ def normalize_video(
         FFmpegNotFoundError: no ffmpeg binary.
         FFmpegFailedError: ffmpeg failed (its stderr tail in the message).
     """
-    binary = find_ffmpeg()
+    binary = find_ffmpeg(ffmpeg)
     # 1. What the input is.
     src = _Input(source, probe_video(source), scan_packets(source), _h264_profile(source))
     job = _Job(binary, src, dest, target, profile, on_progress)
