@@ -1,7 +1,8 @@
 """kling_prep: pre-flight checks, trimming and a safe client for the Kling Motion Control API.
 
-The Python API for production code is `kling_prep.check(kling_prep.CheckRequest(...))` and
-`kling_prep.prepare(kling_prep.PrepareOptions(...))`; they return the same result objects the
+The Python API for production code is `kling_prep.check(image=..., video=...)` and
+`kling_prep.prepare(image=..., video=..., out_dir=...)` (or a `kling_prep.CheckRequest` /
+`kling_prep.PrepareOptions` in place of the keywords); they return the same result objects the
 CLI renders, never print and never exit. Heavy libraries load on first use.
 """
 

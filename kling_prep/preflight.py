@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from kling_prep.checks.findings import SEVERITY_ORDER, Finding, worst_severity
 from kling_prep.checks.image import ImageReport, check_image
@@ -115,17 +116,33 @@ class CheckRequest:
     is_submission: bool = False
 
 
+class CheckFields(TypedDict, total=False):
+    """CheckRequest's fields as keywords: `check(image=..., video=...)`."""
+
+    image: str | Path | None
+    video: str | Path | None
+    orientation: Orientation | None
+    prompt: str | None
+    keep_sound: bool
+    is_submission: bool
+
+
 def check(
-    request: CheckRequest,
+    request: CheckRequest | None = None,
     *,
     settings: Settings | None = None,
     on_progress: ProgressSink | None = None,
     kit: VisionKit | None = None,
+    **fields: Unpack[CheckFields],
 ) -> CheckResult:
     """Check a character image and/or a reference video before they cost credits.
 
+    `check(image="a.jpg", video="b.mp4", prompt="...")` is short for
+    `check(CheckRequest(image="a.jpg", video="b.mp4", prompt="..."))`.
+
     Args:
-        request: the inputs and what will be sent with them (see CheckRequest).
+        request: the inputs and what will be sent with them (see CheckRequest); or leave it
+            out and give its fields as keywords.
         settings: profile, thresholds and options (defaults when None); `allow_no_face`
             accepts a character without a visible face (warns instead of blocking).
         on_progress: called with (stage, share 0..1) while working.
@@ -139,6 +156,10 @@ def check(
             Finding, not an exception).
     """
     settings = settings or Settings()
+    if request is None:
+        request = CheckRequest(**fields)
+    elif fields:
+        raise TypeError(f"check: give a CheckRequest or its fields ({', '.join(fields)}), not both")
     if request.image is None and request.video is None:
         raise KlingPrepError("give an image, a video or both")
     image_report, video_report, sources = _check_inputs(request, settings, on_progress, kit)

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from kling_prep.errors import KlingPrepError
 from kling_prep.limits import Orientation, fetch_cap_bytes
@@ -269,18 +269,42 @@ class _Plan:
     window: Window | None
 
 
+class PrepareFields(TypedDict, total=False):
+    """PrepareOptions' fields as keywords: `prepare(image=..., video=..., out_dir=...)`."""
+
+    image: str | Path | None
+    video: str | Path | None
+    out_dir: str | Path
+    orientation: Orientation | None
+    max_seconds: float | None
+    start_s: float | None
+    end_s: float | None
+    max_height: int
+    prompt: str | None
+    keep_sound: bool
+    crop_to_person: bool
+    auto_exposure: bool
+    allow_stream_copy: bool
+    force: bool
+
+
 def prepare(
-    request: PrepareOptions,
+    request: PrepareOptions | None = None,
     *,
     settings: Settings | None = None,
     on_progress: ProgressSink | None = None,
     input_check: CheckResult | None = None,
     kit: VisionKit | None = None,
+    **fields: Unpack[PrepareFields],
 ) -> PrepareResult:
     """Trim and normalize the video, fix the image, and check what was written.
 
+    `prepare(image=..., video=..., out_dir="ready/")` is short for
+    `prepare(PrepareOptions(image=..., video=..., out_dir="ready/"))`.
+
     Args:
-        request: the inputs, the output folder and the choices (see PrepareOptions).
+        request: the inputs, the output folder and the choices (see PrepareOptions); or leave
+            it out and give its fields as keywords.
         settings: profile, thresholds and options (defaults when None); `allow_no_face` as
             for `check`.
         on_progress: called with (stage, share 0..1).
@@ -298,6 +322,12 @@ def prepare(
             stderr tail); files this call wrote are removed.
     """
     settings = settings or Settings()
+    if request is None:
+        request = PrepareOptions(**fields)
+    elif fields:
+        raise TypeError(
+            f"prepare: give PrepareOptions or their fields ({', '.join(fields)}), not both"
+        )
     if request.image is None and request.video is None:
         raise KlingPrepError("give an image, a video or both")
     longest = _longest_window_s(request, settings)
