@@ -94,8 +94,8 @@ def test_the_command_line_beats_the_environment_which_beats_the_file(tmp_path):
 def test_a_limit_a_provider_does_not_document_is_not_checked():
     comfyui = get_profile("comfyui")
     findings = file_limit_findings(
-        "image", "me.webp", file_format="webp", shown_format="WEBP",
-        accepted=comfyui.image_formats, size_bytes=50_000_000, max_bytes=comfyui.image_max_bytes,
+        "image", "me.webp", file_format="webp", shown_format="WEBP", size_bytes=50_000_000,
+        profile=comfyui,
     )  # fmt: skip
     assert findings == []
     kie = get_profile("kie")

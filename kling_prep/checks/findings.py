@@ -7,7 +7,10 @@ module and cannot drift. A code, once published, keeps its meaning.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from kling_prep.limits import ApiProfile
 
 Severity = Literal["block", "warn", "info"]
 SEVERITY_ORDER: dict[Severity, int] = {"block": 0, "warn": 1, "info": 2}
@@ -104,18 +107,23 @@ def file_limit_findings(
     *,
     file_format: str,
     shown_format: str,
-    accepted: tuple[str, ...] | None,
     size_bytes: int,
-    max_bytes: int | None,
-    format_note: str = "",
-    size_note: str = "",
+    profile: ApiProfile,
 ) -> list[Finding]:
-    """The API's two file rules, the same for both inputs: an accepted format, and at most
-    `max_bytes`. `subject.format` and `subject.too_large` both block (prepare converts).
+    """The API's two file rules, the same for both inputs: an accepted format, and at most the
+    profile's size. `subject.format` and `subject.too_large` both block (prepare converts).
 
-    A rule the profile does not document (None) is not checked. `format_note` and `size_note`
-    end the messages: where the limit comes from when the provider does not document it.
+    A rule the profile does not document (None) is not checked. Where the provider does not
+    document a limit, the messages end with where it comes from (`ApiProfile.provenance`).
     """
+    if subject == "image":
+        accepted, max_bytes = profile.image_formats, profile.image_max_bytes
+        format_note = profile.provenance("image_formats")
+        size_note = profile.provenance("image_max_bytes")
+    else:
+        accepted, max_bytes = profile.video_containers, profile.video_max_bytes
+        format_note = profile.provenance("video_containers")
+        size_note = profile.provenance("video_max_bytes")
     out: list[Finding] = []
     if accepted is not None and file_format not in accepted:
         out.append(Finding(

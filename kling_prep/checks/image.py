@@ -166,10 +166,8 @@ def _limit_findings(probe: ImageProbe, profile: ApiProfile) -> list[Finding]:
     name = probe.path.name
     out = file_limit_findings(
         "image", name, file_format=probe.format,
-        shown_format=probe.format.upper() or "an unknown format", accepted=profile.image_formats,
-        size_bytes=probe.size_bytes, max_bytes=profile.image_max_bytes,
-        format_note=profile.provenance("image_formats"),
-        size_note=profile.provenance("image_max_bytes"),
+        shown_format=probe.format.upper() or "an unknown format", size_bytes=probe.size_bytes,
+        profile=profile,
     )  # fmt: skip
     if probe.is_decodable:
         short, long_ = min(probe.width, probe.height), max(probe.width, probe.height)

@@ -182,10 +182,7 @@ def _limit_findings(
     name = probe.path.name
     out = file_limit_findings(
         "video", name, file_format=probe.container, shown_format=probe.container,
-        accepted=profile.video_containers, size_bytes=probe.size_bytes,
-        max_bytes=profile.video_max_bytes,
-        format_note=profile.provenance("video_containers"),
-        size_note=profile.provenance("video_max_bytes"),
+        size_bytes=probe.size_bytes, profile=profile,
     )  # fmt: skip
     longest = profile.max_duration_s(orientation)
     if probe.duration_s > longest + 1e-3:
