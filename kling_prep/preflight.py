@@ -175,7 +175,6 @@ def _check_inputs(
     """Each input fetched if it is a URL, then checked on its own (the video's decode started
     first, in a thread: it runs while the models load and the image is checked); the reports
     name a URL input by its URL, and the sources map each input to its URL."""
-    t = settings.thresholds
     image, video = request.image, request.video
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kling-prep-")))
@@ -204,10 +203,10 @@ def _check_inputs(
         video_report = None
         if video_path is not None:
             video_report = check_video(
-                video_path, profile=settings.profile, thresholds=t, kit=kit,
+                video_path, settings=settings, kit=kit,
                 orientation=request.orientation or "video", keep_sound=request.keep_sound,
                 on_progress=(lambda share: on_progress("video", share)) if on_progress else None,
-                display_name=video_path.name, decoding=decoding,
+                decoding=decoding,
             )  # fmt: skip
     # The reports name a URL input by its URL: the temporary download is gone by now.
     if image_report is not None and image_url is not None:

@@ -10,8 +10,8 @@ import pytest
 
 from kling_prep.checks.thresholds import Thresholds
 from kling_prep.checks.video import check_video
-from kling_prep.limits import get_profile
 from kling_prep.media.synthetic import FPS, studio, sway_frames, write_mp4
+from kling_prep.settings import Settings
 from kling_prep.vision.motion import measure_motion
 from kling_prep.vision.pose import BodyPose
 from kling_prep.vision.timeline import MOTION_MAX_GAP_S, POSE_READS
@@ -19,9 +19,8 @@ from kling_prep.vision.timeline import MOTION_MAX_GAP_S, POSE_READS
 
 def _check(path: Path, kit, orientation="video", keep_sound=True):
     return check_video(
-        path, profile=get_profile(), thresholds=Thresholds(), kit=kit,
-        orientation=orientation, keep_sound=keep_sound,
-    )  # fmt: skip
+        path, settings=Settings(), kit=kit, orientation=orientation, keep_sound=keep_sound
+    )
 
 
 def _codes(report) -> dict[str, str]:
@@ -198,8 +197,8 @@ def test_a_failing_analysis_stops_the_decoder_and_leaves_no_thread(
     decoding = VideoDecoding(path, kit)
     with pytest.raises(RuntimeError, match="analysis failed"):
         check_video(
-            path, profile=get_profile(), thresholds=Thresholds(), kit=kit, orientation="video",
-            keep_sound=False, decoding=decoding,
+            path, settings=Settings(), kit=kit, orientation="video", keep_sound=False,
+            decoding=decoding,
         )  # fmt: skip
     names = {t.name for t in threading.enumerate()}
     assert not names & {"kling-prep-decode", "kling-prep-detect"}

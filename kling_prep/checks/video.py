@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,6 +36,9 @@ from kling_prep.vision.timeline import (
     VideoSample,
 )
 from kling_prep.vision.video import VideoAnalysis, VideoDecoding, analyse_video
+
+if TYPE_CHECKING:
+    from kling_prep.settings import Settings
 
 # Re-exported: the plan, the report and their tests read these names here.
 __all__ = [
@@ -95,18 +99,18 @@ class VideoReport:
 def check_video(
     path: Path,
     *,
-    profile: ApiProfile,
-    thresholds: Thresholds,
+    settings: Settings,
     kit: VisionKit,
     orientation: Orientation,
     keep_sound: bool,
     on_progress: Callable[[float], None] | None = None,
-    display_name: str | None = None,
     decoding: VideoDecoding | None = None,
 ) -> VideoReport:
-    """Probe, decode once, analyse and judge a reference video.
+    """Probe, decode once, analyse and judge a reference video (its findings name it by
+    `path`'s file name).
 
     Args:
+        settings: the profile (the API's file rules) and the thresholds.
         decoding: the video's decode and person proposals, already started (see
             `VideoDecoding`); started here when None. Either way it is closed here.
 
@@ -114,9 +118,10 @@ def check_video(
         UnsupportedMediaError: no video stream.
         MediaDecodeError: nothing could be decoded.
     """
+    thresholds = settings.thresholds
     analysis = analyse_video(decoding or VideoDecoding(path, kit), kit, thresholds, on_progress)
-    findings = _limit_findings(analysis.probe, profile, orientation, keep_sound)
-    findings += video_findings(analysis, display_name or path.name, thresholds)
+    findings = _limit_findings(analysis.probe, settings.profile, orientation, keep_sound)
+    findings += video_findings(analysis, path.name, thresholds)
     return video_report(path, analysis, findings)
 
 
