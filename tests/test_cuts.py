@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from kling_prep.media.frames import decode_thumbs, scan_video
+from kling_prep.media.frames import ScanSpec, decode_thumbs, scan_video
 from kling_prep.media.synthetic import stand_on_floor
 from kling_prep.vision.cuts import CutDetector, CutScan, change_score, locate_cut
 
@@ -519,7 +519,7 @@ def test_frames_are_indexed_in_order_from_the_first_whatever_their_timestamps(
     times_ms = write_irregular_clip(path, 23, start_ms=start_ms)
     pushed: list[tuple[int, float]] = []
     scan_video(
-        path, sample_fps=2.0, max_side_px=64, skip_nonref=skip_nonref,
+        path, ScanSpec(sample_fps=2.0, max_side_px=64, skip_nonref=skip_nonref),
         on_thumb=lambda index, time_s, _thumb: pushed.append((index, time_s)),
     )  # fmt: skip
     indices = [index for index, _ in pushed]
@@ -539,7 +539,7 @@ def test_cut_in_a_clip_with_irregular_timestamps_is_found_on_its_frame(
     path = tmp_path / "irregular.mp4"
     write_irregular_clip(path, 23, start_ms=start_ms)
     detector = CutDetector(30.0)
-    scan_video(path, sample_fps=2.0, max_side_px=64, on_thumb=detector.push)
+    scan_video(path, ScanSpec(sample_fps=2.0, max_side_px=64), on_thumb=detector.push)
     cuts = detector.finish().cuts
     assert len(cuts) == 1
     cut = cuts[0]
@@ -599,7 +599,7 @@ def write_low_bitrate_clip(
 
 def scan_file(path: Path) -> CutScan:
     detector = CutDetector(FPS)
-    scan_video(path, sample_fps=1.0, max_side_px=64, on_thumb=detector.push)
+    scan_video(path, ScanSpec(sample_fps=1.0, max_side_px=64), on_thumb=detector.push)
     return detector.finish()
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kling_prep.media.frames import scan_video
+from kling_prep.media.frames import ScanSpec, scan_video
 from kling_prep.media.probe import probe_video
 from kling_prep.vision.cuts import CutDetector
 from kling_prep.vision.video import locate_cuts
@@ -39,7 +39,7 @@ def found_cuts(name: str) -> list[int]:
     probe = probe_video(path)
     fps = probe.fps or 25.0
     detector = CutDetector(fps)
-    scan_video(path, sample_fps=0.5, max_side_px=64, on_thumb=detector.push)
+    scan_video(path, ScanSpec(sample_fps=0.5, max_side_px=64), on_thumb=detector.push)
     return [mark.frame for mark in locate_cuts(path, detector.finish(), fps, 64)]
 
 

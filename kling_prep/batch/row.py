@@ -486,6 +486,28 @@ def process_row(task: RowTask, context: RowContext) -> RowOutcome:
     return submit_row(check_row(task, context), context)
 
 
+def _prepare_row(
+    task: RowTask,
+    context: RowContext,
+    settings: Settings,
+    checked: CheckResult,
+    clock: StageClock,
+) -> PrepareResult:
+    """Prepare the row into its own folder (a retried row replaces its earlier files), reusing
+    the row's check."""
+    from kling_prep.preparation import PrepareOptions, prepare
+
+    row = task.row
+    request = PrepareOptions(
+        row.image, row.video, context.config.prepared_dir / task.key[:16],
+        orientation=row.orientation, prompt=row.prompt, keep_sound=row.keep_sound, force=True,
+    )  # fmt: skip
+    return prepare(
+        request, settings=settings, on_progress=clock.on_progress, input_check=checked,
+        kit=context.kit,
+    )  # fmt: skip
+
+
 def _prepare_json(prepared: PrepareResult) -> dict[str, Any]:
     """The line's `prepare`: prepare's JSON, where its files are, and its check's findings."""
     from kling_prep.preparation import prepare_dict
@@ -592,18 +614,8 @@ def check_row(task: RowTask, context: RowContext) -> RowOutcome:
         prepare_json: dict[str, Any] | None = None
         to_submit, orientation = (row.image, row.video), row.orientation or result.orientation.value
         if options.prepare and _should_prepare(result):
-            from kling_prep.preparation import PrepareOptions, prepare
-
             prep_clock = StageClock()
-            prepare_request = PrepareOptions(
-                row.image, row.video, config.prepared_dir / task.key[:16],
-                orientation=row.orientation, prompt=row.prompt, keep_sound=row.keep_sound,
-                force=True,  # the row's own folder: a retried row replaces its earlier files
-            )  # fmt: skip
-            prepared = prepare(
-                prepare_request, settings=settings, on_progress=prep_clock.on_progress,
-                input_check=result, kit=context.kit,
-            )  # fmt: skip
+            prepared = _prepare_row(task, context, settings, result, prep_clock)
             verdict, prepare_json = prepared.verdict, _prepare_json(prepared)
             to_submit, orientation = _after_prepare(
                 prepared, prep_clock, timings, row, to_submit, orientation

@@ -138,16 +138,23 @@ def _thumb_size(width: int, height: int, thumb_width: int) -> tuple[int, int]:
     return thumb_width, max(8, round(thumb_width * height / max(1, width)))
 
 
+@dataclass(frozen=True)
+class ScanSpec:
+    """What one decode keeps, see `scan_video`."""
+
+    sample_fps: float
+    max_side_px: int
+    thumb_width: int = 64
+    rotation_deg: int = 0
+    skip_nonref: bool = True
+
+
 def scan_video(
     path: Path,
+    spec: ScanSpec,
     *,
-    sample_fps: float,
-    max_side_px: int,
-    thumb_width: int = 64,
     on_thumb: ThumbSink | None = None,
     on_progress: ProgressSink | None = None,
-    rotation_deg: int = 0,
-    skip_nonref: bool = True,
     on_sample: Callable[[SampledFrame], None] | None = None,
     stop: threading.Event | None = None,
 ) -> VideoScan:
@@ -155,23 +162,24 @@ def scan_video(
 
     Args:
         path: the video.
-        sample_fps: analysis samples per second (the first frame is always one).
-        max_side_px: the longer side of a sample.
-        thumb_width: the thumbnails' width in pixels.
+        spec: what to keep (`ScanSpec`):
+            sample_fps: analysis samples per second (the first frame is always one).
+            max_side_px: the longer side of a sample.
+            thumb_width: the thumbnails' width in pixels.
+            rotation_deg: the display rotation from the probe, applied to samples.
+            skip_nonref: let the decoder skip frames no other frame refers to (most
+                B-frames): about half the frames of a typical H.264 stream, 40% of the
+                decoding time. Cuts found between two decoded frames are then located exactly
+                by `decode_thumbs`. The in-loop deblocking filter is skipped too (a quarter of
+                the remaining decoding time): its effect, softening 8-pixel block edges, does
+                not survive the reduction to samples and thumbnails.
         on_thumb: called with (frame index, time in s, BGR thumbnail) for every decoded frame.
             The index is 0-based from the first decoded frame in presentation order, counting
             the frames the decoder skips (see `_FrameCounter`); the time is the presentation
             time since the first decoded frame.
         on_progress: called with the share of the video decoded so far, 0..1.
-        rotation_deg: the display rotation from the probe, applied to samples.
         on_sample: called with each sample as soon as it is decoded (analysis can then run
             beside the decoder instead of after it).
-        skip_nonref: let the decoder skip frames no other frame refers to (most B-frames):
-            about half the frames of a typical H.264 stream, 40% of the decoding time. Cuts
-            found between two decoded frames are then located exactly by `decode_thumbs`.
-            The in-loop deblocking filter is skipped too (a quarter of the remaining decoding
-            time): its effect, softening 8-pixel block edges, does not survive the reduction to
-            samples and thumbnails.
         stop: when set, decoding ends at the next frame (the scan returns what it has).
 
     Raises:
@@ -186,11 +194,10 @@ def scan_video(
             f"{path}: cannot be opened for decoding ({plain_reason(exc)})"
         ) from exc
     with container:
-        stream = _video_stream(container, skip_nonref=skip_nonref)
+        stream = _video_stream(container, skip_nonref=spec.skip_nonref)
         scan = _Scan(
-            stream, sample_fps=sample_fps, max_side_px=max_side_px, thumb_width=thumb_width,
-            rotation_deg=rotation_deg, on_thumb=on_thumb, on_sample=on_sample,
-            on_progress=on_progress, container_duration=container.duration,
+            stream, spec, on_thumb=on_thumb, on_sample=on_sample, on_progress=on_progress,
+            container_duration=container.duration,
         )  # fmt: skip
         _decode_into(scan, container, stream, path, stop)
     if on_progress is not None:
@@ -257,11 +264,8 @@ class _Scan:
     def __init__(
         self,
         stream: Any,
+        spec: ScanSpec,
         *,
-        sample_fps: float,
-        max_side_px: int,
-        thumb_width: int,
-        rotation_deg: int,
         on_thumb: ThumbSink | None,
         on_sample: Callable[[SampledFrame], None] | None,
         on_progress: ProgressSink | None,
@@ -272,10 +276,7 @@ class _Scan:
         self._duration_s = (
             float(stream.duration or 0) * self._time_base or (container_duration or 0) / 1e6
         )
-        self._sample_fps = sample_fps
-        self._max_side_px = max_side_px
-        self._thumb_width = thumb_width
-        self._rotation_deg = rotation_deg
+        self._spec = spec
         self._on_thumb = on_thumb
         self._on_sample = on_sample
         self._on_progress = on_progress
@@ -300,13 +301,13 @@ class _Scan:
         else:
             self._time_s = max(self._time_s, (frame.pts - self._first_pts) * self._time_base)
         if self._thumb_size is None:
-            self._thumb_size = _thumb_size(frame.width, frame.height, self._thumb_width)
-            self.scale = min(1.0, self._max_side_px / max(frame.width, frame.height))
+            self._thumb_size = _thumb_size(frame.width, frame.height, self._spec.thumb_width)
+            self.scale = min(1.0, self._spec.max_side_px / max(frame.width, frame.height))
         if self._on_thumb is not None:
             self._on_thumb(index, self._time_s, _thumb(frame, *self._thumb_size))
         if self._time_s + 0.5 / self.fps >= self._next_sample_s:
             self._keep_sample(frame, index)
-            self._next_sample_s += 1.0 / self._sample_fps
+            self._next_sample_s += 1.0 / self._spec.sample_fps
         self.decoded += 1
         if self._on_progress is not None and self._duration_s > 0 and self.decoded % 15 == 0:
             self._on_progress(min(1.0, self._time_s / self._duration_s))
@@ -322,7 +323,7 @@ class _Scan:
         rgb = frame.reformat(
             width=width, height=height, format="rgb24", interpolation="AREA"
         ).to_ndarray()
-        sample = SampledFrame(index, self._time_s, _upright(rgb, self._rotation_deg))
+        sample = SampledFrame(index, self._time_s, _upright(rgb, self._spec.rotation_deg))
         self.samples.append(sample)
         if self._on_sample is not None:
             self._on_sample(sample)

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
-from kling_prep.media.frames import SampledFrame, VideoScan, decode_thumbs, scan_video
+from kling_prep.media.frames import (
+    SampledFrame,
+    ScanSpec,
+    VideoScan,
+    decode_thumbs,
+    scan_video,
+)
 from kling_prep.media.probe import VideoProbe, probe_video
 from kling_prep.vision.camera import CameraMotion
 from kling_prep.vision.camera_shots import camera_of_shots
@@ -117,12 +123,18 @@ class VideoDecoding:
 
     def _decode(self) -> None:
         try:
-            self._scan = scan_video(
-                self.path, sample_fps=SAMPLE_FPS, max_side_px=SAMPLE_MAX_SIDE_PX,
-                thumb_width=self.thumb_width, on_thumb=self.cut_detector.push,
-                on_progress=self._on_share, rotation_deg=self.probe.rotation_deg,
-                on_sample=self._samples.put, stop=self._stop,
+            spec = ScanSpec(
+                sample_fps=SAMPLE_FPS, max_side_px=SAMPLE_MAX_SIDE_PX,
+                thumb_width=self.thumb_width, rotation_deg=self.probe.rotation_deg,
             )  # fmt: skip
+            self._scan = scan_video(
+                self.path,
+                spec,
+                on_thumb=self.cut_detector.push,
+                on_progress=self._on_share,
+                on_sample=self._samples.put,
+                stop=self._stop,
+            )
         except BaseException as exc:  # re-raised in the analysing thread by result()
             self._error = exc
         finally:
