@@ -57,10 +57,10 @@ bench: $(DEV_STAMP)
 reliability: $(DEV_STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --json out/hostile-check.json
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hostile.py --command prepare --json out/hostile-prepare.json
-	PYTHONPATH=. $(BIN)/python -m pytest -m "" -q tests/test_client_faults.py tests/test_sandbox_faults.py
+	PYTHONPATH=. $(BIN)/python -m pytest -m "" -q tests/client/test_client_faults.py tests/sandbox/test_sandbox_faults.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_load.py --submissions 200 --json out/load.json
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_ray_cluster.py
-	HYPOTHESIS_PROFILE=thorough PYTHONPATH=. $(BIN)/python -m pytest -m "" -q -p no:cacheprovider tests/test_properties_window.py tests/test_properties_prepare.py tests/test_properties_journal.py
+	HYPOTHESIS_PROFILE=thorough PYTHONPATH=. $(BIN)/python -m pytest -m "" -q -p no:cacheprovider tests/prepare/test_properties_window.py tests/prepare/test_properties_prepare.py tests/client/test_properties_journal.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_crash.py loop --runs 100 --seed 0
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_crash.py batch --runs 20 --seed 0
 

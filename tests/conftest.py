@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 # The suite's own file servers and sandbox listen on 127.0.0.1: trusted here, as a user trusts
-# a sandbox on their machine. Tests of the default policy remove it (tests/test_url_*.py).
+# a sandbox on their machine. Tests of the default policy remove it (tests/media/test_url_*.py).
 os.environ.setdefault("KLING_PREP_FETCH_ALLOW", "127.0.0.0/8,::1")
 
 ROOT = Path(__file__).resolve().parents[1]

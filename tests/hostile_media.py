@@ -1,6 +1,7 @@
 """Hostile inputs made on the fly, small and fast: broken, lying, bomb-like and pointing-elsewhere
-files that a gate screening strangers' uploads will meet. Shared by tests/test_hostile_media.py
-(a fast subset) and benchmarks/bench_hostile.py (the whole suite, a subprocess per case).
+files that a gate screening strangers' uploads will meet. Shared by
+tests/media/test_hostile_media.py (a fast subset) and benchmarks/bench_hostile.py (the whole
+suite, a subprocess per case).
 
 Each case writes its input into a folder and says which option takes it; `guards` are files the
 input points at (a playlist's segment, a concat list's entry) that must never be opened.

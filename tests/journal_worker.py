@@ -1,4 +1,4 @@
-"""One client process of the journal's state-machine test (tests/test_properties_journal.py).
+"""One client process of the journal's state-machine test (tests/client/test_properties_journal.py).
 
 `run_submission` runs in a process of its own (started by a forkserver that has imported this
 module, so a start costs milliseconds): it submits through the real `SubmissionRunner` and

@@ -1,4 +1,4 @@
-"""Hypothesis settings for the property-based tests (tests/test_properties_*.py).
+"""Hypothesis settings for the property-based tests (tests/*/test_properties_*.py).
 
 Two profiles: `fast` (the default, what `make test` runs) and `thorough` (what
 `make reliability` runs), chosen with HYPOTHESIS_PROFILE=thorough. Each property asks for its

@@ -32,9 +32,9 @@ __all__ = [
 FloatArray = npt.NDArray[np.float32]
 Thumb = npt.NDArray[np.uint8]
 
-# Why each threshold has its value (all checked on the generated cases of tests/test_cuts.py and
-# of benchmarks/bench_accuracy.py, none tuned on a real file; the real clips are measured by
-# benchmarks/bench_realset.py):
+# Why each threshold has its value (all checked on the generated cases of
+# tests/vision/test_cuts.py and of benchmarks/bench_accuracy.py, none tuned on a real file; the
+# real clips are measured by benchmarks/bench_realset.py):
 ADAPTIVE_RATIO: Final = 3.0
 """A cut's change score must be at least this many times the mean score of the frames around
 it. 3.0 is PySceneDetect's AdaptiveDetector default; inside one shot, motion makes consecutive

@@ -78,7 +78,7 @@ hue, and near-white ones are often clipped (hence forced neutral)."""
 # uniform random grey levels: the standard scale-invariant reference for texture sharpness, as
 # in ISO/IEEE camera sharpness test charts) blurred with a Gaussian of each sigma (px at the
 # 512 px scale), and the metric measured on it. Seeds 0-3 agree within 0.01 at every sigma.
-# tests/test_lighting.py regenerates the table and checks it matches.
+# tests/vision/test_lighting.py regenerates the table and checks it matches.
 _BLUR_SIGMA_TABLE_PX: Final = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
 _BLUR_VALUE_TABLE: Final = (
     0.099,

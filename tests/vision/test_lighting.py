@@ -20,7 +20,7 @@ from kling_prep.vision.lighting import (
     measure_lighting,
 )
 
-SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+SHARED_MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 needs_shared_media = pytest.mark.skipif(
     not SHARED_MEDIA.is_dir(), reason=f"shared media folder {SHARED_MEDIA} is absent"
 )
@@ -375,7 +375,7 @@ def test_a_photograph_blown_past_its_textured_tones_is_not_taken_for_line_art(ga
     assert ("image.overexposed", "block") in codes
 
 
-REALSET = Path(__file__).resolve().parents[2] / "shared" / "realset" / "images"
+REALSET = Path(__file__).resolve().parents[3] / "shared" / "realset" / "images"
 
 
 @pytest.mark.shared_media

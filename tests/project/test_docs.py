@@ -7,7 +7,7 @@ from pathlib import Path
 from kling_prep.checks.findings import CODES
 from kling_prep.report.reference import render
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_checks_reference_is_regenerated():

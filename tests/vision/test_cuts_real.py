@@ -15,7 +15,7 @@ from kling_prep.media.probe import probe_video
 from kling_prep.vision.cuts import CutDetector
 from kling_prep.vision.video import locate_cuts
 
-REALSET = Path(__file__).resolve().parents[2] / "shared" / "realset"
+REALSET = Path(__file__).resolve().parents[3] / "shared" / "realset"
 LABELS = REALSET / "labels-videos.json"
 TOLERANCE_FRAMES = 2
 """The realset's scoring rule: a cut is found when reported within 2 frames of its label."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # One child process: optionally held to one CPU and optionally writing a clip with an AAC track
 # first, then the 480x360 clip under test (no audio), from frames that need no model to make.

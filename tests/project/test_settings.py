@@ -91,7 +91,7 @@ def test_a_client_time_must_be_a_positive_number(tmp_path, value):
 
 # -- Every environment variable read in one place; the command line applied once ----------
 
-PACKAGE = Path(__file__).resolve().parent.parent / "kling_prep"
+PACKAGE = Path(__file__).resolve().parents[2] / "kling_prep"
 
 
 def test_the_journal_and_ffmpeg_variables_are_read_by_load_settings(tmp_path):

@@ -19,7 +19,7 @@ from kling_prep.client.download import verify_playable_mp4
 from kling_prep.errors import DuplicateSubmissionError
 from kling_prep.sandbox import SandboxServer
 
-FIXTURE_PROGRAM = Path(__file__).with_name("client_fixtures.py")
+FIXTURE_PROGRAM = Path(__file__).resolve().parents[1] / "client_fixtures.py"
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from kling_prep.sandbox.server import SandboxServer
 from kling_prep.settings import Settings
 from tests.client_fixtures import API_KEY, StaticFileServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "An astronaut sways gently in a plain studio, soft even lighting, slow smooth movement"
 
 pytestmark = pytest.mark.slow

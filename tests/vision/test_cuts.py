@@ -16,7 +16,7 @@ from kling_prep.media.frames import ScanSpec, decode_thumbs, scan_video
 from kling_prep.media.synthetic import stand_on_floor
 from kling_prep.vision.cuts import CutDetector, CutScan, change_score, locate_cut
 
-SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+SHARED_MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 needs_shared_media = pytest.mark.skipif(
     not SHARED_MEDIA.is_dir(), reason=f"shared media folder {SHARED_MEDIA} is absent"
 )

@@ -12,11 +12,11 @@ import pytest
 
 from kling_prep.vision.camera import CameraMotion, estimate_camera_motion
 
-SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+SHARED_MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 needs_shared_media = pytest.mark.skipif(
     not SHARED_MEDIA.is_dir(), reason=f"shared media folder {SHARED_MEDIA} is absent"
 )
-REALSET_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "realset" / "videos"
+REALSET_VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "realset" / "videos"
 needs_realset = pytest.mark.skipif(
     not REALSET_VIDEOS.is_dir(), reason=f"real development set {REALSET_VIDEOS} is absent"
 )

@@ -29,7 +29,7 @@ from kling_prep.media.transcode import output_size
 from kling_prep.sandbox.intake import check_image
 from kling_prep.settings import load_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
