@@ -8,9 +8,9 @@ import io
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -18,7 +18,22 @@ from kling_prep.errors import KlingPrepError
 from kling_prep.sandbox.__main__ import command as sandbox_command
 from kling_prep.version import __version__
 
+if TYPE_CHECKING:  # our own types, imported when a command runs (start-up stays light)
+    from contextlib import AbstractContextManager
+
+    from rich.progress import Progress
+
+    from kling_prep.client import JobJournal, KlingClient, PollPolicy
+    from kling_prep.client.contract import JobStatus
+    from kling_prep.limits import Orientation
+    from kling_prep.preflight import CheckResult
+    from kling_prep.settings import Settings
+
 EXIT_USAGE = 3
+
+_T = TypeVar("_T")
+_F = TypeVar("_F", bound=Callable[..., Any])
+ProgressSink = Callable[[str, float], None]
 
 
 _state = {"verbose": 0}
@@ -51,7 +66,7 @@ def _quiet_native_stderr() -> Iterator[None]:
         sys.stderr = original
 
 
-def _settings(config: Path | None, profile: str | None = None, **overrides: Any) -> Any:
+def _settings(config: Path | None, profile: str | None = None, **overrides: Any) -> Settings:
     """The command's settings: the file, the environment, then the command line's options
     (`Settings.with_overrides`), applied here once per command."""
     from kling_prep.settings import load_settings
@@ -66,7 +81,7 @@ _PROFILE_HELP = (
 )
 
 
-def _profile_option(func: Any) -> Any:
+def _profile_option(func: _F) -> _F:
     """--profile NAME, the same on every command that checks."""
     from kling_prep.limits import PROFILES
 
@@ -76,7 +91,7 @@ def _profile_option(func: Any) -> Any:
     )(func)  # fmt: skip
 
 
-def _allow_no_face_option(func: Any) -> Any:
+def _allow_no_face_option(func: _F) -> _F:
     """--allow-no-face, the same on every command that checks: given, True; left out, None
     (the settings' `allow_no_face` stands)."""
     return click.option(
@@ -85,17 +100,15 @@ def _allow_no_face_option(func: Any) -> Any:
     )(func)  # fmt: skip
 
 
-def _refuse_unsubmittable(settings: Any) -> None:
-    """Exit 3 at once when the client cannot speak the chosen profile's API."""
+def _refuse_unsubmittable(settings: Settings) -> None:
+    """Exit 3 at once when the client cannot speak the chosen profile's API (the error goes
+    to the one handler, `_Group.main`)."""
     from kling_prep.limits import require_submittable
 
-    try:
-        require_submittable(settings.profile)
-    except KlingPrepError as exc:
-        _fail(str(exc))
+    require_submittable(settings.profile)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     from kling_prep.errors import without_errno
 
     # The last guard: an errno number that a lower layer let through means nothing to a user.
@@ -105,9 +118,12 @@ def _fail(message: str) -> None:
 
 class _Group(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        # Usage errors exit 3 (click's default is 2, which here means "blocked").
+        # Usage errors exit 3 (click's default is 2, which here means "blocked"), and so does
+        # any KlingPrepError a command lets through: this is the one place that maps it.
         try:
             return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
+        except KlingPrepError as exc:
+            _fail(str(exc))
         except click.exceptions.Abort:
             click.echo("aborted", err=True)
             sys.exit(130)
@@ -160,7 +176,7 @@ def main(verbose: int) -> None:
 def check(
     image: str | None,
     video: str | None,
-    orientation: str | None,
+    orientation: Orientation | None,
     prompt: str | None,
     no_sound: bool,
     allow_no_face: bool | None,
@@ -182,15 +198,11 @@ def check(
     """
     if image is None and video is None:
         _fail("give --image, --video or both (see kling-prep check --help)")
-    try:
-        settings = _settings(config, profile, allow_no_face=allow_no_face)
-        result = _run_check(
-            image, video, orientation, prompt, not no_sound, settings,
-            show_progress=not as_json and sys.stderr.isatty(),
-        )  # fmt: skip
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
+    settings = _settings(config, profile, allow_no_face=allow_no_face)
+    result = _run_check(
+        image, video, orientation, prompt, not no_sound, settings,
+        show_progress=not as_json and sys.stderr.isatty(),
+    )  # fmt: skip
     from kling_prep.report.json_report import to_json
 
     if html_path is not None:
@@ -213,14 +225,14 @@ def check(
 def _run_check(
     image: str | None,
     video: str | None,
-    orientation: Any,
+    orientation: Orientation | None,
     prompt: str | None,
     keep_sound: bool,
-    settings: Any,
+    settings: Settings,
     *,
     show_progress: bool,
     is_submission: bool = False,
-) -> Any:
+) -> CheckResult:
     from kling_prep.preflight import CheckRequest
     from kling_prep.preflight import check as run_check
 
@@ -235,22 +247,26 @@ def _run_check(
         )  # fmt: skip
 
 
-def _with_progress(work: Any, *, show_progress: bool, describe: Any = None) -> Any:
+def _with_progress(
+    work: Callable[[ProgressSink | None], _T],
+    *,
+    show_progress: bool,
+    describe: Callable[[str], str | None] | None = None,
+) -> _T:
     """Run `work(on_progress)` under one progress bar per stage (none when not shown)."""
     if not show_progress:
         return work(None)
-    if describe is None:
-        describe = {"decoding": "decoding the video"}.get
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    label_of = describe or {"decoding": "decoding the video"}.get
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
     ) as bar:
-        tasks: dict[str, Any] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_progress(stage: str, share: float) -> None:
             if stage not in tasks:
-                label = describe(stage) or f"analysing the {stage}"
+                label = label_of(stage) or f"analysing the {stage}"
                 tasks[stage] = bar.add_task(label, total=1.0)
             bar.update(tasks[stage], completed=share)
 
@@ -282,25 +298,17 @@ def preview(image: str, video: str, output: Path, config: Path | None, profile: 
     """
     if output.suffix.lower() not in (".webp", ".gif"):
         _fail(f"{output}: the preview is written as .webp or .gif")
-    try:
-        # A preview places any pose: a character without a face is shown, not refused.
-        settings = _settings(config, profile, allow_no_face=True)
-        result = _run_check(
-            image, video, None, None, True, settings, show_progress=sys.stderr.isatty()
-        )
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
+    # A preview places any pose: a character without a face is shown, not refused.
+    settings = _settings(config, profile, allow_no_face=True)
+    result = _run_check(image, video, None, None, True, settings, show_progress=sys.stderr.isatty())
     from kling_prep.report.preview import FRAME_S, has_animated_webp, write_preview
 
     try:
         written = write_preview(result, output)
     except ValueError as exc:
         _fail(f"{Path(image).name} and {Path(video).name}: {exc}")
-        return
     except OSError as exc:
         _fail(f"could not write {output}: {exc.strerror or exc}")
-        return
     motion = result.motion_map
     if output.suffix.lower() == ".webp" and not has_animated_webp():
         click.echo(f"this Pillow cannot write animated WebP: wrote a GIF instead, {written}")
@@ -327,12 +335,7 @@ def models_list(manifest: Path | None) -> None:
     """List the optional models, their URL and whether their hash is pinned."""
     from kling_prep.modelstore import DEFAULT_MANIFEST, load_manifest
 
-    try:
-        entries = load_manifest(manifest or DEFAULT_MANIFEST)
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
-    for entry in entries:
+    for entry in load_manifest(manifest or DEFAULT_MANIFEST):
         pinned = entry.sha256 or "not pinned"
         click.echo(f"{entry.name}\n  {entry.purpose}\n  {entry.url}\n  sha256: {pinned}")
 
@@ -348,14 +351,10 @@ def models_download(name: str, manifest: Path | None, dest: Path, allow_unpinned
     """Download model NAME into --dest and verify its sha256."""
     from kling_prep.modelstore import DEFAULT_MANIFEST, download_model, load_manifest
 
-    try:
-        entries = {e.name: e for e in load_manifest(manifest or DEFAULT_MANIFEST)}
-        if name not in entries:
-            _fail(f"no model named {name!r}; known: {', '.join(sorted(entries))}")
-        path, digest = download_model(entries[name], dest, allow_unpinned=allow_unpinned)
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
+    entries = {e.name: e for e in load_manifest(manifest or DEFAULT_MANIFEST)}
+    if name not in entries:
+        _fail(f"no model named {name!r}; known: {', '.join(sorted(entries))}")
+    path, digest = download_model(entries[name], dest, allow_unpinned=allow_unpinned)
     click.echo(f"{path}  sha256 {digest}")
 
 
@@ -364,7 +363,7 @@ def models_download(name: str, manifest: Path | None, dest: Path, allow_unpinned
 _JOURNAL_HELP = "The SQLite submission journal (default ~/.kling-prep/journal.sqlite)."
 
 
-def _journal(settings: Any) -> Any:
+def _journal(settings: Settings) -> JobJournal:
     """The settings' journal (--journal, else KLING_PREP_JOURNAL, else the default), opened."""
     from kling_prep.client import JobJournal
 
@@ -373,7 +372,7 @@ def _journal(settings: Any) -> Any:
     return JobJournal(path)
 
 
-def _client(settings: Any) -> Any:
+def _client(settings: Settings) -> KlingClient:
     from kling_prep.client import KlingClient
 
     key = settings.api_key
@@ -387,18 +386,18 @@ def _client(settings: Any) -> Any:
     )
 
 
-def _poll_policy(settings: Any) -> Any:
+def _poll_policy(settings: Settings) -> PollPolicy:
     """How `--wait` and `wait` poll: [api] poll_interval_s and wait_deadline_s."""
     from kling_prep.client import PollPolicy
 
     return PollPolicy(interval_s=settings.poll_interval_s, deadline_s=settings.wait_deadline_s)
 
 
-def _echo_status(status: Any) -> None:
+def _echo_status(status: JobStatus) -> None:
     click.echo(f"  job {status.job_id}: {status.status}", err=True)
 
 
-def _client_options(func: Any) -> Any:
+def _client_options(func: _F) -> _F:
     for option in reversed(
         [
             click.option("--base-url", default=None, help="API base URL (KLING_PREP_BASE_URL)."),
@@ -445,7 +444,7 @@ def _client_options(func: Any) -> Any:
 @_client_options
 @_profile_option
 def submit(
-    image: str, video: str, prompt: str, orientation: str | None, no_sound: bool,
+    image: str, video: str, prompt: str, orientation: Orientation | None, no_sound: bool,
     do_wait: bool, output: Path | None, again: bool, budget: int | None, max_jobs: int | None,
     strict: bool, allow_no_face: bool | None, do_prepare: bool, prepared_dir: Path,
     s3_bucket: str | None, s3_endpoint: str | None, base_url: str | None, api_key: str | None,
@@ -462,86 +461,81 @@ def submit(
     from kling_prep.client import CreditBudget, PresignedS3Uploader, SubmissionRunner
     from kling_prep.media.fetch import is_url
 
-    try:
-        settings = _settings(
-            config, profile, allow_no_face=allow_no_face, base_url=base_url, api_key=api_key,
-            journal_path=journal_path,
+    settings = _settings(
+        config, profile, allow_no_face=allow_no_face, base_url=base_url, api_key=api_key,
+        journal_path=journal_path,
+    )  # fmt: skip
+    # 1. What is known at once is refused at once, before seconds of checking.
+    _refuse_unsubmittable(settings)
+    if not settings.api_key:
+        _fail("no API key: set VYDRA_API_KEY or pass --api-key; nothing was checked or sent")
+    if not prompt.strip():
+        _fail("--prompt is empty: the API requires a prompt; nothing was checked or sent")
+    local = [p for p in (image, video) if not is_url(p)]
+    if do_prepare and not s3_bucket:
+        _fail("--prepare submits the prepared files, which are local: give --s3-bucket to "
+              "upload them; nothing was checked or sent")  # fmt: skip
+    if local and not s3_bucket:
+        _fail(f"{', '.join(local)}: local files need --s3-bucket to be uploaded (or give "
+              "http(s) URLs); nothing was checked or sent")  # fmt: skip
+    # 2. The check (of the prepared files with --prepare), the same code path as `check`.
+    if do_prepare:
+        image, video, result = _run_prepare_for_submit(
+            image, video, prepared_dir, orientation, prompt, not no_sound, settings
+        )
+    else:
+        result = _run_check(
+            image, video, orientation, prompt, not no_sound, settings,
+            show_progress=sys.stderr.isatty(), is_submission=True,
         )  # fmt: skip
-        # 1. What is known at once is refused at once, before seconds of checking.
-        _refuse_unsubmittable(settings)
-        if not settings.api_key:
-            _fail("no API key: set VYDRA_API_KEY or pass --api-key; nothing was checked or sent")
-        if not prompt.strip():
-            _fail("--prompt is empty: the API requires a prompt; nothing was checked or sent")
-        local = [p for p in (image, video) if not is_url(p)]
-        if do_prepare and not s3_bucket:
-            _fail("--prepare submits the prepared files, which are local: give --s3-bucket to "
-                  "upload them; nothing was checked or sent")  # fmt: skip
-        if local and not s3_bucket:
-            _fail(f"{', '.join(local)}: local files need --s3-bucket to be uploaded (or give "
-                  "http(s) URLs); nothing was checked or sent")  # fmt: skip
-        # 2. The check (of the prepared files with --prepare), the same code path as `check`.
-        if do_prepare:
-            prepared = _run_prepare_for_submit(
-                image, video, prepared_dir, orientation, prompt, not no_sound, settings
-            )
-            image, video = str(prepared.image_path), str(prepared.video_path)
-            result = prepared.check
-        else:
-            result = _run_check(
-                image, video, orientation, prompt, not no_sound, settings,
-                show_progress=sys.stderr.isatty(), is_submission=True,
-            )  # fmt: skip
-        from rich.console import Console
+    from rich.console import Console
 
-        from kling_prep.report.terminal import render_check
+    from kling_prep.report.terminal import render_check
 
-        Console(stderr=True).print(render_check(result))
-        if result.verdict == "blocked" or (strict and result.verdict == "warnings"):
-            click.echo("not submitted: no credits spent", err=True)
-            sys.exit(2)
-        # 3. The journal-backed submission (local files, prepared ones included, uploaded).
-        uploader = None
-        if s3_bucket and any(not is_url(p) for p in (image, video)):
-            uploader = PresignedS3Uploader(s3_bucket, endpoint_url=s3_endpoint)
-        chosen = orientation or result.orientation.value
-        with _client(settings) as client:
-            runner = SubmissionRunner(
-                client, _journal(settings),
-                budget=CreditBudget(budget) if budget is not None else None,
-                max_concurrent_jobs=max_jobs, uploader=uploader,
-            )  # fmt: skip
-            record = runner.submit(
-                image, video, prompt, character_orientation=chosen,  # type: ignore[arg-type]
-                keep_original_sound=not no_sound, again=again,
-            )  # fmt: skip
-            charged = (
-                f"{record.credits_charged} credits"
-                if record.credits_charged is not None
-                else "credits not stated in the answer"
+    Console(stderr=True).print(render_check(result))
+    if result.verdict == "blocked" or (strict and result.verdict == "warnings"):
+        click.echo("not submitted: no credits spent", err=True)
+        sys.exit(2)
+    # 3. The journal-backed submission (local files, prepared ones included, uploaded).
+    uploader = None
+    if s3_bucket and any(not is_url(p) for p in (image, video)):
+        uploader = PresignedS3Uploader(s3_bucket, endpoint_url=s3_endpoint)
+    chosen = orientation or result.orientation.value
+    with _client(settings) as client:
+        runner = SubmissionRunner(
+            client, _journal(settings),
+            budget=CreditBudget(budget) if budget is not None else None,
+            max_concurrent_jobs=max_jobs, uploader=uploader,
+        )  # fmt: skip
+        record = runner.submit(
+            image, video, prompt, character_orientation=chosen,
+            keep_original_sound=not no_sound, again=again,
+        )  # fmt: skip
+        charged = (
+            f"{record.credits_charged} credits"
+            if record.credits_charged is not None
+            else "credits not stated in the answer"
+        )
+        click.echo(f"submitted: job {record.job_id} ({charged})")
+        if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
+            runner.want_output(record.submission_id, output)
+        if do_wait or output is not None:
+            record = runner.wait(
+                record.submission_id, policy=_poll_policy(settings), on_progress=_echo_status
             )
-            click.echo(f"submitted: job {record.job_id} ({charged})")
-            if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
-                runner.want_output(record.submission_id, output)
-            if do_wait or output is not None:
-                record = runner.wait(
-                    record.submission_id, policy=_poll_policy(settings), on_progress=_echo_status
-                )
-                click.echo(f"{record.job_status}: {record.output_url}")
-            if output is not None:
-                record = runner.download(record.submission_id, output)
-                click.echo(f"saved {output}")
-    except KlingPrepError as exc:
-        _fail(str(exc))
+            click.echo(f"{record.job_status}: {record.output_url}")
+        if output is not None:
+            record = runner.download(record.submission_id, output)
+            click.echo(f"saved {output}")
 
 
 def _run_prepare_for_submit(
-    image: str, video: str, out_dir: Path, orientation: Any, prompt: str, keep_sound: bool,
-    settings: Any,
-) -> Any:  # fmt: skip
+    image: str, video: str, out_dir: Path, orientation: Orientation | None, prompt: str,
+    keep_sound: bool, settings: Settings,
+) -> tuple[str, str, CheckResult]:  # fmt: skip
     """`prepare` before a submission; a refusal exits 2 with nothing sent. The prepared folder
     is the submissions' own: an earlier submission's prepared files there are replaced (`force`
-    removes only what kling-prep wrote)."""
+    removes only what kling-prep wrote). Returns the prepared image, video and their check."""
     from kling_prep.preparation import PrepareOptions
     from kling_prep.preparation import prepare as run_prepare
 
@@ -559,7 +553,7 @@ def _run_prepare_for_submit(
         click.echo(f"not submitted: {reason}; no credits spent", err=True)
         sys.exit(2)
     click.echo(f"prepared {result.image_path} and {result.video_path}", err=True)
-    return result
+    return str(result.image_path), str(result.video_path), result.check
 
 
 @main.command()
@@ -571,13 +565,9 @@ def status(job: str | None, journal_path: Path | None) -> None:
     A submission interrupted between the POST and its answer is shown as 'unknown': check the
     account before submitting again with --again.
     """
-    try:
-        journal = _journal(_settings(None, journal_path=journal_path))
-        journal.reconcile()
-        records = [journal.get(job)] if job else journal.records()
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
+    journal = _journal(_settings(None, journal_path=journal_path))
+    journal.reconcile()
+    records = [journal.get(job)] if job else journal.records()
     if not records:
         click.echo("no submissions in the journal")
     for record in records:
@@ -598,35 +588,32 @@ def wait(
 
     if not job and not resume:
         _fail("give a JOB or --resume")
-    try:
-        settings = _settings(config, base_url=base_url, api_key=api_key, journal_path=journal_path)
-        _refuse_unsubmittable(settings)
-        with _client(settings) as client:
-            runner = SubmissionRunner(client, _journal(settings))
-            if resume:
-                done = runner.resume_pending(
-                    policy=_poll_policy(settings), on_progress=lambda _r, s: _echo_status(s)
-                )
-                for record in done.finished:
-                    click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
-                for record in done.downloaded:
-                    click.echo(f"{record.job_id}: saved {record.output_path}")
-                for record in done.unknown:
-                    click.echo(f"{record.submission_id}: unknown outcome: {record.explanation}")
-                for record, error in done.errors:
-                    click.echo(f"error: job {record.job_id}: {error}", err=True)
-                if done.errors:
-                    sys.exit(EXIT_USAGE)
-                return
-            if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
-                runner.want_output(job or "", output)
-            record = runner.wait(job or "", policy=_poll_policy(settings), on_progress=_echo_status)
-            click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
-            if output is not None:
-                runner.download(record.submission_id, output)
-                click.echo(f"saved {output}")
-    except KlingPrepError as exc:
-        _fail(str(exc))
+    settings = _settings(config, base_url=base_url, api_key=api_key, journal_path=journal_path)
+    _refuse_unsubmittable(settings)
+    with _client(settings) as client:
+        runner = SubmissionRunner(client, _journal(settings))
+        if resume:
+            done = runner.resume_pending(
+                policy=_poll_policy(settings), on_progress=lambda _r, s: _echo_status(s)
+            )
+            for record in done.finished:
+                click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
+            for record in done.downloaded:
+                click.echo(f"{record.job_id}: saved {record.output_path}")
+            for record in done.unknown:
+                click.echo(f"{record.submission_id}: unknown outcome: {record.explanation}")
+            for record, error in done.errors:
+                click.echo(f"error: job {record.job_id}: {error}", err=True)
+            if done.errors:
+                sys.exit(EXIT_USAGE)
+            return
+        if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
+            runner.want_output(job or "", output)
+        record = runner.wait(job or "", policy=_poll_policy(settings), on_progress=_echo_status)
+        click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
+        if output is not None:
+            runner.download(record.submission_id, output)
+            click.echo(f"saved {output}")
 
 
 # Defined in kling_prep/sandbox/__main__.py so that `python -m kling_prep.sandbox` is the same
@@ -708,7 +695,7 @@ main.add_command(sandbox_command, "sandbox")
 )
 @_profile_option
 def prepare(
-    image: str | None, video: str | None, out_dir: Path, orientation: str | None,
+    image: str | None, video: str | None, out_dir: Path, orientation: Orientation | None,
     max_seconds: float | None, start_s: float | None, end_s: float | None, max_height: int,
     prompt: str | None, no_sound: bool, crop_to_person: bool, auto_exposure: bool,
     no_stream_copy: bool, allow_no_face: bool | None, as_json: bool, config: Path | None,
@@ -739,24 +726,18 @@ def prepare(
 
     show_progress = not as_json and sys.stderr.isatty()
     request = PrepareOptions(
-        image, video, out_dir, orientation=orientation,  # type: ignore[arg-type]
+        image, video, out_dir, orientation=orientation,
         max_seconds=max_seconds, start_s=start_s, end_s=end_s, max_height=max_height,
         prompt=prompt, keep_sound=not no_sound, crop_to_person=crop_to_person,
         auto_exposure=auto_exposure, allow_stream_copy=not no_stream_copy, force=force,
     )  # fmt: skip
-    try:
-        settings = _settings(config, profile, allow_no_face=allow_no_face)
-        with _quiet_native_stderr():
-            result = _with_progress(
-                lambda on_progress: run_prepare(
-                    request, settings=settings, on_progress=on_progress
-                ),
-                show_progress=show_progress,
-                describe=str,
-            )
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
+    settings = _settings(config, profile, allow_no_face=allow_no_face)
+    with _quiet_native_stderr():
+        result = _with_progress(
+            lambda on_progress: run_prepare(request, settings=settings, on_progress=on_progress),
+            show_progress=show_progress,
+            describe=str,
+        )
     if as_json:
         import json
 
@@ -799,7 +780,7 @@ def prepare(
 # -- Batches and the pipeline gate: the same check, for many rows or one -------------------
 
 
-def _batch_progress(enabled: bool) -> Any:
+def _batch_progress(enabled: bool) -> AbstractContextManager[Progress | None]:
     """A rich progress bar on stderr (a no-op context in pipes) and its per-row callback."""
     if not enabled:
         return contextlib.nullcontext(None)
@@ -895,7 +876,7 @@ def batch(
             counts: dict[str, int] = {}
 
             def on_progress(done: int, total: int, line: dict[str, Any] | None) -> None:
-                if bar is None:
+                if bar is None or task is None:
                     return
                 if line is not None:
                     verdict = line["verdict"] or line["status"]
@@ -915,9 +896,6 @@ def batch(
             err=True,
         )
         sys.exit(130)
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
     if as_json:
         import json
 
@@ -998,7 +976,7 @@ def _echo_failures(failures: list[dict[str, Any]], html_path: Path) -> None:
 )
 @_profile_option
 def gate(
-    image: str | None, video: str | None, orientation: str | None, prompt: str | None,
+    image: str | None, video: str | None, orientation: Orientation | None, prompt: str | None,
     no_sound: bool, allow_no_face: bool | None, as_json: bool, config: Path | None,
     profile: str | None,
 ) -> None:  # fmt: skip
@@ -1014,15 +992,11 @@ def gate(
     """
     if image is None and video is None:
         _fail("give --image, --video or both")
-    try:
-        result = _run_check(
-            image, video, orientation, prompt, not no_sound,
-            _settings(config, profile, allow_no_face=allow_no_face), show_progress=False,
-            is_submission=True,
-        )  # fmt: skip
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
+    result = _run_check(
+        image, video, orientation, prompt, not no_sound,
+        _settings(config, profile, allow_no_face=allow_no_face), show_progress=False,
+        is_submission=True,
+    )  # fmt: skip
     if as_json:
         import json
 
