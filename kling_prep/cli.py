@@ -100,6 +100,94 @@ def _allow_no_face_option(func: _F) -> _F:
     )(func)  # fmt: skip
 
 
+# -- Options declared once: name, type and default here; the help where commands differ -------
+
+_CONFIG_HELP = "A kling-prep.toml to use."
+_CONFIG_HELP_LONG = (
+    "A kling-prep.toml to use (thresholds, limits, profile, [api]); default: ./kling-prep.toml "
+    "if present."
+)
+_JOURNAL_HELP = "The SQLite submission journal (default ~/.kling-prep/journal.sqlite)."
+
+
+def _stacked(*options: Callable[[Any], Any]) -> Callable[[_F], _F]:
+    """Several options as one decorator, listed in --help in the order given."""
+
+    def decorate(func: _F) -> _F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _pair_options(
+    image_help: str, video_help: str, *, required: bool = False
+) -> Callable[[_F], _F]:
+    """--image and --video (a path or an http(s) URL each)."""
+    return _stacked(
+        click.option("--image", required=required, metavar="PATH_OR_URL", help=image_help),
+        click.option("--video", required=required, metavar="PATH_OR_URL", help=video_help),
+    )
+
+
+def _orientation_option(help: str) -> Callable[[_F], _F]:
+    """--orientation video|image, the character_orientation to send (default: none given)."""
+    return click.option(
+        "--orientation", type=click.Choice(["video", "image"]), default=None, help=help
+    )
+
+
+def _prompt_option(help: str, *, required: bool = False) -> Callable[[_F], _F]:
+    return click.option("--prompt", required=required, default=None, help=help)
+
+
+def _no_sound_option(help: str = "You will send keep_original_sound=false.") -> Callable[[_F], _F]:
+    return click.option("--no-sound", is_flag=True, help=help)
+
+
+def _json_option(help: str) -> Callable[[_F], _F]:
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def _config_option(help: str = _CONFIG_HELP) -> Callable[[_F], _F]:
+    return click.option("--config", type=click.Path(path_type=Path, exists=True), help=help)
+
+
+def _journal_option() -> Callable[[_F], _F]:
+    return click.option(
+        "--journal", "journal_path", type=click.Path(path_type=Path), help=_JOURNAL_HELP
+    )
+
+
+def _output_option(help: str = "Save the result video here.", **attrs: Any) -> Callable[[_F], _F]:
+    return click.option("-o", "--output", type=click.Path(path_type=Path), help=help, **attrs)
+
+
+def _manifest_option() -> Callable[[_F], _F]:
+    return click.option("--manifest", type=click.Path(path_type=Path, exists=True), default=None)
+
+
+def _s3_options() -> Callable[[_F], _F]:
+    """Where local (and prepared) files are uploaded before a submission."""
+    return _stacked(
+        click.option(
+            "--s3-bucket", default=None, help="Upload local files here (presigned GET URLs)."
+        ),
+        click.option("--s3-endpoint", default=None, help="An S3-compatible endpoint URL."),
+    )
+
+
+def _client_options(func: _F) -> _F:
+    """The API's address and key, the journal and the settings file."""
+    return _stacked(
+        click.option("--base-url", default=None, help="API base URL (KLING_PREP_BASE_URL)."),
+        click.option("--api-key", default=None, help="API key (better: VYDRA_API_KEY)."),
+        _journal_option(),
+        _config_option(_CONFIG_HELP_LONG),
+    )(func)
+
+
 def _refuse_unsubmittable(settings: Settings) -> None:
     """Exit 3 at once when the client cannot speak the chosen profile's API (the error goes
     to the one handler, `_Group.main`)."""
@@ -152,26 +240,17 @@ def main(verbose: int) -> None:
 
 
 @main.command()
-@click.option("--image", "image", metavar="PATH_OR_URL", help="The character image (JPEG/PNG).")
-@click.option("--video", "video", metavar="PATH_OR_URL", help="The reference video (MP4/MOV).")
-@click.option(
-    "--orientation",
-    type=click.Choice(["video", "image"]),
-    default=None,
-    help="The character_orientation you will send (video: up to 30 s; image: up to 10 s). "
-    "Left out: kling-prep suggests one.",
+@_pair_options("The character image (JPEG/PNG).", "The reference video (MP4/MOV).")
+@_orientation_option(
+    "The character_orientation you will send (video: up to 30 s; image: up to 10 s). "
+    "Left out: kling-prep suggests one."
 )
-@click.option(
-    "--prompt", default=None,
-    help="The prompt you will send (checked and linted; left out, prompt.missing warns).",
-)  # fmt: skip
-@click.option("--no-sound", is_flag=True, help="You will send keep_original_sound=false.")
+@_prompt_option("The prompt you will send (checked and linted; left out, prompt.missing warns).")
+@_no_sound_option()
 @_allow_no_face_option
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema 2.x) only.")
+@_json_option("Print the JSON report (schema 2.x) only.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write an HTML report.")
-@click.option(
-    "--config", type=click.Path(path_type=Path, exists=True), help="A kling-prep.toml to use."
-)
+@_config_option()
 @_profile_option
 def check(
     image: str | None,
@@ -274,16 +353,13 @@ def _with_progress(
 
 
 @main.command()
-@click.option("--image", required=True, metavar="PATH_OR_URL", help="The character image.")
-@click.option("--video", required=True, metavar="PATH_OR_URL", help="The reference video.")
-@click.option(
-    "-o", "--output", required=True, type=click.Path(path_type=Path),
-    help="The animated preview: NAME.webp (a .gif beside it where Pillow lacks animated WebP) "
+@_pair_options("The character image.", "The reference video.", required=True)
+@_output_option(
+    "The animated preview: NAME.webp (a .gif beside it where Pillow lacks animated WebP) "
     "or NAME.gif.",
-)  # fmt: skip
-@click.option(
-    "--config", type=click.Path(path_type=Path, exists=True), help="A kling-prep.toml to use."
+    required=True,
 )
+@_config_option()
 @_profile_option
 def preview(image: str, video: str, output: Path, config: Path | None, profile: str | None) -> None:
     """See the video's motion on the character before paying: the video's skeleton, read at
@@ -330,7 +406,7 @@ def models() -> None:
 
 
 @models.command("list")
-@click.option("--manifest", type=click.Path(path_type=Path, exists=True), default=None)
+@_manifest_option()
 def models_list(manifest: Path | None) -> None:
     """List the optional models, their URL and whether their hash is pinned."""
     from kling_prep.modelstore import DEFAULT_MANIFEST, load_manifest
@@ -342,7 +418,7 @@ def models_list(manifest: Path | None) -> None:
 
 @models.command("download")
 @click.argument("name")
-@click.option("--manifest", type=click.Path(path_type=Path, exists=True), default=None)
+@_manifest_option()
 @click.option(
     "--dest", type=click.Path(path_type=Path), default=Path("models/downloads"), show_default=True
 )
@@ -359,8 +435,6 @@ def models_download(name: str, manifest: Path | None, dest: Path, allow_unpinned
 
 
 # -- Submitting: the check first, then the journal-backed client ---------------------------
-
-_JOURNAL_HELP = "The SQLite submission journal (default ~/.kling-prep/journal.sqlite)."
 
 
 def _journal(settings: Settings) -> JobJournal:
@@ -397,35 +471,13 @@ def _echo_status(status: JobStatus) -> None:
     click.echo(f"  job {status.job_id}: {status.status}", err=True)
 
 
-def _client_options(func: _F) -> _F:
-    for option in reversed(
-        [
-            click.option("--base-url", default=None, help="API base URL (KLING_PREP_BASE_URL)."),
-            click.option("--api-key", default=None, help="API key (better: VYDRA_API_KEY)."),
-            click.option(
-                "--journal", "journal_path", type=click.Path(path_type=Path), help=_JOURNAL_HELP
-            ),
-            click.option(
-                "--config",
-                type=click.Path(path_type=Path, exists=True),
-                default=None,
-                help="A kling-prep.toml to use (thresholds, limits, profile, [api]); default: ./kling-prep.toml if present.",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
 @main.command()
-@click.option("--image", required=True, metavar="PATH_OR_URL", help="The character image.")
-@click.option("--video", required=True, metavar="PATH_OR_URL", help="The reference video.")
-@click.option("--prompt", required=True, help="The prompt (at most 2500 characters).")
-@click.option("--orientation", type=click.Choice(["video", "image"]), default=None,
-              help="character_orientation; left out, the check's suggestion is used.")  # fmt: skip
-@click.option("--no-sound", is_flag=True, help="Send keep_original_sound=false.")
+@_pair_options("The character image.", "The reference video.", required=True)
+@_prompt_option("The prompt (at most 2500 characters).", required=True)
+@_orientation_option("character_orientation; left out, the check's suggestion is used.")
+@_no_sound_option("Send keep_original_sound=false.")
 @click.option("--wait", "do_wait", is_flag=True, help="Poll until the job ends.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Save the result video here.")
+@_output_option()
 @click.option("--again", is_flag=True, help="Submit inputs that were already submitted.")
 @click.option("--budget", type=int, default=None, help="Refuse to exceed N credits in all.")
 @click.option("--max-jobs", type=int, default=None, help="At most N jobs in flight.")
@@ -439,8 +491,7 @@ def _client_options(func: _F) -> _F:
     "--prepared-dir", type=click.Path(path_type=Path), default=Path("prepared"),
     show_default=True, help="Where --prepare writes the files it submits.",
 )  # fmt: skip
-@click.option("--s3-bucket", default=None, help="Upload local files here (presigned GET URLs).")
-@click.option("--s3-endpoint", default=None, help="An S3-compatible endpoint URL.")
+@_s3_options()
 @_client_options
 @_profile_option
 def submit(
@@ -558,7 +609,7 @@ def _run_prepare_for_submit(
 
 @main.command()
 @click.argument("job", required=False)
-@click.option("--journal", "journal_path", type=click.Path(path_type=Path), help=_JOURNAL_HELP)
+@_journal_option()
 def status(job: str | None, journal_path: Path | None) -> None:
     """Show what the journal knows: one job (id or submission id), or every submission.
 
@@ -577,7 +628,7 @@ def status(job: str | None, journal_path: Path | None) -> None:
 @main.command()
 @click.argument("job", required=False)
 @click.option("--resume", is_flag=True, help="Follow every pending job after a restart.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Save the result video here.")
+@_output_option()
 @_client_options
 def wait(
     job: str | None, resume: bool, output: Path | None, base_url: str | None,
@@ -625,14 +676,9 @@ main.add_command(sandbox_command, "sandbox")
 
 
 @main.command()
-@click.option(
-    "--image",
-    "image",
-    metavar="PATH_OR_URL",
-    help="The character image (any format Pillow or pillow-heif reads).",
-)
-@click.option(
-    "--video", "video", metavar="PATH_OR_URL", help="The reference video (any format ffmpeg reads)."
+@_pair_options(
+    "The character image (any format Pillow or pillow-heif reads).",
+    "The reference video (any format ffmpeg reads).",
 )
 @click.option(
     "--out-dir",
@@ -640,12 +686,8 @@ main.add_command(sandbox_command, "sandbox")
     type=click.Path(path_type=Path),
     help="Where the prepared .mp4, image and report.json go.",
 )
-@click.option(
-    "--orientation",
-    type=click.Choice(["video", "image"]),
-    default=None,
-    help="The character_orientation you will send: the window is at most 30 s for "
-    "video, 10 s for image.",
+@_orientation_option(
+    "The character_orientation you will send: the window is at most 30 s for video, 10 s for image."
 )
 @click.option(
     "--max-seconds", type=float, default=None, help="A shorter longest window (at least 3)."
@@ -665,12 +707,8 @@ main.add_command(sandbox_command, "sandbox")
     show_default=True,
     help="Downscale so the shorter side is at most this many pixels.",
 )
-@click.option("--prompt", default=None, help="The prompt you will send (checked with the result).")
-@click.option(
-    "--no-sound",
-    is_flag=True,
-    help="You will send keep_original_sound=false: the audio is left out.",
-)
+@_prompt_option("The prompt you will send (checked with the result).")
+@_no_sound_option("You will send keep_original_sound=false: the audio is left out.")
 @click.option(
     "--crop-to-person",
     is_flag=True,
@@ -683,10 +721,8 @@ main.add_command(sandbox_command, "sandbox")
 )
 @click.option("--no-stream-copy", is_flag=True, help="Re-encode even a video that could be copied.")
 @_allow_no_face_option
-@click.option("--json", "as_json", is_flag=True, help="Print report.json only (silent otherwise).")
-@click.option(
-    "--config", type=click.Path(path_type=Path, exists=True), help="A kling-prep.toml to use."
-)
+@_json_option("Print report.json only (silent otherwise).")
+@_config_option()
 @click.option(
     "--force",
     is_flag=True,
@@ -819,9 +855,8 @@ def _batch_progress(enabled: bool) -> AbstractContextManager[Progress | None]:
               show_default=True, help="Processes on this machine, or Ray tasks.")  # fmt: skip
 @click.option("--address", default=None,
               help="With --executor ray: the cluster (ray://head:10001); default a local Ray.")  # fmt: skip
-@click.option("--s3-bucket", default=None, help="Upload local files here (presigned GET URLs).")
-@click.option("--s3-endpoint", default=None, help="An S3-compatible endpoint URL.")
-@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
+@_s3_options()
+@_json_option("Print summary.json instead of the table.")
 @_client_options
 @_profile_option
 def batch(
@@ -960,20 +995,13 @@ def _echo_failures(failures: list[dict[str, Any]], html_path: Path) -> None:
 
 
 @main.command()
-@click.option("--image", "image", metavar="PATH_OR_URL", help="The character image.")
-@click.option("--video", "video", metavar="PATH_OR_URL", help="The reference video.")
-@click.option("--orientation", type=click.Choice(["video", "image"]), default=None,
-              help="The character_orientation you will send.")  # fmt: skip
-@click.option("--prompt", default=None, help="The prompt you will send.")
-@click.option("--no-sound", is_flag=True, help="You will send keep_original_sound=false.")
+@_pair_options("The character image.", "The reference video.")
+@_orientation_option("The character_orientation you will send.")
+@_prompt_option("The prompt you will send.")
+@_no_sound_option()
 @_allow_no_face_option
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON report on one line.")
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, exists=True),
-    default=None,
-    help="A kling-prep.toml to use (thresholds, limits, profile, [api]); default: ./kling-prep.toml if present.",
-)
+@_json_option("Print the JSON report on one line.")
+@_config_option(_CONFIG_HELP_LONG)
 @_profile_option
 def gate(
     image: str | None, video: str | None, orientation: Orientation | None, prompt: str | None,
@@ -1016,7 +1044,7 @@ def gate(
 
 @main.command()
 @click.option("--diff", "only_diff", is_flag=True, help="Show only the limits that differ.")
-@click.option("--json", "as_json", is_flag=True, help="Print every profile as JSON.")
+@_json_option("Print every profile as JSON.")
 def profiles(only_diff: bool, as_json: bool) -> None:
     """List the providers' limits profiles and every limit side by side.
 
