@@ -21,6 +21,7 @@ from kling_prep.version import __version__
 if TYPE_CHECKING:  # our own types, imported when a command runs (start-up stays light)
     from contextlib import AbstractContextManager
 
+    from rich.console import RenderableType
     from rich.progress import Progress
 
     from kling_prep.client import JobJournal, KlingClient, PollPolicy
@@ -350,6 +351,17 @@ def _with_progress(
             bar.update(tasks[stage], completed=share)
 
         return work(on_progress)
+
+
+def _echo_parts(parts: list[RenderableType], *, err: bool = False) -> None:
+    """Print a rendering of report/: each `str` as one plain line, the rest through rich."""
+    from rich.console import Console
+
+    for part in parts:
+        if isinstance(part, str):
+            click.echo(part, err=err)
+        else:
+            Console(stderr=err).print(part)
 
 
 @main.command()
@@ -757,7 +769,7 @@ def prepare(
     """
     if image is None and video is None:
         _fail("give --image, --video or both (see kling-prep prepare --help)")
-    from kling_prep.preparation import PrepareOptions, report_dict
+    from kling_prep.preparation import PrepareOptions
     from kling_prep.preparation import prepare as run_prepare
 
     show_progress = not as_json and sys.stderr.isatty()
@@ -774,42 +786,13 @@ def prepare(
             show_progress=show_progress,
             describe=str,
         )
+    from kling_prep.report.json_report import prepare_json
+    from kling_prep.report.terminal import render_prepare
+
     if as_json:
-        import json
-
-        click.echo(json.dumps(report_dict(result), indent=2, ensure_ascii=False))
-        sys.exit(result.exit_code)
-    if result.refusal is not None:
-        click.echo(f"refused: {result.refusal.message}", err=True)
-        click.echo(f"  rule: {result.refusal.rule}; nothing was written", err=True)
-        sys.exit(result.exit_code)
-    if result.removed_paths:
-        names = ", ".join(p.name for p in result.removed_paths)
-        click.echo(f"removed {names} (written by an earlier prepare)", err=True)
-    if result.kept_paths:
-        names = ", ".join(p.name for p in result.kept_paths)
-        click.echo(f"kept    {names} (not written by kling-prep: not in report.json)", err=True)
-    if result.window is not None:
-        w = result.window
-        click.echo(f"window  {w.start_s:.2f}-{w.end_s:.2f} s ({w.duration_s:.1f} s, "
-                   f"{result.window_source}): {w.reason}", err=True)  # fmt: skip
-    for label, path, steps in (
-        ("video", result.video_path, result.video_steps),
-        ("image", result.image_path, result.image_steps),
-    ):
-        if path is None:
-            continue
-        taken = f" [{result.path_taken}]" if label == "video" else ""
-        click.echo(f"{label}   {path}{taken}", err=True)
-        for step in steps:
-            click.echo(f"  - {step.action}: {step.detail}", err=True)
-    if result.check is not None:
-        from rich.console import Console
-
-        from kling_prep.report.terminal import render_check
-
-        Console(stderr=True).print(render_check(result.check))
-    click.echo(f"report  {result.report_path}  (verdict: {result.verdict})", err=True)
+        click.echo(prepare_json(result))
+    else:
+        _echo_parts(render_prepare(result), err=True)
     sys.exit(result.exit_code)
 
 
@@ -931,40 +914,19 @@ def batch(
             err=True,
         )
         sys.exit(130)
+    from kling_prep.report.json_report import batch_summary_json
+    from kling_prep.report.terminal import render_batch_summary
+
     if as_json:
-        import json
-
-        click.echo(json.dumps(result.summary, indent=2, ensure_ascii=False))
-        sys.exit(result.exit_code)
-    s = result.summary
-    rows, credits, speed = s["rows"], s["credits"], s["throughput"]
-    blocks = {code: n["block"] for code, n in s["findings"].items() if n.get("block")}
-    click.echo(
-        f"rows        {rows['total']}: {rows['done']} done, {rows['failed']} failed, "
-        f"{rows['to_retry']} to retry, {rows['not_run']} not run, {rows['duplicates']} "
-        f"duplicates ({result.rows_skipped} already done before this run)"
-    )
-    _echo_failures(s["failures"], result.html_path)
-    click.echo("verdicts    " + (", ".join(f"{k} {n}" for k, n in s["verdicts"].items()) or "-"))
-    click.echo("blocks      " + (", ".join(f"{k} {n}" for k, n in blocks.items()) or "-"))
-    if s["submissions"]:
-        click.echo("submitted   " + ", ".join(f"{k} {n}" for k, n in s["submissions"].items()))
-    click.echo(
-        f"credits     {credits['spent']} spent, {credits['possibly_spent']} possibly spent, "
-        f"{credits['saved']} saved ({credits['per_job']} per blocked row)"
-    )
-    if speed["rows_per_min"] is not None:
-        click.echo(
-            f"throughput  {speed['rows_per_min']} rows/min ({speed['rows_run']} rows in "
-            f"{speed['wall_s']} s, {executor}, {speed['workers'] or 'auto'} workers)"
-        )
-    click.echo(f"results     {result.results_path}")
-    click.echo(f"summary     {result.summary_path}  {result.html_path}")
+        click.echo(batch_summary_json(result.summary))
+    else:
+        lines = render_batch_summary(
+            result.summary, rows_skipped=result.rows_skipped, executor=executor,
+            results_path=result.results_path, summary_path=result.summary_path,
+            html_path=result.html_path,
+        )  # fmt: skip
+        click.echo("\n".join(lines))
     sys.exit(result.exit_code)
-
-
-# Failed rows named on the terminal; the rest are in summary.html.
-_MAX_FAILURES_SHOWN = 20
 
 
 def _refuse_unsubmittable_rows(manifest: Path) -> None:
@@ -982,16 +944,6 @@ def _refuse_unsubmittable_rows(manifest: Path) -> None:
             _fail(f"{manifest}: row {row.row} (line {row.line}) has profile {row.profile!r}, "
                   "which is for checking and preparing only: --submit speaks vydra's API "
                   "alone; nothing was checked or sent")  # fmt: skip
-
-
-def _echo_failures(failures: list[dict[str, Any]], html_path: Path) -> None:
-    """Each failed row, its line in the manifest, why, and whether a re-run retries it."""
-    for f in failures[:_MAX_FAILURES_SHOWN]:
-        where = f"row {f['row']}" + (f" (line {f['line']})" if f.get("line") else "")
-        then = "retried on the next run" if f["retried"] else "fix it, then run again"
-        click.echo(f"failed      {where}: {f['reason']} [{then}]")
-    if len(failures) > _MAX_FAILURES_SHOWN:
-        click.echo(f"failed      ... and {len(failures) - _MAX_FAILURES_SHOWN} more: {html_path}")
 
 
 @main.command()
@@ -1025,20 +977,10 @@ def gate(
         _settings(config, profile, allow_no_face=allow_no_face), show_progress=False,
         is_submission=True,
     )  # fmt: skip
-    if as_json:
-        import json
+    from kling_prep.report.json_report import to_json_line
+    from kling_prep.report.terminal import render_gate
 
-        from kling_prep.report.json_report import to_json_dict
-
-        click.echo(json.dumps(to_json_dict(result), ensure_ascii=False, separators=(",", ":")))
-    else:
-        parts = [{"ready": "pass", "warnings": "warnings", "blocked": "blocked"}[result.verdict]]
-        for severity in ("block", "warn"):
-            codes = sorted({f.code for f in result.findings if f.severity == severity})
-            if codes:
-                parts.append(f"{severity}: {', '.join(codes)}")
-        parts.append(f"orientation: {result.orientation.value}")
-        click.echo("  ".join(parts))
+    click.echo(to_json_line(result) if as_json else render_gate(result))
     sys.exit(result.exit_code)
 
 
