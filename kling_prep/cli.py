@@ -8,7 +8,7 @@ import io
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -24,8 +24,16 @@ if TYPE_CHECKING:  # our own types, imported when a command runs (start-up stays
     from rich.console import RenderableType
     from rich.progress import Progress
 
-    from kling_prep.client import JobJournal, KlingClient, PollPolicy
+    from kling_prep.batch import BatchResult, Executor
+    from kling_prep.client import (
+        JobJournal,
+        KlingClient,
+        PollPolicy,
+        PresignedS3Uploader,
+        SubmissionRunner,
+    )
     from kling_prep.client.contract import JobStatus
+    from kling_prep.client.journal import SubmissionRecord
     from kling_prep.limits import Orientation
     from kling_prep.preflight import CheckResult
     from kling_prep.settings import Settings
@@ -161,8 +169,12 @@ def _journal_option() -> Callable[[_F], _F]:
     )
 
 
-def _output_option(help: str = "Save the result video here.", **attrs: Any) -> Callable[[_F], _F]:
-    return click.option("-o", "--output", type=click.Path(path_type=Path), help=help, **attrs)
+def _output_option(
+    help: str = "Save the result video here.", *, required: bool = False
+) -> Callable[[_F], _F]:
+    return click.option(
+        "-o", "--output", required=required, type=click.Path(path_type=Path), help=help
+    )
 
 
 def _manifest_option() -> Callable[[_F], _F]:
@@ -353,7 +365,7 @@ def _with_progress(
         return work(on_progress)
 
 
-def _echo_parts(parts: list[RenderableType], *, err: bool = False) -> None:
+def _echo_parts(parts: Sequence[RenderableType], *, err: bool = False) -> None:
     """Print a rendering of report/: each `str` as one plain line, the rest through rich."""
     from rich.console import Console
 
@@ -389,7 +401,7 @@ def preview(image: str, video: str, output: Path, config: Path | None, profile: 
     # A preview places any pose: a character without a face is shown, not refused.
     settings = _settings(config, profile, allow_no_face=True)
     result = _run_check(image, video, None, None, True, settings, show_progress=sys.stderr.isatty())
-    from kling_prep.report.preview import FRAME_S, has_animated_webp, write_preview
+    from kling_prep.report.preview import render_preview, write_preview
 
     try:
         written = write_preview(result, output)
@@ -397,18 +409,7 @@ def preview(image: str, video: str, output: Path, config: Path | None, profile: 
         _fail(f"{Path(image).name} and {Path(video).name}: {exc}")
     except OSError as exc:
         _fail(f"could not write {output}: {exc.strerror or exc}")
-    motion = result.motion_map
-    if output.suffix.lower() == ".webp" and not has_animated_webp():
-        click.echo(f"this Pillow cannot write animated WebP: wrote a GIF instead, {written}")
-    if motion is not None:
-        how = {"torso": "torsos", "shoulders": "shoulders", "head": "heads"}[motion.mapping.anchor]
-        click.echo(
-            f"preview: {written} ({len(motion.poses)} frames, {FRAME_S:g} s each; placed by the "
-            f"two {how} at {motion.mapping.anchor_time_s:.1f} s; "
-            f"{motion.outside_pct:.0f}% of the skeleton outside the image over the clip)"
-        )
-    for finding in result.pair_findings:
-        click.echo(f"{finding.severity}  {finding.code}  {finding.message}")
+    _echo_parts(render_preview(result, output, written))
 
 
 @main.group()
@@ -521,26 +522,15 @@ def submit(
     \b
     Exit codes: 0 submitted (and completed with --wait), 2 refused by the check, 3 error.
     """
-    from kling_prep.client import CreditBudget, PresignedS3Uploader, SubmissionRunner
-    from kling_prep.media.fetch import is_url
+    from kling_prep.client import CreditBudget, SubmissionRunner
+    from kling_prep.report.terminal import render_check
 
     settings = _settings(
         config, profile, allow_no_face=allow_no_face, base_url=base_url, api_key=api_key,
         journal_path=journal_path,
     )  # fmt: skip
     # 1. What is known at once is refused at once, before seconds of checking.
-    _refuse_unsubmittable(settings)
-    if not settings.api_key:
-        _fail("no API key: set VYDRA_API_KEY or pass --api-key; nothing was checked or sent")
-    if not prompt.strip():
-        _fail("--prompt is empty: the API requires a prompt; nothing was checked or sent")
-    local = [p for p in (image, video) if not is_url(p)]
-    if do_prepare and not s3_bucket:
-        _fail("--prepare submits the prepared files, which are local: give --s3-bucket to "
-              "upload them; nothing was checked or sent")  # fmt: skip
-    if local and not s3_bucket:
-        _fail(f"{', '.join(local)}: local files need --s3-bucket to be uploaded (or give "
-              "http(s) URLs); nothing was checked or sent")  # fmt: skip
+    _refuse_before_checking(settings, prompt, image, video, do_prepare=do_prepare, s3=s3_bucket)
     # 2. The check (of the prepared files with --prepare), the same code path as `check`.
     if do_prepare:
         image, video, result = _run_prepare_for_submit(
@@ -551,18 +541,12 @@ def submit(
             image, video, orientation, prompt, not no_sound, settings,
             show_progress=sys.stderr.isatty(), is_submission=True,
         )  # fmt: skip
-    from rich.console import Console
-
-    from kling_prep.report.terminal import render_check
-
-    Console(stderr=True).print(render_check(result))
+    _echo_parts([render_check(result)], err=True)
     if result.verdict == "blocked" or (strict and result.verdict == "warnings"):
         click.echo("not submitted: no credits spent", err=True)
         sys.exit(2)
     # 3. The journal-backed submission (local files, prepared ones included, uploaded).
-    uploader = None
-    if s3_bucket and any(not is_url(p) for p in (image, video)):
-        uploader = PresignedS3Uploader(s3_bucket, endpoint_url=s3_endpoint)
+    uploader = _uploader(s3_bucket, s3_endpoint, image, video)
     chosen = orientation or result.orientation.value
     with _client(settings) as client:
         runner = SubmissionRunner(
@@ -574,22 +558,63 @@ def submit(
             image, video, prompt, character_orientation=chosen,
             keep_original_sound=not no_sound, again=again,
         )  # fmt: skip
-        charged = (
-            f"{record.credits_charged} credits"
-            if record.credits_charged is not None
-            else "credits not stated in the answer"
-        )
-        click.echo(f"submitted: job {record.job_id} ({charged})")
-        if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
-            runner.want_output(record.submission_id, output)
-        if do_wait or output is not None:
-            record = runner.wait(
-                record.submission_id, policy=_poll_policy(settings), on_progress=_echo_status
-            )
-            click.echo(f"{record.job_status}: {record.output_url}")
-        if output is not None:
-            record = runner.download(record.submission_id, output)
-            click.echo(f"saved {output}")
+        click.echo(f"submitted: job {record.job_id} ({_charged(record)})")
+        _follow(runner, record.submission_id, settings, output=output, wait=do_wait)
+
+
+def _refuse_before_checking(
+    settings: Settings, prompt: str, image: str, video: str, *, do_prepare: bool, s3: str | None
+) -> None:
+    """Exit 3 on what makes a submission impossible, before seconds of checking: a profile the
+    client cannot speak, no key, no prompt, or local files with nowhere to upload them."""
+    from kling_prep.media.fetch import is_url
+
+    _refuse_unsubmittable(settings)
+    if not settings.api_key:
+        _fail("no API key: set VYDRA_API_KEY or pass --api-key; nothing was checked or sent")
+    if not prompt.strip():
+        _fail("--prompt is empty: the API requires a prompt; nothing was checked or sent")
+    local = [p for p in (image, video) if not is_url(p)]
+    if do_prepare and not s3:
+        _fail("--prepare submits the prepared files, which are local: give --s3-bucket to "
+              "upload them; nothing was checked or sent")  # fmt: skip
+    if local and not s3:
+        _fail(f"{', '.join(local)}: local files need --s3-bucket to be uploaded (or give "
+              "http(s) URLs); nothing was checked or sent")  # fmt: skip
+
+
+def _uploader(
+    s3_bucket: str | None, s3_endpoint: str | None, image: str, video: str
+) -> PresignedS3Uploader | None:
+    """The S3 uploader when a local file (a prepared one included) is to be sent."""
+    from kling_prep.client import PresignedS3Uploader
+    from kling_prep.media.fetch import is_url
+
+    if s3_bucket and any(not is_url(p) for p in (image, video)):
+        return PresignedS3Uploader(s3_bucket, endpoint_url=s3_endpoint)
+    return None
+
+
+def _charged(record: SubmissionRecord) -> str:
+    if record.credits_charged is not None:
+        return f"{record.credits_charged} credits"
+    return "credits not stated in the answer"
+
+
+def _follow(
+    runner: SubmissionRunner, submission_id: str, settings: Settings, *, output: Path | None,
+    wait: bool,
+) -> None:  # fmt: skip
+    """After the POST: with -o, record where the video goes, wait for the job and save it;
+    with --wait alone, wait and print the result's URL."""
+    if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
+        runner.want_output(submission_id, output)
+    if wait or output is not None:
+        record = runner.wait(submission_id, policy=_poll_policy(settings), on_progress=_echo_status)
+        click.echo(f"{record.job_status}: {record.output_url}")
+    if output is not None:
+        runner.download(submission_id, output)
+        click.echo(f"saved {output}")
 
 
 def _run_prepare_for_submit(
@@ -844,7 +869,7 @@ def _batch_progress(enabled: bool) -> AbstractContextManager[Progress | None]:
 @_profile_option
 def batch(
     manifest: Path, out_dir: Path, do_prepare: bool, do_submit: bool, budget: int | None,
-    strict: bool, allow_no_face: bool | None, workers: int | None, executor: str,
+    strict: bool, allow_no_face: bool | None, workers: int | None, executor: Executor,
     address: str | None,
     s3_bucket: str | None, s3_endpoint: str | None, as_json: bool, base_url: str | None,
     api_key: str | None, journal_path: Path | None, config: Path | None, profile: str | None,
@@ -865,12 +890,7 @@ def batch(
     """
     from kling_prep.batch import BatchOptions, run_batch
 
-    if budget is not None and not do_submit:
-        _fail("--budget applies to --submit")
-    if address is not None and executor != "ray":
-        _fail("--address applies to --executor ray")
-    if do_submit and do_prepare and not s3_bucket:
-        _fail("--prepare --submit sends the prepared files: give --s3-bucket to upload them")
+    _refuse_batch_usage(budget, address, executor, do_prepare, do_submit, s3_bucket)
     try:
         # --allow-no-face goes to the rows through BatchOptions (part of each row's key), and
         # WorkerConfig applies it to their settings with the same `with_overrides`.
@@ -878,10 +898,7 @@ def batch(
             config, profile, base_url=base_url, api_key=api_key, journal_path=journal_path
         )
         if do_submit:
-            _refuse_unsubmittable(settings)
-            _refuse_unsubmittable_rows(manifest)
-            if not settings.api_key:
-                _fail("no API key: set VYDRA_API_KEY or pass --api-key")
+            _refuse_batch_submission(settings, manifest)
         options = BatchOptions(
             prepare=do_prepare, submit=do_submit, strict=strict,
             allow_no_face=allow_no_face, budget_credits=budget,
@@ -890,22 +907,9 @@ def batch(
         )  # fmt: skip
         show = not as_json and sys.stderr.isatty()
         with _quiet_native_stderr(), _batch_progress(show) as bar:
-            task = bar.add_task("rows", total=None) if bar is not None else None
-            counts: dict[str, int] = {}
-
-            def on_progress(done: int, total: int, line: dict[str, Any] | None) -> None:
-                if bar is None or task is None:
-                    return
-                if line is not None:
-                    verdict = line["verdict"] or line["status"]
-                    counts[verdict] = counts.get(verdict, 0) + 1
-                text = ", ".join(f"{k} {n}" for k, n in sorted(counts.items())) or "rows"
-                bar.update(task, completed=done, total=total, description=text)
-
             result = run_batch(
-                manifest, out_dir, settings=settings, options=options,
-                executor=executor,  # type: ignore[arg-type]
-                workers=workers, address=address, on_progress=on_progress,
+                manifest, out_dir, settings=settings, options=options, executor=executor,
+                workers=workers, address=address, on_progress=_row_counter(bar),
             )  # fmt: skip
     except KeyboardInterrupt:
         click.echo(
@@ -914,19 +918,64 @@ def batch(
             err=True,
         )
         sys.exit(130)
+    _echo_batch(result, executor, as_json=as_json)
+    sys.exit(result.exit_code)
+
+
+def _refuse_batch_usage(
+    budget: int | None, address: str | None, executor: str, do_prepare: bool, do_submit: bool,
+    s3_bucket: str | None,
+) -> None:  # fmt: skip
+    """Exit 3 on options that do not go together, before anything is read."""
+    if budget is not None and not do_submit:
+        _fail("--budget applies to --submit")
+    if address is not None and executor != "ray":
+        _fail("--address applies to --executor ray")
+    if do_submit and do_prepare and not s3_bucket:
+        _fail("--prepare --submit sends the prepared files: give --s3-bucket to upload them")
+
+
+def _refuse_batch_submission(settings: Settings, manifest: Path) -> None:
+    """Exit 3 before any row runs when --submit cannot submit: the profile, a row's profile,
+    or no key."""
+    _refuse_unsubmittable(settings)
+    _refuse_unsubmittable_rows(manifest)
+    if not settings.api_key:
+        _fail("no API key: set VYDRA_API_KEY or pass --api-key")
+
+
+def _row_counter(bar: Progress | None) -> Callable[[int, int, dict[str, Any] | None], None]:
+    """run_batch's per-row callback: the bar's count and its verdicts so far (a no-op without
+    a bar)."""
+    task = bar.add_task("rows", total=None) if bar is not None else None
+    counts: dict[str, int] = {}
+
+    def on_progress(done: int, total: int, line: dict[str, Any] | None) -> None:
+        if bar is None or task is None:
+            return
+        if line is not None:
+            verdict = line["verdict"] or line["status"]
+            counts[verdict] = counts.get(verdict, 0) + 1
+        text = ", ".join(f"{k} {n}" for k, n in sorted(counts.items())) or "rows"
+        bar.update(task, completed=done, total=total, description=text)
+
+    return on_progress
+
+
+def _echo_batch(result: BatchResult, executor: str, *, as_json: bool) -> None:
+    """summary.json (--json) or the summary table, as report/ renders them."""
     from kling_prep.report.json_report import batch_summary_json
     from kling_prep.report.terminal import render_batch_summary
 
     if as_json:
         click.echo(batch_summary_json(result.summary))
-    else:
-        lines = render_batch_summary(
-            result.summary, rows_skipped=result.rows_skipped, executor=executor,
-            results_path=result.results_path, summary_path=result.summary_path,
-            html_path=result.html_path,
-        )  # fmt: skip
-        click.echo("\n".join(lines))
-    sys.exit(result.exit_code)
+        return
+    lines = render_batch_summary(
+        result.summary, rows_skipped=result.rows_skipped, executor=executor,
+        results_path=result.results_path, summary_path=result.summary_path,
+        html_path=result.html_path,
+    )  # fmt: skip
+    click.echo("\n".join(lines))
 
 
 def _refuse_unsubmittable_rows(manifest: Path) -> None:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -178,3 +179,34 @@ def test_prepare_prints_a_refusal_on_stderr_and_its_json_on_stdout(
     assert (code, out, err) == (2, prepare_json(refused) + "\n", "")
     assert json.loads(out) == {"prepare": prepare_dict(refused)}
     assert json.loads(out)["prepare"]["refusal"]["rule"] == "3-30 s"
+
+
+# -- Options declared once say the same on every command -----------------------------------
+
+
+def _commands() -> dict[str, click.Command]:
+    commands = dict(main.commands)
+    models = commands.pop("models")
+    assert isinstance(models, click.Group)
+    commands.update({f"models {n}": c for n, c in models.commands.items()})
+    return commands
+
+
+def test_a_shared_option_has_one_type_and_default_on_every_command() -> None:
+    seen: dict[str, set[str]] = {}
+    for name, command in _commands().items():
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.name is None:
+                continue
+            info = param.to_info_dict()
+            # A command words the help its own way and requires what it cannot run without.
+            info.pop("help")
+            info.pop("required")
+            shape = json.dumps(info, sort_keys=True, default=str)
+            seen.setdefault(param.name, set()).add(shape)
+            if param.name in ("image", "video") and name != "sandbox":
+                assert param.metavar == "PATH_OR_URL", name
+    shared = ["image", "video", "orientation", "no_sound", "as_json", "config", "journal_path",
+              "output", "manifest", "s3_bucket", "s3_endpoint", "allow_no_face", "profile"]  # fmt: skip
+    for name in shared:
+        assert len(seen[name]) == 1, f"--{name} differs between commands: {seen[name]}"
