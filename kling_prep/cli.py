@@ -8,9 +8,9 @@ import io
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -18,7 +18,31 @@ from kling_prep.errors import KlingPrepError
 from kling_prep.sandbox.__main__ import command as sandbox_command
 from kling_prep.version import __version__
 
+if TYPE_CHECKING:  # our own types, imported when a command runs (start-up stays light)
+    from contextlib import AbstractContextManager
+
+    from rich.console import RenderableType
+    from rich.progress import Progress
+
+    from kling_prep.batch import BatchResult, Executor
+    from kling_prep.client import (
+        JobJournal,
+        KlingClient,
+        PollPolicy,
+        PresignedS3Uploader,
+        SubmissionRunner,
+    )
+    from kling_prep.client.contract import JobStatus
+    from kling_prep.client.journal import SubmissionRecord
+    from kling_prep.limits import Orientation
+    from kling_prep.preflight import CheckResult
+    from kling_prep.settings import Settings
+
 EXIT_USAGE = 3
+
+_T = TypeVar("_T")
+_F = TypeVar("_F", bound=Callable[..., Any])
+ProgressSink = Callable[[str, float], None]
 
 
 _state = {"verbose": 0}
@@ -51,7 +75,7 @@ def _quiet_native_stderr() -> Iterator[None]:
         sys.stderr = original
 
 
-def _settings(config: Path | None, profile: str | None = None, **overrides: Any) -> Any:
+def _settings(config: Path | None, profile: str | None = None, **overrides: Any) -> Settings:
     """The command's settings: the file, the environment, then the command line's options
     (`Settings.with_overrides`), applied here once per command."""
     from kling_prep.settings import load_settings
@@ -66,7 +90,7 @@ _PROFILE_HELP = (
 )
 
 
-def _profile_option(func: Any) -> Any:
+def _profile_option(func: _F) -> _F:
     """--profile NAME, the same on every command that checks."""
     from kling_prep.limits import PROFILES
 
@@ -76,7 +100,7 @@ def _profile_option(func: Any) -> Any:
     )(func)  # fmt: skip
 
 
-def _allow_no_face_option(func: Any) -> Any:
+def _allow_no_face_option(func: _F) -> _F:
     """--allow-no-face, the same on every command that checks: given, True; left out, None
     (the settings' `allow_no_face` stands)."""
     return click.option(
@@ -85,17 +109,107 @@ def _allow_no_face_option(func: Any) -> Any:
     )(func)  # fmt: skip
 
 
-def _refuse_unsubmittable(settings: Any) -> None:
-    """Exit 3 at once when the client cannot speak the chosen profile's API."""
+# -- Options declared once: name, type and default here; the help where commands differ -------
+
+_CONFIG_HELP = "A kling-prep.toml to use."
+_CONFIG_HELP_LONG = (
+    "A kling-prep.toml to use (thresholds, limits, profile, [api]); default: ./kling-prep.toml "
+    "if present."
+)
+_JOURNAL_HELP = "The SQLite submission journal (default ~/.kling-prep/journal.sqlite)."
+
+
+def _stacked(*options: Callable[[Any], Any]) -> Callable[[_F], _F]:
+    """Several options as one decorator, listed in --help in the order given."""
+
+    def decorate(func: _F) -> _F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _pair_options(
+    image_help: str, video_help: str, *, required: bool = False
+) -> Callable[[_F], _F]:
+    """--image and --video (a path or an http(s) URL each)."""
+    return _stacked(
+        click.option("--image", required=required, metavar="PATH_OR_URL", help=image_help),
+        click.option("--video", required=required, metavar="PATH_OR_URL", help=video_help),
+    )
+
+
+def _orientation_option(help: str) -> Callable[[_F], _F]:
+    """--orientation video|image, the character_orientation to send (default: none given)."""
+    return click.option(
+        "--orientation", type=click.Choice(["video", "image"]), default=None, help=help
+    )
+
+
+def _prompt_option(help: str, *, required: bool = False) -> Callable[[_F], _F]:
+    return click.option("--prompt", required=required, default=None, help=help)
+
+
+def _no_sound_option(help: str = "You will send keep_original_sound=false.") -> Callable[[_F], _F]:
+    return click.option("--no-sound", is_flag=True, help=help)
+
+
+def _json_option(help: str) -> Callable[[_F], _F]:
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def _config_option(help: str = _CONFIG_HELP) -> Callable[[_F], _F]:
+    return click.option("--config", type=click.Path(path_type=Path, exists=True), help=help)
+
+
+def _journal_option() -> Callable[[_F], _F]:
+    return click.option(
+        "--journal", "journal_path", type=click.Path(path_type=Path), help=_JOURNAL_HELP
+    )
+
+
+def _output_option(
+    help: str = "Save the result video here.", *, required: bool = False
+) -> Callable[[_F], _F]:
+    return click.option(
+        "-o", "--output", required=required, type=click.Path(path_type=Path), help=help
+    )
+
+
+def _manifest_option() -> Callable[[_F], _F]:
+    return click.option("--manifest", type=click.Path(path_type=Path, exists=True), default=None)
+
+
+def _s3_options() -> Callable[[_F], _F]:
+    """Where local (and prepared) files are uploaded before a submission."""
+    return _stacked(
+        click.option(
+            "--s3-bucket", default=None, help="Upload local files here (presigned GET URLs)."
+        ),
+        click.option("--s3-endpoint", default=None, help="An S3-compatible endpoint URL."),
+    )
+
+
+def _client_options(func: _F) -> _F:
+    """The API's address and key, the journal and the settings file."""
+    return _stacked(
+        click.option("--base-url", default=None, help="API base URL (KLING_PREP_BASE_URL)."),
+        click.option("--api-key", default=None, help="API key (better: VYDRA_API_KEY)."),
+        _journal_option(),
+        _config_option(_CONFIG_HELP_LONG),
+    )(func)
+
+
+def _refuse_unsubmittable(settings: Settings) -> None:
+    """Exit 3 at once when the client cannot speak the chosen profile's API (the error goes
+    to the one handler, `_Group.main`)."""
     from kling_prep.limits import require_submittable
 
-    try:
-        require_submittable(settings.profile)
-    except KlingPrepError as exc:
-        _fail(str(exc))
+    require_submittable(settings.profile)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     from kling_prep.errors import without_errno
 
     # The last guard: an errno number that a lower layer let through means nothing to a user.
@@ -105,9 +219,12 @@ def _fail(message: str) -> None:
 
 class _Group(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        # Usage errors exit 3 (click's default is 2, which here means "blocked").
+        # Usage errors exit 3 (click's default is 2, which here means "blocked"), and so does
+        # any KlingPrepError a command lets through: this is the one place that maps it.
         try:
             return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
+        except KlingPrepError as exc:
+            _fail(str(exc))
         except click.exceptions.Abort:
             click.echo("aborted", err=True)
             sys.exit(130)
@@ -136,31 +253,22 @@ def main(verbose: int) -> None:
 
 
 @main.command()
-@click.option("--image", "image", metavar="PATH_OR_URL", help="The character image (JPEG/PNG).")
-@click.option("--video", "video", metavar="PATH_OR_URL", help="The reference video (MP4/MOV).")
-@click.option(
-    "--orientation",
-    type=click.Choice(["video", "image"]),
-    default=None,
-    help="The character_orientation you will send (video: up to 30 s; image: up to 10 s). "
-    "Left out: kling-prep suggests one.",
+@_pair_options("The character image (JPEG/PNG).", "The reference video (MP4/MOV).")
+@_orientation_option(
+    "The character_orientation you will send (video: up to 30 s; image: up to 10 s). "
+    "Left out: kling-prep suggests one."
 )
-@click.option(
-    "--prompt", default=None,
-    help="The prompt you will send (checked and linted; left out, prompt.missing warns).",
-)  # fmt: skip
-@click.option("--no-sound", is_flag=True, help="You will send keep_original_sound=false.")
+@_prompt_option("The prompt you will send (checked and linted; left out, prompt.missing warns).")
+@_no_sound_option()
 @_allow_no_face_option
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON report (schema 2.x) only.")
+@_json_option("Print the JSON report (schema 2.x) only.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path), help="Write an HTML report.")
-@click.option(
-    "--config", type=click.Path(path_type=Path, exists=True), help="A kling-prep.toml to use."
-)
+@_config_option()
 @_profile_option
 def check(
     image: str | None,
     video: str | None,
-    orientation: str | None,
+    orientation: Orientation | None,
     prompt: str | None,
     no_sound: bool,
     allow_no_face: bool | None,
@@ -182,15 +290,11 @@ def check(
     """
     if image is None and video is None:
         _fail("give --image, --video or both (see kling-prep check --help)")
-    try:
-        settings = _settings(config, profile, allow_no_face=allow_no_face)
-        result = _run_check(
-            image, video, orientation, prompt, not no_sound, settings,
-            show_progress=not as_json and sys.stderr.isatty(),
-        )  # fmt: skip
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
+    settings = _settings(config, profile, allow_no_face=allow_no_face)
+    result = _run_check(
+        image, video, orientation, prompt, not no_sound, settings,
+        show_progress=not as_json and sys.stderr.isatty(),
+    )  # fmt: skip
     from kling_prep.report.json_report import to_json
 
     if html_path is not None:
@@ -213,14 +317,14 @@ def check(
 def _run_check(
     image: str | None,
     video: str | None,
-    orientation: Any,
+    orientation: Orientation | None,
     prompt: str | None,
     keep_sound: bool,
-    settings: Any,
+    settings: Settings,
     *,
     show_progress: bool,
     is_submission: bool = False,
-) -> Any:
+) -> CheckResult:
     from kling_prep.preflight import CheckRequest
     from kling_prep.preflight import check as run_check
 
@@ -235,39 +339,51 @@ def _run_check(
         )  # fmt: skip
 
 
-def _with_progress(work: Any, *, show_progress: bool, describe: Any = None) -> Any:
+def _with_progress(
+    work: Callable[[ProgressSink | None], _T],
+    *,
+    show_progress: bool,
+    describe: Callable[[str], str | None] | None = None,
+) -> _T:
     """Run `work(on_progress)` under one progress bar per stage (none when not shown)."""
     if not show_progress:
         return work(None)
-    if describe is None:
-        describe = {"decoding": "decoding the video"}.get
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    label_of = describe or {"decoding": "decoding the video"}.get
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
     ) as bar:
-        tasks: dict[str, Any] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_progress(stage: str, share: float) -> None:
             if stage not in tasks:
-                label = describe(stage) or f"analysing the {stage}"
+                label = label_of(stage) or f"analysing the {stage}"
                 tasks[stage] = bar.add_task(label, total=1.0)
             bar.update(tasks[stage], completed=share)
 
         return work(on_progress)
 
 
+def _echo_parts(parts: Sequence[RenderableType], *, err: bool = False) -> None:
+    """Print a rendering of report/: each `str` as one plain line, the rest through rich."""
+    from rich.console import Console
+
+    for part in parts:
+        if isinstance(part, str):
+            click.echo(part, err=err)
+        else:
+            Console(stderr=err).print(part)
+
+
 @main.command()
-@click.option("--image", required=True, metavar="PATH_OR_URL", help="The character image.")
-@click.option("--video", required=True, metavar="PATH_OR_URL", help="The reference video.")
-@click.option(
-    "-o", "--output", required=True, type=click.Path(path_type=Path),
-    help="The animated preview: NAME.webp (a .gif beside it where Pillow lacks animated WebP) "
+@_pair_options("The character image.", "The reference video.", required=True)
+@_output_option(
+    "The animated preview: NAME.webp (a .gif beside it where Pillow lacks animated WebP) "
     "or NAME.gif.",
-)  # fmt: skip
-@click.option(
-    "--config", type=click.Path(path_type=Path, exists=True), help="A kling-prep.toml to use."
+    required=True,
 )
+@_config_option()
 @_profile_option
 def preview(image: str, video: str, output: Path, config: Path | None, profile: str | None) -> None:
     """See the video's motion on the character before paying: the video's skeleton, read at
@@ -282,37 +398,18 @@ def preview(image: str, video: str, output: Path, config: Path | None, profile: 
     """
     if output.suffix.lower() not in (".webp", ".gif"):
         _fail(f"{output}: the preview is written as .webp or .gif")
-    try:
-        # A preview places any pose: a character without a face is shown, not refused.
-        settings = _settings(config, profile, allow_no_face=True)
-        result = _run_check(
-            image, video, None, None, True, settings, show_progress=sys.stderr.isatty()
-        )
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
-    from kling_prep.report.preview import FRAME_S, has_animated_webp, write_preview
+    # A preview places any pose: a character without a face is shown, not refused.
+    settings = _settings(config, profile, allow_no_face=True)
+    result = _run_check(image, video, None, None, True, settings, show_progress=sys.stderr.isatty())
+    from kling_prep.report.preview import render_preview, write_preview
 
     try:
         written = write_preview(result, output)
     except ValueError as exc:
         _fail(f"{Path(image).name} and {Path(video).name}: {exc}")
-        return
     except OSError as exc:
         _fail(f"could not write {output}: {exc.strerror or exc}")
-        return
-    motion = result.motion_map
-    if output.suffix.lower() == ".webp" and not has_animated_webp():
-        click.echo(f"this Pillow cannot write animated WebP: wrote a GIF instead, {written}")
-    if motion is not None:
-        how = {"torso": "torsos", "shoulders": "shoulders", "head": "heads"}[motion.mapping.anchor]
-        click.echo(
-            f"preview: {written} ({len(motion.poses)} frames, {FRAME_S:g} s each; placed by the "
-            f"two {how} at {motion.mapping.anchor_time_s:.1f} s; "
-            f"{motion.outside_pct:.0f}% of the skeleton outside the image over the clip)"
-        )
-    for finding in result.pair_findings:
-        click.echo(f"{finding.severity}  {finding.code}  {finding.message}")
+    _echo_parts(render_preview(result, output, written))
 
 
 @main.group()
@@ -322,24 +419,19 @@ def models() -> None:
 
 
 @models.command("list")
-@click.option("--manifest", type=click.Path(path_type=Path, exists=True), default=None)
+@_manifest_option()
 def models_list(manifest: Path | None) -> None:
     """List the optional models, their URL and whether their hash is pinned."""
     from kling_prep.modelstore import DEFAULT_MANIFEST, load_manifest
 
-    try:
-        entries = load_manifest(manifest or DEFAULT_MANIFEST)
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
-    for entry in entries:
+    for entry in load_manifest(manifest or DEFAULT_MANIFEST):
         pinned = entry.sha256 or "not pinned"
         click.echo(f"{entry.name}\n  {entry.purpose}\n  {entry.url}\n  sha256: {pinned}")
 
 
 @models.command("download")
 @click.argument("name")
-@click.option("--manifest", type=click.Path(path_type=Path, exists=True), default=None)
+@_manifest_option()
 @click.option(
     "--dest", type=click.Path(path_type=Path), default=Path("models/downloads"), show_default=True
 )
@@ -348,23 +440,17 @@ def models_download(name: str, manifest: Path | None, dest: Path, allow_unpinned
     """Download model NAME into --dest and verify its sha256."""
     from kling_prep.modelstore import DEFAULT_MANIFEST, download_model, load_manifest
 
-    try:
-        entries = {e.name: e for e in load_manifest(manifest or DEFAULT_MANIFEST)}
-        if name not in entries:
-            _fail(f"no model named {name!r}; known: {', '.join(sorted(entries))}")
-        path, digest = download_model(entries[name], dest, allow_unpinned=allow_unpinned)
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
+    entries = {e.name: e for e in load_manifest(manifest or DEFAULT_MANIFEST)}
+    if name not in entries:
+        _fail(f"no model named {name!r}; known: {', '.join(sorted(entries))}")
+    path, digest = download_model(entries[name], dest, allow_unpinned=allow_unpinned)
     click.echo(f"{path}  sha256 {digest}")
 
 
 # -- Submitting: the check first, then the journal-backed client ---------------------------
 
-_JOURNAL_HELP = "The SQLite submission journal (default ~/.kling-prep/journal.sqlite)."
 
-
-def _journal(settings: Any) -> Any:
+def _journal(settings: Settings) -> JobJournal:
     """The settings' journal (--journal, else KLING_PREP_JOURNAL, else the default), opened."""
     from kling_prep.client import JobJournal
 
@@ -373,7 +459,7 @@ def _journal(settings: Any) -> Any:
     return JobJournal(path)
 
 
-def _client(settings: Any) -> Any:
+def _client(settings: Settings) -> KlingClient:
     from kling_prep.client import KlingClient
 
     key = settings.api_key
@@ -387,46 +473,24 @@ def _client(settings: Any) -> Any:
     )
 
 
-def _poll_policy(settings: Any) -> Any:
+def _poll_policy(settings: Settings) -> PollPolicy:
     """How `--wait` and `wait` poll: [api] poll_interval_s and wait_deadline_s."""
     from kling_prep.client import PollPolicy
 
     return PollPolicy(interval_s=settings.poll_interval_s, deadline_s=settings.wait_deadline_s)
 
 
-def _echo_status(status: Any) -> None:
+def _echo_status(status: JobStatus) -> None:
     click.echo(f"  job {status.job_id}: {status.status}", err=True)
 
 
-def _client_options(func: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--base-url", default=None, help="API base URL (KLING_PREP_BASE_URL)."),
-            click.option("--api-key", default=None, help="API key (better: VYDRA_API_KEY)."),
-            click.option(
-                "--journal", "journal_path", type=click.Path(path_type=Path), help=_JOURNAL_HELP
-            ),
-            click.option(
-                "--config",
-                type=click.Path(path_type=Path, exists=True),
-                default=None,
-                help="A kling-prep.toml to use (thresholds, limits, profile, [api]); default: ./kling-prep.toml if present.",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
 @main.command()
-@click.option("--image", required=True, metavar="PATH_OR_URL", help="The character image.")
-@click.option("--video", required=True, metavar="PATH_OR_URL", help="The reference video.")
-@click.option("--prompt", required=True, help="The prompt (at most 2500 characters).")
-@click.option("--orientation", type=click.Choice(["video", "image"]), default=None,
-              help="character_orientation; left out, the check's suggestion is used.")  # fmt: skip
-@click.option("--no-sound", is_flag=True, help="Send keep_original_sound=false.")
+@_pair_options("The character image.", "The reference video.", required=True)
+@_prompt_option("The prompt (at most 2500 characters).", required=True)
+@_orientation_option("character_orientation; left out, the check's suggestion is used.")
+@_no_sound_option("Send keep_original_sound=false.")
 @click.option("--wait", "do_wait", is_flag=True, help="Poll until the job ends.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Save the result video here.")
+@_output_option()
 @click.option("--again", is_flag=True, help="Submit inputs that were already submitted.")
 @click.option("--budget", type=int, default=None, help="Refuse to exceed N credits in all.")
 @click.option("--max-jobs", type=int, default=None, help="At most N jobs in flight.")
@@ -440,12 +504,11 @@ def _client_options(func: Any) -> Any:
     "--prepared-dir", type=click.Path(path_type=Path), default=Path("prepared"),
     show_default=True, help="Where --prepare writes the files it submits.",
 )  # fmt: skip
-@click.option("--s3-bucket", default=None, help="Upload local files here (presigned GET URLs).")
-@click.option("--s3-endpoint", default=None, help="An S3-compatible endpoint URL.")
+@_s3_options()
 @_client_options
 @_profile_option
 def submit(
-    image: str, video: str, prompt: str, orientation: str | None, no_sound: bool,
+    image: str, video: str, prompt: str, orientation: Orientation | None, no_sound: bool,
     do_wait: bool, output: Path | None, again: bool, budget: int | None, max_jobs: int | None,
     strict: bool, allow_no_face: bool | None, do_prepare: bool, prepared_dir: Path,
     s3_bucket: str | None, s3_endpoint: str | None, base_url: str | None, api_key: str | None,
@@ -459,89 +522,108 @@ def submit(
     \b
     Exit codes: 0 submitted (and completed with --wait), 2 refused by the check, 3 error.
     """
-    from kling_prep.client import CreditBudget, PresignedS3Uploader, SubmissionRunner
+    from kling_prep.client import CreditBudget, SubmissionRunner
+    from kling_prep.report.terminal import render_check
+
+    settings = _settings(
+        config, profile, allow_no_face=allow_no_face, base_url=base_url, api_key=api_key,
+        journal_path=journal_path,
+    )  # fmt: skip
+    # 1. What is known at once is refused at once, before seconds of checking.
+    _refuse_before_checking(settings, prompt, image, video, do_prepare=do_prepare, s3=s3_bucket)
+    # 2. The check (of the prepared files with --prepare), the same code path as `check`.
+    if do_prepare:
+        image, video, result = _run_prepare_for_submit(
+            image, video, prepared_dir, orientation, prompt, not no_sound, settings
+        )
+    else:
+        result = _run_check(
+            image, video, orientation, prompt, not no_sound, settings,
+            show_progress=sys.stderr.isatty(), is_submission=True,
+        )  # fmt: skip
+    _echo_parts([render_check(result)], err=True)
+    if result.verdict == "blocked" or (strict and result.verdict == "warnings"):
+        click.echo("not submitted: no credits spent", err=True)
+        sys.exit(2)
+    # 3. The journal-backed submission (local files, prepared ones included, uploaded).
+    uploader = _uploader(s3_bucket, s3_endpoint, image, video)
+    chosen = orientation or result.orientation.value
+    with _client(settings) as client:
+        runner = SubmissionRunner(
+            client, _journal(settings),
+            budget=CreditBudget(budget) if budget is not None else None,
+            max_concurrent_jobs=max_jobs, uploader=uploader,
+        )  # fmt: skip
+        record = runner.submit(
+            image, video, prompt, character_orientation=chosen,
+            keep_original_sound=not no_sound, again=again,
+        )  # fmt: skip
+        click.echo(f"submitted: job {record.job_id} ({_charged(record)})")
+        _follow(runner, record.submission_id, settings, output=output, wait=do_wait)
+
+
+def _refuse_before_checking(
+    settings: Settings, prompt: str, image: str, video: str, *, do_prepare: bool, s3: str | None
+) -> None:
+    """Exit 3 on what makes a submission impossible, before seconds of checking: a profile the
+    client cannot speak, no key, no prompt, or local files with nowhere to upload them."""
     from kling_prep.media.fetch import is_url
 
-    try:
-        settings = _settings(
-            config, profile, allow_no_face=allow_no_face, base_url=base_url, api_key=api_key,
-            journal_path=journal_path,
-        )  # fmt: skip
-        # 1. What is known at once is refused at once, before seconds of checking.
-        _refuse_unsubmittable(settings)
-        if not settings.api_key:
-            _fail("no API key: set VYDRA_API_KEY or pass --api-key; nothing was checked or sent")
-        if not prompt.strip():
-            _fail("--prompt is empty: the API requires a prompt; nothing was checked or sent")
-        local = [p for p in (image, video) if not is_url(p)]
-        if do_prepare and not s3_bucket:
-            _fail("--prepare submits the prepared files, which are local: give --s3-bucket to "
-                  "upload them; nothing was checked or sent")  # fmt: skip
-        if local and not s3_bucket:
-            _fail(f"{', '.join(local)}: local files need --s3-bucket to be uploaded (or give "
-                  "http(s) URLs); nothing was checked or sent")  # fmt: skip
-        # 2. The check (of the prepared files with --prepare), the same code path as `check`.
-        if do_prepare:
-            prepared = _run_prepare_for_submit(
-                image, video, prepared_dir, orientation, prompt, not no_sound, settings
-            )
-            image, video = str(prepared.image_path), str(prepared.video_path)
-            result = prepared.check
-        else:
-            result = _run_check(
-                image, video, orientation, prompt, not no_sound, settings,
-                show_progress=sys.stderr.isatty(), is_submission=True,
-            )  # fmt: skip
-        from rich.console import Console
+    _refuse_unsubmittable(settings)
+    if not settings.api_key:
+        _fail("no API key: set VYDRA_API_KEY or pass --api-key; nothing was checked or sent")
+    if not prompt.strip():
+        _fail("--prompt is empty: the API requires a prompt; nothing was checked or sent")
+    local = [p for p in (image, video) if not is_url(p)]
+    if do_prepare and not s3:
+        _fail("--prepare submits the prepared files, which are local: give --s3-bucket to "
+              "upload them; nothing was checked or sent")  # fmt: skip
+    if local and not s3:
+        _fail(f"{', '.join(local)}: local files need --s3-bucket to be uploaded (or give "
+              "http(s) URLs); nothing was checked or sent")  # fmt: skip
 
-        from kling_prep.report.terminal import render_check
 
-        Console(stderr=True).print(render_check(result))
-        if result.verdict == "blocked" or (strict and result.verdict == "warnings"):
-            click.echo("not submitted: no credits spent", err=True)
-            sys.exit(2)
-        # 3. The journal-backed submission (local files, prepared ones included, uploaded).
-        uploader = None
-        if s3_bucket and any(not is_url(p) for p in (image, video)):
-            uploader = PresignedS3Uploader(s3_bucket, endpoint_url=s3_endpoint)
-        chosen = orientation or result.orientation.value
-        with _client(settings) as client:
-            runner = SubmissionRunner(
-                client, _journal(settings),
-                budget=CreditBudget(budget) if budget is not None else None,
-                max_concurrent_jobs=max_jobs, uploader=uploader,
-            )  # fmt: skip
-            record = runner.submit(
-                image, video, prompt, character_orientation=chosen,  # type: ignore[arg-type]
-                keep_original_sound=not no_sound, again=again,
-            )  # fmt: skip
-            charged = (
-                f"{record.credits_charged} credits"
-                if record.credits_charged is not None
-                else "credits not stated in the answer"
-            )
-            click.echo(f"submitted: job {record.job_id} ({charged})")
-            if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
-                runner.want_output(record.submission_id, output)
-            if do_wait or output is not None:
-                record = runner.wait(
-                    record.submission_id, policy=_poll_policy(settings), on_progress=_echo_status
-                )
-                click.echo(f"{record.job_status}: {record.output_url}")
-            if output is not None:
-                record = runner.download(record.submission_id, output)
-                click.echo(f"saved {output}")
-    except KlingPrepError as exc:
-        _fail(str(exc))
+def _uploader(
+    s3_bucket: str | None, s3_endpoint: str | None, image: str, video: str
+) -> PresignedS3Uploader | None:
+    """The S3 uploader when a local file (a prepared one included) is to be sent."""
+    from kling_prep.client import PresignedS3Uploader
+    from kling_prep.media.fetch import is_url
+
+    if s3_bucket and any(not is_url(p) for p in (image, video)):
+        return PresignedS3Uploader(s3_bucket, endpoint_url=s3_endpoint)
+    return None
+
+
+def _charged(record: SubmissionRecord) -> str:
+    if record.credits_charged is not None:
+        return f"{record.credits_charged} credits"
+    return "credits not stated in the answer"
+
+
+def _follow(
+    runner: SubmissionRunner, submission_id: str, settings: Settings, *, output: Path | None,
+    wait: bool,
+) -> None:  # fmt: skip
+    """After the POST: with -o, record where the video goes, wait for the job and save it;
+    with --wait alone, wait and print the result's URL."""
+    if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
+        runner.want_output(submission_id, output)
+    if wait or output is not None:
+        record = runner.wait(submission_id, policy=_poll_policy(settings), on_progress=_echo_status)
+        click.echo(f"{record.job_status}: {record.output_url}")
+    if output is not None:
+        runner.download(submission_id, output)
+        click.echo(f"saved {output}")
 
 
 def _run_prepare_for_submit(
-    image: str, video: str, out_dir: Path, orientation: Any, prompt: str, keep_sound: bool,
-    settings: Any,
-) -> Any:  # fmt: skip
+    image: str, video: str, out_dir: Path, orientation: Orientation | None, prompt: str,
+    keep_sound: bool, settings: Settings,
+) -> tuple[str, str, CheckResult]:  # fmt: skip
     """`prepare` before a submission; a refusal exits 2 with nothing sent. The prepared folder
     is the submissions' own: an earlier submission's prepared files there are replaced (`force`
-    removes only what kling-prep wrote)."""
+    removes only what kling-prep wrote). Returns the prepared image, video and their check."""
     from kling_prep.preparation import PrepareOptions
     from kling_prep.preparation import prepare as run_prepare
 
@@ -559,25 +641,21 @@ def _run_prepare_for_submit(
         click.echo(f"not submitted: {reason}; no credits spent", err=True)
         sys.exit(2)
     click.echo(f"prepared {result.image_path} and {result.video_path}", err=True)
-    return result
+    return str(result.image_path), str(result.video_path), result.check
 
 
 @main.command()
 @click.argument("job", required=False)
-@click.option("--journal", "journal_path", type=click.Path(path_type=Path), help=_JOURNAL_HELP)
+@_journal_option()
 def status(job: str | None, journal_path: Path | None) -> None:
     """Show what the journal knows: one job (id or submission id), or every submission.
 
     A submission interrupted between the POST and its answer is shown as 'unknown': check the
     account before submitting again with --again.
     """
-    try:
-        journal = _journal(_settings(None, journal_path=journal_path))
-        journal.reconcile()
-        records = [journal.get(job)] if job else journal.records()
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
+    journal = _journal(_settings(None, journal_path=journal_path))
+    journal.reconcile()
+    records = [journal.get(job)] if job else journal.records()
     if not records:
         click.echo("no submissions in the journal")
     for record in records:
@@ -587,7 +665,7 @@ def status(job: str | None, journal_path: Path | None) -> None:
 @main.command()
 @click.argument("job", required=False)
 @click.option("--resume", is_flag=True, help="Follow every pending job after a restart.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Save the result video here.")
+@_output_option()
 @_client_options
 def wait(
     job: str | None, resume: bool, output: Path | None, base_url: str | None,
@@ -598,35 +676,32 @@ def wait(
 
     if not job and not resume:
         _fail("give a JOB or --resume")
-    try:
-        settings = _settings(config, base_url=base_url, api_key=api_key, journal_path=journal_path)
-        _refuse_unsubmittable(settings)
-        with _client(settings) as client:
-            runner = SubmissionRunner(client, _journal(settings))
-            if resume:
-                done = runner.resume_pending(
-                    policy=_poll_policy(settings), on_progress=lambda _r, s: _echo_status(s)
-                )
-                for record in done.finished:
-                    click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
-                for record in done.downloaded:
-                    click.echo(f"{record.job_id}: saved {record.output_path}")
-                for record in done.unknown:
-                    click.echo(f"{record.submission_id}: unknown outcome: {record.explanation}")
-                for record, error in done.errors:
-                    click.echo(f"error: job {record.job_id}: {error}", err=True)
-                if done.errors:
-                    sys.exit(EXIT_USAGE)
-                return
-            if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
-                runner.want_output(job or "", output)
-            record = runner.wait(job or "", policy=_poll_policy(settings), on_progress=_echo_status)
-            click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
-            if output is not None:
-                runner.download(record.submission_id, output)
-                click.echo(f"saved {output}")
-    except KlingPrepError as exc:
-        _fail(str(exc))
+    settings = _settings(config, base_url=base_url, api_key=api_key, journal_path=journal_path)
+    _refuse_unsubmittable(settings)
+    with _client(settings) as client:
+        runner = SubmissionRunner(client, _journal(settings))
+        if resume:
+            done = runner.resume_pending(
+                policy=_poll_policy(settings), on_progress=lambda _r, s: _echo_status(s)
+            )
+            for record in done.finished:
+                click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
+            for record in done.downloaded:
+                click.echo(f"{record.job_id}: saved {record.output_path}")
+            for record in done.unknown:
+                click.echo(f"{record.submission_id}: unknown outcome: {record.explanation}")
+            for record, error in done.errors:
+                click.echo(f"error: job {record.job_id}: {error}", err=True)
+            if done.errors:
+                sys.exit(EXIT_USAGE)
+            return
+        if output is not None:  # recorded now: `wait --resume` saves it if this run cannot
+            runner.want_output(job or "", output)
+        record = runner.wait(job or "", policy=_poll_policy(settings), on_progress=_echo_status)
+        click.echo(f"{record.job_id}: {record.job_status} {record.output_url or ''}")
+        if output is not None:
+            runner.download(record.submission_id, output)
+            click.echo(f"saved {output}")
 
 
 # Defined in kling_prep/sandbox/__main__.py so that `python -m kling_prep.sandbox` is the same
@@ -638,14 +713,9 @@ main.add_command(sandbox_command, "sandbox")
 
 
 @main.command()
-@click.option(
-    "--image",
-    "image",
-    metavar="PATH_OR_URL",
-    help="The character image (any format Pillow or pillow-heif reads).",
-)
-@click.option(
-    "--video", "video", metavar="PATH_OR_URL", help="The reference video (any format ffmpeg reads)."
+@_pair_options(
+    "The character image (any format Pillow or pillow-heif reads).",
+    "The reference video (any format ffmpeg reads).",
 )
 @click.option(
     "--out-dir",
@@ -653,12 +723,8 @@ main.add_command(sandbox_command, "sandbox")
     type=click.Path(path_type=Path),
     help="Where the prepared .mp4, image and report.json go.",
 )
-@click.option(
-    "--orientation",
-    type=click.Choice(["video", "image"]),
-    default=None,
-    help="The character_orientation you will send: the window is at most 30 s for "
-    "video, 10 s for image.",
+@_orientation_option(
+    "The character_orientation you will send: the window is at most 30 s for video, 10 s for image."
 )
 @click.option(
     "--max-seconds", type=float, default=None, help="A shorter longest window (at least 3)."
@@ -678,12 +744,8 @@ main.add_command(sandbox_command, "sandbox")
     show_default=True,
     help="Downscale so the shorter side is at most this many pixels.",
 )
-@click.option("--prompt", default=None, help="The prompt you will send (checked with the result).")
-@click.option(
-    "--no-sound",
-    is_flag=True,
-    help="You will send keep_original_sound=false: the audio is left out.",
-)
+@_prompt_option("The prompt you will send (checked with the result).")
+@_no_sound_option("You will send keep_original_sound=false: the audio is left out.")
 @click.option(
     "--crop-to-person",
     is_flag=True,
@@ -696,10 +758,8 @@ main.add_command(sandbox_command, "sandbox")
 )
 @click.option("--no-stream-copy", is_flag=True, help="Re-encode even a video that could be copied.")
 @_allow_no_face_option
-@click.option("--json", "as_json", is_flag=True, help="Print report.json only (silent otherwise).")
-@click.option(
-    "--config", type=click.Path(path_type=Path, exists=True), help="A kling-prep.toml to use."
-)
+@_json_option("Print report.json only (silent otherwise).")
+@_config_option()
 @click.option(
     "--force",
     is_flag=True,
@@ -708,7 +768,7 @@ main.add_command(sandbox_command, "sandbox")
 )
 @_profile_option
 def prepare(
-    image: str | None, video: str | None, out_dir: Path, orientation: str | None,
+    image: str | None, video: str | None, out_dir: Path, orientation: Orientation | None,
     max_seconds: float | None, start_s: float | None, end_s: float | None, max_height: int,
     prompt: str | None, no_sound: bool, crop_to_person: bool, auto_exposure: bool,
     no_stream_copy: bool, allow_no_face: bool | None, as_json: bool, config: Path | None,
@@ -734,72 +794,37 @@ def prepare(
     """
     if image is None and video is None:
         _fail("give --image, --video or both (see kling-prep prepare --help)")
-    from kling_prep.preparation import PrepareOptions, report_dict
+    from kling_prep.preparation import PrepareOptions
     from kling_prep.preparation import prepare as run_prepare
 
     show_progress = not as_json and sys.stderr.isatty()
     request = PrepareOptions(
-        image, video, out_dir, orientation=orientation,  # type: ignore[arg-type]
+        image, video, out_dir, orientation=orientation,
         max_seconds=max_seconds, start_s=start_s, end_s=end_s, max_height=max_height,
         prompt=prompt, keep_sound=not no_sound, crop_to_person=crop_to_person,
         auto_exposure=auto_exposure, allow_stream_copy=not no_stream_copy, force=force,
     )  # fmt: skip
-    try:
-        settings = _settings(config, profile, allow_no_face=allow_no_face)
-        with _quiet_native_stderr():
-            result = _with_progress(
-                lambda on_progress: run_prepare(
-                    request, settings=settings, on_progress=on_progress
-                ),
-                show_progress=show_progress,
-                describe=str,
-            )
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
+    settings = _settings(config, profile, allow_no_face=allow_no_face)
+    with _quiet_native_stderr():
+        result = _with_progress(
+            lambda on_progress: run_prepare(request, settings=settings, on_progress=on_progress),
+            show_progress=show_progress,
+            describe=str,
+        )
+    from kling_prep.report.json_report import prepare_json
+    from kling_prep.report.terminal import render_prepare
+
     if as_json:
-        import json
-
-        click.echo(json.dumps(report_dict(result), indent=2, ensure_ascii=False))
-        sys.exit(result.exit_code)
-    if result.refusal is not None:
-        click.echo(f"refused: {result.refusal.message}", err=True)
-        click.echo(f"  rule: {result.refusal.rule}; nothing was written", err=True)
-        sys.exit(result.exit_code)
-    if result.removed_paths:
-        names = ", ".join(p.name for p in result.removed_paths)
-        click.echo(f"removed {names} (written by an earlier prepare)", err=True)
-    if result.kept_paths:
-        names = ", ".join(p.name for p in result.kept_paths)
-        click.echo(f"kept    {names} (not written by kling-prep: not in report.json)", err=True)
-    if result.window is not None:
-        w = result.window
-        click.echo(f"window  {w.start_s:.2f}-{w.end_s:.2f} s ({w.duration_s:.1f} s, "
-                   f"{result.window_source}): {w.reason}", err=True)  # fmt: skip
-    for label, path, steps in (
-        ("video", result.video_path, result.video_steps),
-        ("image", result.image_path, result.image_steps),
-    ):
-        if path is None:
-            continue
-        taken = f" [{result.path_taken}]" if label == "video" else ""
-        click.echo(f"{label}   {path}{taken}", err=True)
-        for step in steps:
-            click.echo(f"  - {step.action}: {step.detail}", err=True)
-    if result.check is not None:
-        from rich.console import Console
-
-        from kling_prep.report.terminal import render_check
-
-        Console(stderr=True).print(render_check(result.check))
-    click.echo(f"report  {result.report_path}  (verdict: {result.verdict})", err=True)
+        click.echo(prepare_json(result))
+    else:
+        _echo_parts(render_prepare(result), err=True)
     sys.exit(result.exit_code)
 
 
 # -- Batches and the pipeline gate: the same check, for many rows or one -------------------
 
 
-def _batch_progress(enabled: bool) -> Any:
+def _batch_progress(enabled: bool) -> AbstractContextManager[Progress | None]:
     """A rich progress bar on stderr (a no-op context in pipes) and its per-row callback."""
     if not enabled:
         return contextlib.nullcontext(None)
@@ -838,14 +863,13 @@ def _batch_progress(enabled: bool) -> Any:
               show_default=True, help="Processes on this machine, or Ray tasks.")  # fmt: skip
 @click.option("--address", default=None,
               help="With --executor ray: the cluster (ray://head:10001); default a local Ray.")  # fmt: skip
-@click.option("--s3-bucket", default=None, help="Upload local files here (presigned GET URLs).")
-@click.option("--s3-endpoint", default=None, help="An S3-compatible endpoint URL.")
-@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
+@_s3_options()
+@_json_option("Print summary.json instead of the table.")
 @_client_options
 @_profile_option
 def batch(
     manifest: Path, out_dir: Path, do_prepare: bool, do_submit: bool, budget: int | None,
-    strict: bool, allow_no_face: bool | None, workers: int | None, executor: str,
+    strict: bool, allow_no_face: bool | None, workers: int | None, executor: Executor,
     address: str | None,
     s3_bucket: str | None, s3_endpoint: str | None, as_json: bool, base_url: str | None,
     api_key: str | None, journal_path: Path | None, config: Path | None, profile: str | None,
@@ -866,12 +890,7 @@ def batch(
     """
     from kling_prep.batch import BatchOptions, run_batch
 
-    if budget is not None and not do_submit:
-        _fail("--budget applies to --submit")
-    if address is not None and executor != "ray":
-        _fail("--address applies to --executor ray")
-    if do_submit and do_prepare and not s3_bucket:
-        _fail("--prepare --submit sends the prepared files: give --s3-bucket to upload them")
+    _refuse_batch_usage(budget, address, executor, do_prepare, do_submit, s3_bucket)
     try:
         # --allow-no-face goes to the rows through BatchOptions (part of each row's key), and
         # WorkerConfig applies it to their settings with the same `with_overrides`.
@@ -879,10 +898,7 @@ def batch(
             config, profile, base_url=base_url, api_key=api_key, journal_path=journal_path
         )
         if do_submit:
-            _refuse_unsubmittable(settings)
-            _refuse_unsubmittable_rows(manifest)
-            if not settings.api_key:
-                _fail("no API key: set VYDRA_API_KEY or pass --api-key")
+            _refuse_batch_submission(settings, manifest)
         options = BatchOptions(
             prepare=do_prepare, submit=do_submit, strict=strict,
             allow_no_face=allow_no_face, budget_credits=budget,
@@ -891,22 +907,9 @@ def batch(
         )  # fmt: skip
         show = not as_json and sys.stderr.isatty()
         with _quiet_native_stderr(), _batch_progress(show) as bar:
-            task = bar.add_task("rows", total=None) if bar is not None else None
-            counts: dict[str, int] = {}
-
-            def on_progress(done: int, total: int, line: dict[str, Any] | None) -> None:
-                if bar is None:
-                    return
-                if line is not None:
-                    verdict = line["verdict"] or line["status"]
-                    counts[verdict] = counts.get(verdict, 0) + 1
-                text = ", ".join(f"{k} {n}" for k, n in sorted(counts.items())) or "rows"
-                bar.update(task, completed=done, total=total, description=text)
-
             result = run_batch(
-                manifest, out_dir, settings=settings, options=options,
-                executor=executor,  # type: ignore[arg-type]
-                workers=workers, address=address, on_progress=on_progress,
+                manifest, out_dir, settings=settings, options=options, executor=executor,
+                workers=workers, address=address, on_progress=_row_counter(bar),
             )  # fmt: skip
     except KeyboardInterrupt:
         click.echo(
@@ -915,43 +918,64 @@ def batch(
             err=True,
         )
         sys.exit(130)
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
-    if as_json:
-        import json
-
-        click.echo(json.dumps(result.summary, indent=2, ensure_ascii=False))
-        sys.exit(result.exit_code)
-    s = result.summary
-    rows, credits, speed = s["rows"], s["credits"], s["throughput"]
-    blocks = {code: n["block"] for code, n in s["findings"].items() if n.get("block")}
-    click.echo(
-        f"rows        {rows['total']}: {rows['done']} done, {rows['failed']} failed, "
-        f"{rows['to_retry']} to retry, {rows['not_run']} not run, {rows['duplicates']} "
-        f"duplicates ({result.rows_skipped} already done before this run)"
-    )
-    _echo_failures(s["failures"], result.html_path)
-    click.echo("verdicts    " + (", ".join(f"{k} {n}" for k, n in s["verdicts"].items()) or "-"))
-    click.echo("blocks      " + (", ".join(f"{k} {n}" for k, n in blocks.items()) or "-"))
-    if s["submissions"]:
-        click.echo("submitted   " + ", ".join(f"{k} {n}" for k, n in s["submissions"].items()))
-    click.echo(
-        f"credits     {credits['spent']} spent, {credits['possibly_spent']} possibly spent, "
-        f"{credits['saved']} saved ({credits['per_job']} per blocked row)"
-    )
-    if speed["rows_per_min"] is not None:
-        click.echo(
-            f"throughput  {speed['rows_per_min']} rows/min ({speed['rows_run']} rows in "
-            f"{speed['wall_s']} s, {executor}, {speed['workers'] or 'auto'} workers)"
-        )
-    click.echo(f"results     {result.results_path}")
-    click.echo(f"summary     {result.summary_path}  {result.html_path}")
+    _echo_batch(result, executor, as_json=as_json)
     sys.exit(result.exit_code)
 
 
-# Failed rows named on the terminal; the rest are in summary.html.
-_MAX_FAILURES_SHOWN = 20
+def _refuse_batch_usage(
+    budget: int | None, address: str | None, executor: str, do_prepare: bool, do_submit: bool,
+    s3_bucket: str | None,
+) -> None:  # fmt: skip
+    """Exit 3 on options that do not go together, before anything is read."""
+    if budget is not None and not do_submit:
+        _fail("--budget applies to --submit")
+    if address is not None and executor != "ray":
+        _fail("--address applies to --executor ray")
+    if do_submit and do_prepare and not s3_bucket:
+        _fail("--prepare --submit sends the prepared files: give --s3-bucket to upload them")
+
+
+def _refuse_batch_submission(settings: Settings, manifest: Path) -> None:
+    """Exit 3 before any row runs when --submit cannot submit: the profile, a row's profile,
+    or no key."""
+    _refuse_unsubmittable(settings)
+    _refuse_unsubmittable_rows(manifest)
+    if not settings.api_key:
+        _fail("no API key: set VYDRA_API_KEY or pass --api-key")
+
+
+def _row_counter(bar: Progress | None) -> Callable[[int, int, dict[str, Any] | None], None]:
+    """run_batch's per-row callback: the bar's count and its verdicts so far (a no-op without
+    a bar)."""
+    task = bar.add_task("rows", total=None) if bar is not None else None
+    counts: dict[str, int] = {}
+
+    def on_progress(done: int, total: int, line: dict[str, Any] | None) -> None:
+        if bar is None or task is None:
+            return
+        if line is not None:
+            verdict = line["verdict"] or line["status"]
+            counts[verdict] = counts.get(verdict, 0) + 1
+        text = ", ".join(f"{k} {n}" for k, n in sorted(counts.items())) or "rows"
+        bar.update(task, completed=done, total=total, description=text)
+
+    return on_progress
+
+
+def _echo_batch(result: BatchResult, executor: str, *, as_json: bool) -> None:
+    """summary.json (--json) or the summary table, as report/ renders them."""
+    from kling_prep.report.json_report import batch_summary_json
+    from kling_prep.report.terminal import render_batch_summary
+
+    if as_json:
+        click.echo(batch_summary_json(result.summary))
+        return
+    lines = render_batch_summary(
+        result.summary, rows_skipped=result.rows_skipped, executor=executor,
+        results_path=result.results_path, summary_path=result.summary_path,
+        html_path=result.html_path,
+    )  # fmt: skip
+    click.echo("\n".join(lines))
 
 
 def _refuse_unsubmittable_rows(manifest: Path) -> None:
@@ -971,34 +995,17 @@ def _refuse_unsubmittable_rows(manifest: Path) -> None:
                   "alone; nothing was checked or sent")  # fmt: skip
 
 
-def _echo_failures(failures: list[dict[str, Any]], html_path: Path) -> None:
-    """Each failed row, its line in the manifest, why, and whether a re-run retries it."""
-    for f in failures[:_MAX_FAILURES_SHOWN]:
-        where = f"row {f['row']}" + (f" (line {f['line']})" if f.get("line") else "")
-        then = "retried on the next run" if f["retried"] else "fix it, then run again"
-        click.echo(f"failed      {where}: {f['reason']} [{then}]")
-    if len(failures) > _MAX_FAILURES_SHOWN:
-        click.echo(f"failed      ... and {len(failures) - _MAX_FAILURES_SHOWN} more: {html_path}")
-
-
 @main.command()
-@click.option("--image", "image", metavar="PATH_OR_URL", help="The character image.")
-@click.option("--video", "video", metavar="PATH_OR_URL", help="The reference video.")
-@click.option("--orientation", type=click.Choice(["video", "image"]), default=None,
-              help="The character_orientation you will send.")  # fmt: skip
-@click.option("--prompt", default=None, help="The prompt you will send.")
-@click.option("--no-sound", is_flag=True, help="You will send keep_original_sound=false.")
+@_pair_options("The character image.", "The reference video.")
+@_orientation_option("The character_orientation you will send.")
+@_prompt_option("The prompt you will send.")
+@_no_sound_option()
 @_allow_no_face_option
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON report on one line.")
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, exists=True),
-    default=None,
-    help="A kling-prep.toml to use (thresholds, limits, profile, [api]); default: ./kling-prep.toml if present.",
-)
+@_json_option("Print the JSON report on one line.")
+@_config_option(_CONFIG_HELP_LONG)
 @_profile_option
 def gate(
-    image: str | None, video: str | None, orientation: str | None, prompt: str | None,
+    image: str | None, video: str | None, orientation: Orientation | None, prompt: str | None,
     no_sound: bool, allow_no_face: bool | None, as_json: bool, config: Path | None,
     profile: str | None,
 ) -> None:  # fmt: skip
@@ -1014,35 +1021,21 @@ def gate(
     """
     if image is None and video is None:
         _fail("give --image, --video or both")
-    try:
-        result = _run_check(
-            image, video, orientation, prompt, not no_sound,
-            _settings(config, profile, allow_no_face=allow_no_face), show_progress=False,
-            is_submission=True,
-        )  # fmt: skip
-    except KlingPrepError as exc:
-        _fail(str(exc))
-        return
-    if as_json:
-        import json
+    result = _run_check(
+        image, video, orientation, prompt, not no_sound,
+        _settings(config, profile, allow_no_face=allow_no_face), show_progress=False,
+        is_submission=True,
+    )  # fmt: skip
+    from kling_prep.report.json_report import to_json_line
+    from kling_prep.report.terminal import render_gate
 
-        from kling_prep.report.json_report import to_json_dict
-
-        click.echo(json.dumps(to_json_dict(result), ensure_ascii=False, separators=(",", ":")))
-    else:
-        parts = [{"ready": "pass", "warnings": "warnings", "blocked": "blocked"}[result.verdict]]
-        for severity in ("block", "warn"):
-            codes = sorted({f.code for f in result.findings if f.severity == severity})
-            if codes:
-                parts.append(f"{severity}: {', '.join(codes)}")
-        parts.append(f"orientation: {result.orientation.value}")
-        click.echo("  ".join(parts))
+    click.echo(to_json_line(result) if as_json else render_gate(result))
     sys.exit(result.exit_code)
 
 
 @main.command()
 @click.option("--diff", "only_diff", is_flag=True, help="Show only the limits that differ.")
-@click.option("--json", "as_json", is_flag=True, help="Print every profile as JSON.")
+@_json_option("Print every profile as JSON.")
 def profiles(only_diff: bool, as_json: bool) -> None:
     """List the providers' limits profiles and every limit side by side.
 

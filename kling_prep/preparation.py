@@ -30,7 +30,7 @@ from kling_prep.media.transcode import (
 )
 from kling_prep.plan.window import NoWindow, Window, choose_window
 from kling_prep.preflight import CheckRequest, CheckResult, check
-from kling_prep.report.json_report import finding_json, to_json_dict, window_json
+from kling_prep.report.json_report import prepare_json
 from kling_prep.settings import Settings
 
 if TYPE_CHECKING:
@@ -502,7 +502,7 @@ def _write_outputs(
         result = _result(plan, result_check, transcode, fixed)
         # 6. The report: the check's JSON of the output plus what prepare did.
         write_atomically(
-            (json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n").encode(),
+            (prepare_json(result) + "\n").encode(),
             out / REPORT_NAME,
         )
     except BaseException:
@@ -581,54 +581,3 @@ def _fix(
         person_box=box, crop_to_person=crop_to_person, auto_exposure=auto_exposure,
         exposure_stops=exposure,
     )  # fmt: skip
-
-
-def _window_dict(result: PrepareResult) -> dict[str, Any] | None:
-    window = window_json(result.window)
-    return None if window is None else {"source": result.window_source, **window}
-
-
-def prepare_dict(result: PrepareResult) -> dict[str, Any]:
-    """The `prepare` section of report.json: what was done, as data."""
-    t = result.transcode
-    f = result.image_fix
-    before = result.input_check
-    return {
-        "verdict": result.verdict,
-        "exit_code": result.exit_code,
-        "refusal": result.refusal.as_dict() if result.refusal else None,
-        "window": _window_dict(result),
-        "video": None
-        if t is None
-        else {
-            "path": str(t.path),
-            "path_taken": t.path_taken,
-            "copy_blockers": t.copy_blockers,
-            "start_s": t.start_s,
-            "end_s": t.end_s,
-            "duration_s": t.duration_s,
-            "width": t.width,
-            "height": t.height,
-            "fps": t.fps,
-            "size_bytes": t.size_bytes,
-            "tone_map_method": t.tone_map_method,
-            "steps": [s.as_dict() for s in t.steps],
-        },
-        "image": None
-        if f is None
-        else {
-            "path": str(f.path),
-            "format": f.format,
-            "width": f.width,
-            "height": f.height,
-            "size_bytes": f.size_bytes,
-            "steps": [s.as_dict() for s in f.steps],
-        },
-        "input_findings": [finding_json(x) for x in before.findings] if before else [],
-    }
-
-
-def report_dict(result: PrepareResult) -> dict[str, Any]:
-    """report.json: the check's JSON of the prepared files plus a `prepare` section."""
-    base = to_json_dict(result.check) if result.check is not None else {}
-    return {**base, "prepare": prepare_dict(result)}

@@ -510,8 +510,7 @@ def _prepare_row(
 
 def _prepare_json(prepared: PrepareResult) -> dict[str, Any]:
     """The line's `prepare`: prepare's JSON, where its files are, and its check's findings."""
-    from kling_prep.preparation import prepare_dict
-    from kling_prep.report.json_report import finding_json
+    from kling_prep.report.json_report import finding_json, prepare_dict
 
     return {
         **prepare_dict(prepared),

@@ -1,4 +1,6 @@
-"""The JSON rendering of a check: a stable, versioned schema (kling_prep/report/schema.json).
+"""The JSON renderings: a check (a stable, versioned schema, kling_prep/report/schema.json),
+prepare's report.json (the check of the prepared files plus a `prepare` section), the gate's
+one line and a batch's summary.json as printed.
 
 Fields are only ever added within a major schema version; renaming or removing one bumps it.
 """
@@ -15,6 +17,7 @@ from kling_prep.checks.image import ImageReport, backlight_of
 from kling_prep.checks.video import VideoReport
 from kling_prep.plan.window import NoWindow, Window
 from kling_prep.preflight import CheckResult
+from kling_prep.report.prepared import PreparedView
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 
@@ -199,3 +202,69 @@ def to_json_dict(result: CheckResult) -> dict[str, Any]:
 
 def to_json(result: CheckResult) -> str:
     return json.dumps(to_json_dict(result), indent=2, ensure_ascii=False)
+
+
+def to_json_line(result: CheckResult) -> str:
+    """The same JSON on one line (the gate's output, for pipelines)."""
+    return json.dumps(to_json_dict(result), ensure_ascii=False, separators=(",", ":"))
+
+
+def _window_dict(result: PreparedView) -> dict[str, Any] | None:
+    window = window_json(result.window)
+    return None if window is None else {"source": result.window_source, **window}
+
+
+def prepare_dict(result: PreparedView) -> dict[str, Any]:
+    """The `prepare` section of report.json: what was done, as data."""
+    t = result.transcode
+    f = result.image_fix
+    before = result.input_check
+    return {
+        "verdict": result.verdict,
+        "exit_code": result.exit_code,
+        "refusal": result.refusal.as_dict() if result.refusal else None,
+        "window": _window_dict(result),
+        "video": None
+        if t is None
+        else {
+            "path": str(t.path),
+            "path_taken": t.path_taken,
+            "copy_blockers": t.copy_blockers,
+            "start_s": t.start_s,
+            "end_s": t.end_s,
+            "duration_s": t.duration_s,
+            "width": t.width,
+            "height": t.height,
+            "fps": t.fps,
+            "size_bytes": t.size_bytes,
+            "tone_map_method": t.tone_map_method,
+            "steps": [s.as_dict() for s in t.steps],
+        },
+        "image": None
+        if f is None
+        else {
+            "path": str(f.path),
+            "format": f.format,
+            "width": f.width,
+            "height": f.height,
+            "size_bytes": f.size_bytes,
+            "steps": [s.as_dict() for s in f.steps],
+        },
+        "input_findings": [finding_json(x) for x in before.findings] if before else [],
+    }
+
+
+def report_dict(result: PreparedView) -> dict[str, Any]:
+    """report.json: the check's JSON of the prepared files plus a `prepare` section."""
+    base = to_json_dict(result.check) if result.check is not None else {}
+    return {**base, "prepare": prepare_dict(result)}
+
+
+def prepare_json(result: PreparedView) -> str:
+    """report.json's text (without the final newline the file has)."""
+    return json.dumps(report_dict(result), indent=2, ensure_ascii=False)
+
+
+def batch_summary_json(summary: dict[str, Any]) -> str:
+    """A batch's summary.json data as `batch --json` prints it."""
+    return json.dumps(summary, indent=2, ensure_ascii=False)

@@ -237,3 +237,24 @@ def write_preview(result: CheckResult, path: Path) -> Path:
         )  # fmt: skip
     write_atomically(buffer.getvalue(), path)
     return path
+
+
+_ANCHORS = {"torso": "torsos", "shoulders": "shoulders", "head": "heads"}
+
+
+def render_preview(result: CheckResult, asked: Path, written: Path) -> list[str]:
+    """What `preview` prints: a GIF written where an animated WebP was asked for, the preview's
+    frames and how the skeleton was placed, then the pair's framing findings."""
+    lines = []
+    if asked.suffix.lower() == ".webp" and not has_animated_webp():
+        lines.append(f"this Pillow cannot write animated WebP: wrote a GIF instead, {written}")
+    motion = result.motion_map
+    if motion is not None:
+        how = _ANCHORS[motion.mapping.anchor]
+        lines.append(
+            f"preview: {written} ({len(motion.poses)} frames, {FRAME_S:g} s each; placed by the "
+            f"two {how} at {motion.mapping.anchor_time_s:.1f} s; "
+            f"{motion.outside_pct:.0f}% of the skeleton outside the image over the clip)"
+        )
+    lines += [f"{f.severity}  {f.code}  {f.message}" for f in result.pair_findings]
+    return lines
