@@ -105,7 +105,7 @@ def fetch_to_file(
         raise _refusal(422, f"{field} could not be fetched: {type(exc).__name__}") from exc
 
 
-def check_image(path: Path, profile: ApiProfile) -> None:
+def admit_image(path: Path, profile: ApiProfile) -> None:
     """Apply the image limits: format, size, smallest side, aspect ratio.
 
     Raises:
@@ -146,7 +146,7 @@ def check_image(path: Path, profile: ApiProfile) -> None:
         )
 
 
-def check_video(path: Path, profile: ApiProfile, orientation: Orientation) -> VideoProbe:
+def admit_video(path: Path, profile: ApiProfile, orientation: Orientation) -> VideoProbe:
     """Apply the video limits: container, size, sides, duration for the orientation.
 
     Returns:

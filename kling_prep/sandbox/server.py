@@ -38,8 +38,8 @@ from kling_prep.sandbox import DEFAULT_CREDITS, DEFAULT_DELAY_S
 from kling_prep.sandbox.faults import FaultPlan, FaultRule, Route
 from kling_prep.sandbox.intake import (
     SubmissionFields,
-    check_image,
-    check_video,
+    admit_image,
+    admit_video,
     fetch_to_file,
     read_fields,
 )
@@ -315,8 +315,8 @@ class SandboxServer:
                 max_bytes=fetch_cap_bytes(self.profile.video_max_bytes, 1),
                 timeout_s=self.fetch_timeout_s,
             )
-            check_image(image_path, self.profile)
-            check_video(video_path, self.profile, fields.character_orientation)
+            admit_image(image_path, self.profile)
+            admit_video(video_path, self.profile, fields.character_orientation)
         except RequestRejectedError:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise

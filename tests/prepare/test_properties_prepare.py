@@ -215,7 +215,7 @@ def assert_video_within_limits(
     assert result.video_path is not None
     assert result.window is not None
     try:
-        intake.check_video(result.video_path, profile, orientation)
+        intake.admit_video(result.video_path, profile, orientation)
     except RequestRejectedError as exc:
         pytest.fail(f"the sandbox refuses the prepared video: {exc}")
     probe = probe_video(result.video_path)
@@ -381,7 +381,7 @@ def test_a_prepared_picture_passes_the_limits(
     assert result.image_path is not None
     assert limit_findings(result) == [], limit_findings(result)
     try:
-        intake.check_image(result.image_path, limits)
+        intake.admit_image(result.image_path, limits)
     except RequestRejectedError as exc:
         pytest.fail(f"the sandbox refuses the prepared picture: {exc}")
 

@@ -26,7 +26,7 @@ from kling_prep.limits import (
 from kling_prep.media.imagefix import fix_image
 from kling_prep.media.probe import VideoProbe
 from kling_prep.media.transcode import output_size
-from kling_prep.sandbox.intake import check_image
+from kling_prep.sandbox.intake import admit_image
 from kling_prep.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,9 +139,9 @@ def test_prepare_scales_a_video_only_to_the_sides_its_profile_documents():
 
 def test_the_sandbox_intake_enforces_the_chosen_profile(tmp_path):
     image = _png(tmp_path / "small.png", 320, 480)
-    check_image(image, get_profile("kling"))  # 300 px minimum: accepted
+    admit_image(image, get_profile("kling"))  # 300 px minimum: accepted
     with pytest.raises(RequestRejectedError, match="at least 340 px"):
-        check_image(image, get_profile("vydra"))
+        admit_image(image, get_profile("vydra"))
 
 
 def test_the_client_refuses_a_profile_whose_api_it_does_not_speak():
