@@ -300,7 +300,10 @@ def check(
     if html_path is not None:
         from kling_prep.report.html import write_html
 
-        write_html(result, html_path)
+        try:
+            write_html(result, html_path)
+        except OSError as exc:
+            _fail(f"could not write {html_path}: {exc.strerror or exc}")
     if as_json:
         click.echo(to_json(result))
     else:

@@ -97,6 +97,17 @@ def test_a_file_that_is_not_media_is_an_environment_error_naming_it(tmp_path):
     assert "notes.mp4" in out
 
 
+def test_an_html_report_that_cannot_be_written_is_an_error_naming_it(samples, tmp_path):
+    # A file stands where the report's folder would be: no traceback, exit 3, the path named.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    target = blocker / "report.html"
+    code, out = _run("--image", str(samples / "character.jpg"), "--html", str(target))
+    assert code == 3
+    assert f"could not write {target}" in out
+    assert "Traceback" not in out
+
+
 def test_the_python_api_returns_the_object_the_cli_renders(samples):
     result = kling_prep.check(
         kling_prep.CheckRequest(image=samples / "character.jpg", orientation="video")
