@@ -97,12 +97,13 @@ class WorkerConfig:
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the configuration, so that a worker process reuses its context (in
-        memory only: `Settings` is written as its repr, which names the profile and base URL,
-        beside the settings that change a row's result)."""
+        """Identifies the configuration, so that a worker process reuses its context only for
+        the same one (in memory only). Every field of the settings counts, not only those that
+        change a row's result: the context fetches inputs with the settings' allow list and
+        timeouts and encodes with its ffmpeg, so two batches that differ there (one worker
+        process, or one Ray cluster, serving both) must not share a context."""
         return identity([
-            self.settings, settings_identity(self.settings), self.options,
-            self.prepared_dir, self.budget_since,
+            asdict(self.settings), self.options, self.prepared_dir, self.budget_since,
         ])  # fmt: skip
 
 

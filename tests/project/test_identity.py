@@ -148,5 +148,9 @@ def test_a_worker_configuration_fingerprint_tells_configurations_apart(tmp_path)
         replace(config, settings=Settings(base_url="http://127.0.0.1:1")),
         replace(config, options=BatchOptions(prepare=True)),
         replace(config, prepared_dir=tmp_path / "other"),
+        # What only the worker's context uses: the inputs' fetch and prepare's encoder.
+        replace(config, settings=Settings(fetch_allow=("127.0.0.0/8",))),
+        replace(config, settings=Settings(fetch_timeout_s=5.0)),
+        replace(config, settings=Settings(ffmpeg="/opt/ffmpeg")),
     ]
-    assert len({config.fingerprint, *(other.fingerprint for other in others)}) == 5
+    assert len({config.fingerprint, *(other.fingerprint for other in others)}) == 8
