@@ -40,15 +40,18 @@ def run_in_flight(
 
     Args:
         items: read lazily, one item per free slot.
-        limit: the most items started and not yet finished (below 1, nothing starts).
+        limit: the most items started and not yet finished, at least 1.
         start: starts one item and returns its handle (a future, an object ref).
         wait_any: blocks until at least one of the handles is done; returns the done ones.
         finish: collects one done item's result and passes it on (called in this thread).
         cancel: on Ctrl-C, tries to cancel a handle not yet running; True if it will not run.
 
     Raises:
+        ValueError: `limit` under 1 (nothing would run, and the batch would look done).
         KeyboardInterrupt: after the items in flight that could not be cancelled are finished.
     """
+    if limit < 1:
+        raise ValueError(f"at most {limit} in flight: nothing would run (the least is 1)")
     pending = iter(items)
     in_flight: dict[H, T] = {}
     try:

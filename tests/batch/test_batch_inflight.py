@@ -135,3 +135,11 @@ def test_with_real_threads_the_bound_holds_and_every_result_arrives():
         )
     assert sorted(results) == list(range(40))
     assert 1 <= most <= limit
+
+
+@pytest.mark.parametrize("limit", [0, -2])
+def test_a_limit_under_one_is_refused_not_a_batch_that_silently_runs_nothing(limit):
+    with pytest.raises(ValueError, match="nothing would run"):
+        run_in_flight(
+            [1, 2], limit=limit, start=lambda item: item, wait_any=list, finish=lambda h, i: None
+        )
