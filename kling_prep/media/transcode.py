@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Final, Literal
 
 from kling_prep.errors import FFmpegFailedError, KlingPrepError, MediaDecodeError
 from kling_prep.limits import ApiProfile
@@ -44,6 +44,13 @@ AUDIO_BITRATE_BPS = 160_000
 SIZE_MARGIN = 0.92  # aim for 92% of the size limit: the container and VBV overshoot need room
 STDERR_TAIL_CHARS = 2000
 OUTPUT_PLACEHOLDER = "\x00output\x00"  # replaced by the temporary path in _write
+
+X264_THREAD_PARAMS: Final = "threads=4"
+"""x264's frame threads, pinned: left to the CPUs the process may use, the same inputs encode to
+other bytes on another machine or under another CPU limit (measured: `taskset -c 0` against both
+cores of this one), and `submit --prepare` hashes the prepared files into the journal before it
+pays, so a redo after a crash under other CPUs would not be recognised and would pay again. x264
+is deterministic for a given thread count (`--non-deterministic` is off); 4 keeps 2-4 cores busy."""
 
 
 @dataclass(frozen=True)
@@ -610,7 +617,7 @@ def _encoder_options(
     frame count that keeps the output within the longest allowed."""
     out_opts: dict[str, Any] = {
         "c:v": "libx264", "preset": X264_PRESET, "crf": X264_CRF, "profile:v": "high",
-        "pix_fmt": "yuv420p", "fps_mode": "cfr",
+        "x264-params": X264_THREAD_PARAMS, "pix_fmt": "yuv420p", "fps_mode": "cfr",
     }  # fmt: skip
     profile, target = job.profile, job.target
     if profile.video_max_bytes is not None:  # no documented limit: the CRF alone decides

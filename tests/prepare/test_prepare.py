@@ -171,3 +171,33 @@ def test_a_check_just_run_on_the_inputs_is_reused_not_repeated(samples, tmp_path
     assert result.window is not None
     assert result.video_path is not None
     assert result.window.duration_s <= 30.0
+
+
+def test_two_prepares_of_the_same_inputs_write_the_same_bytes_whatever_the_cpus(samples, tmp_path):
+    # `submit --prepare` hashes the prepared files into the journal before it pays: a redo
+    # after a crash prepares again, and only the same bytes make the same hash, which the
+    # journal recognises instead of paying twice. The redo may run on fewer CPUs (a container
+    # restarted with another limit): the second prepare here may use one. Re-encoded and
+    # exposure-corrected on purpose.
+    import hashlib
+    import os
+
+    import kling_prep
+
+    cpus = os.sched_getaffinity(0)
+    digests = []
+    try:
+        for name, allowed in (("first", cpus), ("second", {min(cpus)})):
+            os.sched_setaffinity(0, allowed)
+            result = kling_prep.prepare(
+                image=samples / "character.jpg", video=samples / "reference.mp4",
+                out_dir=tmp_path / name, prompt="The character sways", allow_stream_copy=False,
+                auto_exposure=True,
+            )  # fmt: skip
+            assert result.image_path is not None
+            assert result.video_path is not None
+            files = (result.image_path, result.video_path)
+            digests.append([hashlib.sha256(p.read_bytes()).hexdigest() for p in files])
+    finally:
+        os.sched_setaffinity(0, cpus)
+    assert digests[0] == digests[1]
