@@ -179,10 +179,10 @@ def test_two_prepares_of_the_same_inputs_write_the_same_bytes_whatever_the_cpus(
     # journal recognises instead of paying twice. The redo may run on fewer CPUs (a container
     # restarted with another limit): the second prepare here may use one. Re-encoded and
     # exposure-corrected on purpose.
-    import hashlib
     import os
 
     import kling_prep
+    from kling_prep.client.submission import hash_inputs
 
     cpus = os.sched_getaffinity(0)
     digests = []
@@ -196,8 +196,7 @@ def test_two_prepares_of_the_same_inputs_write_the_same_bytes_whatever_the_cpus(
             )  # fmt: skip
             assert result.image_path is not None
             assert result.video_path is not None
-            files = (result.image_path, result.video_path)
-            digests.append([hashlib.sha256(p.read_bytes()).hexdigest() for p in files])
+            digests.append(hash_inputs(result.image_path, result.video_path, "The character sways"))
     finally:
         os.sched_setaffinity(0, cpus)
     assert digests[0] == digests[1]
