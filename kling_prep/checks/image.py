@@ -47,6 +47,8 @@ class ImageArtefacts:
     pose: BodyPose | None
     face: FaceView | None
     people: list[Person]
+    # People seen by shape and silhouette where no pose was read (x, y, w, h), largest first.
+    unread_boxes: tuple[tuple[int, int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,10 +202,30 @@ def _limit_findings(probe: ImageProbe, profile: ApiProfile) -> list[Finding]:
     return out
 
 
-def _people_findings(name: str, people: list[Person], t: Thresholds) -> list[Finding]:
-    if not people:
+def _people_findings(name: str, analysis: ImageAnalysis, settings: Settings) -> list[Finding]:
+    people, unread, t = analysis.people, analysis.unread, settings.thresholds
+    if people:
+        return _others_findings(name, [relative_size(p, people[0]) for p in people[1:]], t)
+    if not unread:
         return [Finding("image.no_person", "block", f"{name}: no person found", 0, 1, "people")]
-    ratios = [relative_size(p, people[0]) for p in people[1:]]
+    # Someone is there, but no model reads a face or a body on them: the model needs the face.
+    allow_no_face = settings.allow_no_face
+    main = unread[0].detection
+    return [
+        Finding(
+            "image.no_face", "warn" if allow_no_face else "block",
+            f"{name}: a person is there (its shape and its silhouette agree) but no face or body "
+            "can be read on it (covered, hooded or hidden); the model needs the character's face"
+            + (" (allowed by --allow-no-face)" if allow_no_face else ""),
+            "no_face", "frontal or three_quarter",
+        ),
+        *_others_findings(name, [p.detection.h / max(1e-6, main.h) for p in unread[1:]], t),
+    ]  # fmt: skip
+
+
+def _others_findings(name: str, ratios: list[float], t: Thresholds) -> list[Finding]:
+    """People beside the main one, by their size beside it: comparable ones block, smaller
+    ones down to the warn ratio warn."""
     rivals = [r for r in ratios if r >= t.other_person_block_ratio]
     background = [r for r in ratios if t.other_person_warn_ratio <= r < t.other_person_block_ratio]
     out = []
@@ -451,7 +473,7 @@ def image_findings(analysis: ImageAnalysis, name: str, settings: Settings) -> li
     people, the face view, the body in the frame, the lighting."""
     t = settings.thresholds
     return [
-        *_people_findings(name, analysis.people, t),
+        *_people_findings(name, analysis, settings),
         *face_findings(name, analysis.face, settings),
         *_body_findings(name, analysis.pose, analysis.person_height_share, t),
         *lighting_findings(name, analysis.lighting, t),
@@ -470,6 +492,12 @@ def image_report(
         people=[
             PersonSummary(p.detection.box, round(relative_size(p, people[0]), 3), p.detection.score)
             for p in people
+        ] + [
+            PersonSummary(
+                u.detection.box, round(u.detection.h / analysis.unread[0].detection.h, 3),
+                u.detection.score,
+            )
+            for u in analysis.unread
         ],
         face=analysis.face,
         visible_parts=pose.visible_parts(min_visibility=seen) if pose is not None else {},
@@ -478,5 +506,8 @@ def image_report(
         has_arms_away_from_body=arms_away_from_body(pose, min_visibility=seen),
         lighting=analysis.lighting, lighting_score=lighting_score(analysis.lighting),
         findings=findings, score=score_from(findings),
-        artefacts=ImageArtefacts(rgb=analysis.rgb, pose=pose, face=analysis.face, people=people),
+        artefacts=ImageArtefacts(
+            rgb=analysis.rgb, pose=pose, face=analysis.face, people=people,
+            unread_boxes=tuple(u.detection.box for u in analysis.unread),
+        ),
     )  # fmt: skip

@@ -58,8 +58,8 @@ def draw_image_overlay(report: ImageReport) -> NDArray[Any] | None:
         return None
     bgr = cv2.cvtColor(art.rgb, cv2.COLOR_RGB2BGR)
     thick = max(2, round(max(bgr.shape[:2]) / 400))
-    for rank, person in enumerate(art.people):
-        x, y, w, h = person.detection.box
+    boxes = [person.detection.box for person in art.people] + list(art.unread_boxes)
+    for rank, (x, y, w, h) in enumerate(boxes):
         color = (60, 180, 60) if rank == 0 else (40, 40, 220)
         cv2.rectangle(bgr, (x, y), (x + w, y + h), color, thick)
     if art.pose is not None:

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from kling_prep.vision.face import FaceView
 from kling_prep.vision.kit import VisionKit
 from kling_prep.vision.lighting import LightingMetrics, measure_lighting
-from kling_prep.vision.people import Person
+from kling_prep.vision.people import Person, UnreadPerson
 from kling_prep.vision.pose import BodyPose
 from kling_prep.vision.timeline import MeasureRules
 
@@ -30,6 +30,9 @@ class ImageAnalysis:
     face: FaceView | None  # None: nobody found
     person_height_share: float | None  # the character's seen extent / image height
     lighting: LightingMetrics
+    # Where no pose-confirmed person was found: people whose shape and silhouette agree though
+    # no body or face can be read on them (a face covered, hooded, hidden), largest first.
+    unread: list[UnreadPerson] = field(default_factory=list)
 
     @property
     def pose(self) -> BodyPose | None:
@@ -39,8 +42,10 @@ class ImageAnalysis:
 
 def analyse_image(rgb: NDArray[Any], kit: VisionKit, rules: MeasureRules) -> ImageAnalysis:
     """People (each confirmed by a pose; the largest is the character), the character's face
-    view, the share of the height the body fills, and the lighting on the person's mask."""
+    view, the share of the height the body fills, and the lighting on the person's mask; where
+    nobody's pose is read, the people seen without one (`ImageAnalysis.unread`)."""
     people = kit.people_finder.find(rgb)
+    unread = [] if people else kit.people_finder.find_unread(rgb)
     pose = people[0].pose if people else None
     face = kit.face.estimate(rgb, pose) if people else None
     share = None
@@ -52,8 +57,11 @@ def analyse_image(rgb: NDArray[Any], kit: VisionKit, rules: MeasureRules) -> Ima
         # Blur is read on the whole person: smooth skin alone reads soft even when sharp.
         person_box = clip_box(x, y, w, h, rgb.shape[1], rgb.shape[0])
     mask = pose.mask if pose is not None else None
+    if unread:
+        # Judged on the person the shape and the silhouette agree on, not on the whole frame.
+        mask, person_box = unread[0].mask, unread[0].detection.box
     lighting = measure_lighting(rgb, mask, tight_face_box(face), blur_box=person_box)
-    return ImageAnalysis(rgb, people, face, share, lighting)
+    return ImageAnalysis(rgb, people, face, share, lighting, unread)
 
 
 def arms_away_from_body(pose: BodyPose | None, *, min_visibility: float) -> bool | None:

@@ -50,7 +50,7 @@ class VisionKit:
 
     @property
     def people_finder(self) -> ImagePeopleFinder:
-        """People in a still image from three cues (uses `detector`: the image's thread)."""
+        """People in a still image from four cues (uses `detector`: the image's thread)."""
         if self._people_finder is None:
             # It shares the face-view estimator's face graphs: both serve the image's thread.
             self._people_finder = ImagePeopleFinder(self.detector, self.face.face_graphs)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import cv2
@@ -26,6 +26,7 @@ from kling_prep.vision.graphs import (
     pose_detection_graph,
     selfie_segmenter,
 )
+from kling_prep.vision.objects import ObjectBox, ObjectPersonDetector
 from kling_prep.vision.pose import (
     LEFT_EAR,
     LEFT_EYE,
@@ -480,9 +481,22 @@ _MAX_READS = 12  # landmark reads per image: two people found already block, a c
 _CUES_NEEDED = 2
 CROWD_MIN_PEOPLE = 3  # small figures confirmed one by one that make a crowd (see find_crowd)
 _MAX_CROWD_READS = 16
+# A person-shape box the silhouette covers this share of is a body there: a body fills about half
+# of its own box, and the silhouette model may miss half of it (dark clothes, a drawn figure).
+_MIN_SHAPE_SILHOUETTE = 0.25
 # The landmarks whose place on the silhouette says the silhouette is this body's: the head and
 # the trunk (limbs may stray outside a loose mask).
 _TRUNK = (NOSE, LEFT_EYE, RIGHT_EYE, LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP)
+
+
+@dataclass(frozen=True)
+class UnreadPerson:
+    """A person two cues agree on, its shape (the person-shape detector's box) and its
+    silhouette, whose body the landmark model does not read: a face covered, hooded or hidden
+    behind a phone leaves BlazePose nothing to start from. No pose, so no face view or limbs."""
+
+    detection: PersonBox
+    mask: NDArray[Any] = field(repr=False)  # the silhouette inside its box, HxW float 0..1
 
 
 @dataclass(frozen=True)
@@ -500,19 +514,21 @@ class ImagePeopleFinder:
 
     BlazePose's person detector anchors every body on a face, so a body whose face it misses
     (seen from behind, hooded, dark, drawn, in profile, small) is not proposed at all, and it
-    proposes bodies in furniture and statues. Three models that fail in different ways are
+    proposes bodies in furniture and statues. Four models that fail in different ways are
     combined instead:
 
     1. Cues: the person detector (whole frame and tiles), the full-range face detector (whole
-       frame and tiles), and the selfie-segmentation silhouette (body appearance, no face).
-    2. Every cue proposes a region (a face proposes the body below it; a silhouette its own
-       box), and BlazePose's landmark model reads each region on its own: it returns a body
-       only when its own presence score says one is there. Reads whose heads coincide are one
-       person.
-    3. A person is kept when at least two of the three cues agree on it: a detection anchored
-       on its head, a face at its head, its head and trunk on the silhouette. One model alone
-       is fooled by its own kind of picture (the detector by a shelf, the segmenter by a plush
-       doll, the face detector by the back of a head); two rarely are at once.
+       frame and tiles), the selfie-segmentation silhouette (body appearance, no face), and
+       the person-shape detector (COCO's SSD, `vision/objects.py`: the whole body's shape).
+    2. Every cue proposes a region (a face proposes the body below it; a shape or a
+       silhouette its own box), and BlazePose's landmark model reads each region on its own:
+       it returns a body only when its own presence score says one is there. Reads whose heads
+       coincide are one person.
+    3. A person is kept when at least two of the four cues agree on it: a detection anchored
+       on its head, a face at its head, its head and trunk on the silhouette, its head in a
+       person-shape box. One model alone is fooled by its own kind of picture (the detector by
+       a shelf, the segmenter by a plush doll, the face detector by the back of a head, the
+       shape detector by a statue); two rarely are at once.
     4. People are compared by the size of their heads, which is in view whenever a person is
        (a body may be cut by the frame, sitting or hidden behind another).
     """
@@ -530,8 +546,10 @@ class ImagePeopleFinder:
         self._faces, self._mesh = face_graphs or (face_detector(), face_mesh())
         self._segmenter: Any = selfie_segmenter()
         self._reader = PoseRoiReader(with_segmentation=True)
+        self._shapes = ObjectPersonDetector()
 
     def close(self) -> None:
+        self._shapes.close()
         if self._owns_face_graphs:
             self._faces.close()
             self._mesh.close()
@@ -597,6 +615,28 @@ class ImagePeopleFinder:
         mask = self.silhouette(image_rgb)
         return self._find(image_rgb, mask) or self.find_crowd(image_rgb, mask)
 
+    def find_unread(self, image_rgb: NDArray[Any]) -> list[UnreadPerson]:
+        """Where `find` found nobody: the people whose shape and silhouette agree though no
+        pose can be read, largest first. A box that lies mostly inside a larger one is a part
+        of that body (the shape detector also boxes an upper half) and is dropped."""
+        mask = self.silhouette(image_rgb)
+        height, width = image_rgb.shape[:2]
+        found: list[UnreadPerson] = []
+        for shape in self._shapes.detect(image_rgb):
+            x0, y0 = max(0, int(shape.x)), max(0, int(shape.y))
+            x1, y1 = min(width, int(shape.x + shape.w)), min(height, int(shape.y + shape.h))
+            if x1 - x0 < 8 or y1 - y0 < 8:
+                continue
+            if float(np.mean(mask[y0:y1, x0:x1] >= _MASK_PERSON)) < _MIN_SHAPE_SILHOUETTE:
+                continue
+            box = _shape_box(shape)
+            if any(_inside_share(box, kept.detection) >= 0.6 for kept in found):
+                continue
+            own = np.zeros_like(mask)
+            own[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
+            found.append(UnreadPerson(detection=box, mask=own))
+        return found
+
     def find_crowd(self, image_rgb: NDArray[Any], mask: NDArray[Any] | None = None) -> list[Person]:
         """People too small for the whole frame's look (a tenth of its height: a crowd seen
         from afar), each confirmed by a pose read on its own region; kept only when at least
@@ -605,14 +645,19 @@ class ImagePeopleFinder:
         people. `mask` is the image's silhouette when already made."""
         height, width = image_rgb.shape[:2]
         tile_px = min(height, width) // 3  # the side of `fine_tiles`
-        bodies = self._detector.detect_small(image_rgb)
-        if len(bodies) < CROWD_MIN_PEOPLE:
+        regions = [(_body_roi(body), body) for body in self._detector.detect_small(image_rgb)]
+        regions += [
+            (_shape_roi(shape), _shape_box(shape))
+            for shape in self._shapes.detect(image_rgb)
+            if shape.h <= tile_px
+        ]
+        if len(regions) < CROWD_MIN_PEOPLE:
             return []
         if mask is None:
             mask = self.silhouette(image_rgb)
         people: list[Person] = []
-        for body in bodies[:_MAX_CROWD_READS]:
-            pose = self._reader.read(image_rgb, _body_roi(body))
+        for roi, body in regions[:_MAX_CROWD_READS]:
+            pose = self._reader.read(image_rgb, roi)
             if pose is None or not _is_confident_body(pose):
                 continue
             # A figure a fine tile holds whole is at most a tile tall and its head at most a
@@ -642,37 +687,18 @@ class ImagePeopleFinder:
         # 1. Cues (the silhouette is given).
         bodies = self._detector.detect(image_rgb, use_tiles=True)
         faces = self.find_faces(image_rgb)
-        # 2. Regions to read: bodies first (their ROI is the one BlazePose itself would read),
-        #    then faces no body is anchored on, then silhouettes holding neither.
-        regions: list[tuple[BodyRoi, PersonBox | None]] = [(_body_roi(b), b) for b in bodies]
-        for face in faces:
-            if any(_is_anchored_on(body, face.x, face.y) for body in bodies):
-                continue
-            radius = _BODY_RADIUS_PER_FACE * face.size_px
-            roi = BodyRoi(
-                face.x, face.y + _HIPS_BELOW_FACE * face.size_px, _ROI_PER_RADIUS * radius
-            )
-            regions.append((roi, None))
-        # 3. Read each region; one person per body. A silhouette is read last, and only where no
-        #    body read so far has its head (a face the landmark model found no body under, a
-        #    phone held over the face, leaves one).
+        shapes = self._shapes.detect(image_rgb)
+        # 2. Read each region (`_regions`); one person per body.
         people: list[Person] = []
         read: list[BodyPose] = []
-        silhouettes = [
-            (BodyRoi(x + w / 2, y + h / 2, 1.25 * max(w, h)), (x, y, w, h))
-            for x, y, w, h in _silhouette_boxes(mask)
-        ]
-        queue: list[tuple[BodyRoi, PersonBox | None, tuple[int, int, int, int] | None]]
-        queue = [(roi, body, None) for roi, body in regions]
-        queue += [(roi, None, box) for roi, box in silhouettes]
-        for roi, proposal, blob in queue[:_MAX_READS]:
+        for roi, proposal, blob in _regions(bodies, faces, shapes, mask)[:_MAX_READS]:
             if blob is not None and any(_head_inside(pose, blob) for pose in read):
                 continue
             pose = self._reader.read(image_rgb, roi)
             if pose is None or any(_is_same_person_read(pose, kept.pose) for kept in people):
                 continue
             read.append(pose)
-            cues = _cues(pose, bodies, faces, mask)
+            cues = _cues(pose, bodies, faces, mask, shapes)
             if len(cues) < _CUES_NEEDED:
                 continue
             box = proposal if proposal is not None else _box_from_pose(pose, width, height)
@@ -750,6 +776,61 @@ def _is_on_body_of(person: Person, larger: Person) -> bool:
     if not (0 <= x < width and 0 <= y < height):
         return False
     return bool(mask[int(y), int(x)] >= _MASK_PERSON)
+
+
+_Region = tuple[BodyRoi, PersonBox | None, tuple[int, int, int, int] | None]
+
+
+def _regions(
+    bodies: list[PersonBox],
+    faces: list[FaceSighting],
+    shapes: list[ObjectBox],
+    mask: NDArray[Any],
+) -> list[_Region]:
+    """The regions the landmark model reads, in order, each with the detection proposing it
+    and the box a read's head must not already lie in (a region read only where no body read so
+    far has its head).
+
+    Bodies first (their ROI is the one BlazePose itself would read), then faces no body is
+    anchored on (the body below each), then the person-shape detector's boxes and last the
+    silhouette's parts: a face the landmark model found no body under, a hood or a phone held
+    over the face, leave one of those.
+    """
+    regions: list[_Region] = [(_body_roi(b), b, None) for b in bodies]
+    for face in faces:
+        if any(_is_anchored_on(body, face.x, face.y) for body in bodies):
+            continue
+        radius = _BODY_RADIUS_PER_FACE * face.size_px
+        roi = BodyRoi(face.x, face.y + _HIPS_BELOW_FACE * face.size_px, _ROI_PER_RADIUS * radius)
+        regions.append((roi, None, None))
+    regions += [(_shape_roi(shape), None, shape.box) for shape in shapes]
+    regions += [
+        (BodyRoi(x + w / 2, y + h / 2, 1.25 * max(w, h)), None, (x, y, w, h))
+        for x, y, w, h in _silhouette_boxes(mask)
+    ]
+    return regions
+
+
+def _shape_box(shape: ObjectBox) -> PersonBox:
+    """The shape detector's box as a person box (its body radius half the longer side)."""
+    return PersonBox(
+        x=shape.x, y=shape.y, w=shape.w, h=shape.h, score=shape.score,
+        hip_x=shape.x + shape.w / 2, hip_y=shape.y + shape.h / 2,
+        body_radius_px=max(shape.w, shape.h) / 2,
+    )  # fmt: skip
+
+
+def _inside_share(box: PersonBox, other: PersonBox) -> float:
+    """The share of `box`'s area inside `other`."""
+    w = min(box.x + box.w, other.x + other.w) - max(box.x, other.x)
+    h = min(box.y + box.h, other.y + other.h) - max(box.y, other.y)
+    return max(0.0, w) * max(0.0, h) / max(1e-6, box.w * box.h)
+
+
+def _shape_roi(shape: ObjectBox) -> BodyRoi:
+    """The landmark model's region for a person the SSD boxed: the box's centre (about the
+    hips of a standing body), a side 1.25 times its longer one, as BlazePose pads its own."""
+    return BodyRoi(shape.x + shape.w / 2, shape.y + shape.h / 2, 1.25 * max(shape.w, shape.h))
 
 
 def _body_roi(body: PersonBox) -> BodyRoi:
@@ -860,7 +941,11 @@ def _silhouette_boxes(mask: NDArray[Any]) -> list[tuple[int, int, int, int]]:
 
 
 def _cues(
-    pose: BodyPose, bodies: list[PersonBox], faces: list[FaceSighting], mask: NDArray[Any]
+    pose: BodyPose,
+    bodies: list[PersonBox],
+    faces: list[FaceSighting],
+    mask: NDArray[Any],
+    shapes: list[ObjectBox],
 ) -> tuple[str, ...]:
     """Which independent cues agree that this pose is a person."""
     head = pose.head_center_px().tolist()
@@ -885,6 +970,9 @@ def _cues(
             on.append(mask[int(y), int(x)] >= _MASK_PERSON)
     if on and sum(on) / len(on) >= 0.5:
         cues.append("silhouette")
+    # The SSD's box holds the whole person, head included, give or take a head.
+    if any(shape.contains(head[0], head[1], reach) for shape in shapes):
+        cues.append("person_shape")
     return tuple(cues)
 
 

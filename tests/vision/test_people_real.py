@@ -32,6 +32,65 @@ def test_a_person_whose_face_is_not_seen_is_still_one_person(realset, name):
     assert not {"image.multiple_people", "image.background_person"} & codes
 
 
+def test_a_hooded_figure_without_a_face_is_one_person_with_no_face(realset):
+    # A black opening where the face should be: the face detectors and BlazePose's detector
+    # find nothing, and the silhouette alone is one cue. The person-shape detector sees the
+    # body, the landmark model reads it there, and two cues agree.
+    codes = _codes(realset / "images" / "ai-hooded-faceless-figure-gold-suit.png")
+    assert "image.no_person" not in codes
+    assert "image.no_face" in codes
+    assert not {"image.multiple_people", "image.background_person"} & codes
+
+
+def test_men_cut_by_the_frame_in_a_washed_out_street_are_several_people(realset):
+    # Faces cut at the edges and washed out: the person-shape detector boxes the bodies, and
+    # each read agrees with a face or the silhouette.
+    codes = _codes(realset / "images" / "multi-older-men-street-overexposed.jpg")
+    assert "image.multiple_people" in codes
+
+
+def test_a_mirror_selfie_whose_phone_hides_the_face_is_one_person_without_a_face(realset):
+    # No model reads a body or a face on her; her shape and her silhouette agree that she is
+    # there: one person whose face cannot be seen (blocks), not an empty picture.
+    codes = _codes(realset / "images" / "photo-mirror-selfie-phone-hides-face.jpg")
+    assert "image.no_person" not in codes
+    assert "image.no_face" in codes
+
+
+def _cover_the_face(source: Path, target: Path) -> None:
+    """The picture with its largest face painted over by a dark oval a little larger."""
+    from kling_prep.vision.graphs import face_detector
+
+    bgr = cv2.imread(str(source))
+    height, width = bgr.shape[:2]
+    with face_detector() as faces:
+        found = faces.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).detections
+    box = found[0].location_data.relative_bounding_box
+    centre = (int((box.xmin + box.width / 2) * width), int((box.ymin + box.height / 2) * height))
+    radius = 0.85 * max(box.width * width, box.height * height)
+    cv2.ellipse(bgr, centre, (int(radius), int(1.2 * radius)), 0, 0, 360, (20, 20, 20), -1)
+    cv2.imwrite(str(target), bgr)
+
+
+@pytest.mark.shared_media
+@pytest.mark.parametrize("name", ["robed-man.jpeg", "elf-character.jpeg"])
+def test_a_person_whose_face_is_covered_is_one_person_without_a_face(shared_media, tmp_path, name):
+    # With the face painted over, BlazePose (detector and landmark model alike) reads no body:
+    # the person-shape detector and the silhouette still agree that someone is there.
+    covered = tmp_path / name
+    _cover_the_face(shared_media / name, covered)
+    codes = _codes(covered)
+    assert "image.no_person" not in codes
+    assert "image.no_face" in codes
+    assert not {"image.multiple_people", "image.background_person"} & codes
+    from kling_prep.settings import load_settings
+
+    settings = load_settings(env={}).with_overrides(allow_no_face=True)
+    result = kling_prep.check(image=str(covered), keep_sound=False, settings=settings)
+    no_face = [f for f in result.findings if f.code == "image.no_face"]
+    assert [f.severity for f in no_face] == ["warn"]
+
+
 def test_a_ball_held_against_the_body_is_not_a_second_person(realset, tmp_path):
     # Re-saved at JPEG quality 70, the player's ball passes the face detector and the landmark
     # model draws a small body from it on the player's own silhouette (found with
