@@ -180,6 +180,8 @@ def _check_inputs(
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kling-prep-")))
         if kit is None:
             kit = stack.enter_context(_own_kit(settings))
+        if image is not None:
+            kit.start_image_models()  # read in a thread while the inputs are fetched and probed
         image_path, image_url = _localise(
             image, workdir, fetch_cap_bytes(settings.profile.image_max_bytes, 4), settings, "image"
         )

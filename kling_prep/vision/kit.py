@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kling_prep.vision.face import AWAY_MIN_YAW_DEG, MIN_FACE_SKIN_SHARE, FaceViewEstimator
+from kling_prep.vision.objects import ObjectPersonDetector
 from kling_prep.vision.people import ImagePeopleFinder, PersonDetector
 from kling_prep.vision.pose import PoseEstimator
 
@@ -27,6 +28,13 @@ class VisionKit:
         self._pose: PoseEstimator | None = None
         self._face: FaceViewEstimator | None = None
         self._people_finder: ImagePeopleFinder | None = None
+        self._shapes: ObjectPersonDetector | None = None
+
+    def start_image_models(self) -> None:
+        """Start reading the person-shape detector's graph in its own thread now, for a
+        still image checked later: it is the one model slow to load (a quarter of a second)."""
+        if self._shapes is None:
+            self._shapes = ObjectPersonDetector()
 
     @property
     def detector(self) -> PersonDetector:
@@ -53,7 +61,10 @@ class VisionKit:
         """People in a still image from four cues (uses `detector`: the image's thread)."""
         if self._people_finder is None:
             # It shares the face-view estimator's face graphs: both serve the image's thread.
-            self._people_finder = ImagePeopleFinder(self.detector, self.face.face_graphs)
+            self.start_image_models()
+            self._people_finder = ImagePeopleFinder(
+                self.detector, self.face.face_graphs, self._shapes
+            )
         return self._people_finder
 
     @property
@@ -70,7 +81,7 @@ class VisionKit:
     def close(self) -> None:
         models = (
             self._detector, self._video_detector, self._pose,
-            self._face, self._people_finder,
+            self._face, self._people_finder, self._shapes,
         )  # fmt: skip
         for model in models:
             if model is not None:
@@ -78,6 +89,7 @@ class VisionKit:
         self._detector = self._video_detector = self._pose = None
         self._face = None
         self._people_finder = None
+        self._shapes = None
 
     def __enter__(self) -> VisionKit:
         return self

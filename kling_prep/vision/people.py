@@ -534,22 +534,29 @@ class ImagePeopleFinder:
     """
 
     def __init__(
-        self, detector: PersonDetector, face_graphs: tuple[Any, Any] | None = None
+        self,
+        detector: PersonDetector,
+        face_graphs: tuple[Any, Any] | None = None,
+        shapes: ObjectPersonDetector | None = None,
     ) -> None:
         """Args:
         detector: the person detector (used from this finder's thread only).
         face_graphs: a full-range face detector and a FaceMesh graph to share (the face-view
             estimator's, used in the same thread); built here, and closed here, when None.
+        shapes: the person-shape detector to share (its graph read early); built here, and
+            closed here, when None.
         """
         self._detector = detector
         self._owns_face_graphs = face_graphs is None
         self._faces, self._mesh = face_graphs or (face_detector(), face_mesh())
+        self._owns_shapes = shapes is None
+        self._shapes = shapes or ObjectPersonDetector()
         self._segmenter: Any = selfie_segmenter()
         self._reader = PoseRoiReader(with_segmentation=True)
-        self._shapes = ObjectPersonDetector()
 
     def close(self) -> None:
-        self._shapes.close()
+        if self._owns_shapes:
+            self._shapes.close()
         if self._owns_face_graphs:
             self._faces.close()
             self._mesh.close()

