@@ -36,7 +36,9 @@ CODES: dict[str, CodeInfo] = {
     "image.no_person": CodeInfo("image", "No person was found in the image."),
     "image.multiple_people": CodeInfo("image", "More than one person of comparable size."),
     "image.background_person": CodeInfo("image", "A smaller second person in the background."),
-    "image.no_face": CodeInfo("image", "The face is hidden or turned away (back of the head)."),
+    "image.no_face": CodeInfo(
+        "image", "The person's face is hidden, covered or turned away (back of the head)."
+    ),
     "image.face_profile": CodeInfo("image", "The face is seen in profile."),
     "image.face_pitch": CodeInfo("image", "The head is tilted far up or down."),
     "image.underexposed": CodeInfo("image", "The person is too dark."),

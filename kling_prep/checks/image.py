@@ -295,7 +295,10 @@ def face_findings(
 
 def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Finding]:
     """Dark or backlit, overexposed, then flat, tinted or soft: the lighting rules in order."""
-    where = "face" if m.face_exposure_stops is not None else "person"
+    where = (
+        "face" if m.face_exposure_stops is not None
+        else "person" if m.has_subject_mask else "picture"
+    )  # fmt: skip
     return [
         *_dark_findings(name, m, t, where),
         *_overexposed_findings(name, m, t, where),
@@ -309,27 +312,39 @@ def _dark_findings(name: str, m: LightingMetrics, t: Thresholds, where: str) -> 
     # 1. Is the character dark? A face is judged by its own highlights, not its median: skin
     # reflects from under 10% to over 40%, so a dark face well lit and a pale face in shade
     # share a median, but the lit side of any face reaches middle grey when it is exposed right.
-    # Without a face, the person's (else the picture's) median against middle grey.
-    if m.face_highlight_stops is not None:
-        dark_by = m.face_highlight_stops
+    # A person without a face is judged the same way by its own highlights: a black coat or
+    # hood lowers the median, not the lit side of the figure (skin, the sheen on cloth). With
+    # nobody found, the picture's median against middle grey.
+    has_person = m.has_subject_mask
+    if m.face_highlight_stops is not None or has_person:
+        dark_by = (
+            m.face_highlight_stops if m.face_highlight_stops is not None else m.highlight_stops
+        )
         dark_warn, dark_block = t.face_dark_highlight_stops, t.face_dark_highlight_block_stops
-        dark_what = "the face's brightest 1%"
+        dark_what = f"the {where}'s brightest 1%"
     else:
         dark_by = m.exposure_stops
         dark_warn, dark_block = t.underexposed_warn_stops, t.underexposed_block_stops
         dark_what = f"the {where}"
     is_dark = dark_by < dark_warn
     # 2. Backlight names the cause of a dark character: the background much brighter than the
-    # face (else the person). A bright street beside a well-lit person is no backlight.
+    # face (else the person) while the character is dark. A bright street beside a well-lit
+    # person is no backlight. A figure without a face seen against the light keeps a bright
+    # rim, so there its median says whether it is dark.
     back = backlight_of(m)
-    is_backlit = is_dark and back is not None and back >= t.backlit_warn_stops
+    shade_what, shade_by = dark_what, dark_by
+    if not is_dark and m.face_highlight_stops is None and has_person:
+        shade_what, shade_by = "the person's median", m.exposure_stops
+    is_shadowed = is_dark or shade_by < t.underexposed_warn_stops
+    is_backlit = is_shadowed and back is not None and back >= t.backlit_warn_stops
     if is_backlit and back is not None:
         severity = "block" if back >= t.backlit_block_stops else "warn"
         limit = t.backlit_block_stops if severity == "block" else t.backlit_warn_stops
         out.append(Finding(
             "image.backlit", severity,
             f"{name}: the background is {back:.1f} stops brighter than the {where}, and "
-            f"{dark_what} is {dark_by:+.1f} stops from middle grey ({severity} from {limit:.1f})",
+            f"{shade_what} is {shade_by:+.1f} stops from middle grey ({severity} from "
+            f"{limit:.1f})",
             round(back, 2), limit, "stops",
         ))  # fmt: skip
     # A backlit character dark enough to lose its detail is also underexposed: that blocks

@@ -67,7 +67,8 @@ class Thresholds:
     face_dark_highlight_stops: float = _t(
         0.0, "stops",
         "The face's brightest 1% (sheen on forehead and nose, whites of the eyes) under middle "
-        "grey: it reaches that on any skin in a correct exposure, so the face is dark (warn).",
+        "grey: it reaches that on any skin in a correct exposure, so the face is dark (warn). "
+        "A person without a face is judged by its own brightest 1% (skin, the sheen on cloth).",
     )  # fmt: skip
     face_dark_highlight_block_stops: float = _t(
         -2.0, "stops",

@@ -161,6 +161,10 @@ class LightingMetrics:
     exposure of any skin. White (sRGB 255) is +2.47. None without a face box."""
     face_clipped_pct: float | None
     """Percent (0..100) of the face box's pixels whose luma is >= 250/255; None without a face."""
+    highlight_stops: float
+    """The subject's 99th percentile of linear luminance over 18 % grey, in stops: its lit side
+    (skin, the sheen on cloth or metal), which reaches middle grey or more in a correct exposure
+    whatever the clothes' own colour."""
     shadow_stops: float
     """The subject's 5th percentile of linear luminance over 18 % grey, in stops: where its
     darkest tones sit (hair, folds, shadows: -3 stops or lower in a correct exposure)."""
@@ -192,6 +196,8 @@ class LightingMetrics:
     image; None when the region is flat (mean step under 0.1 grey level: no edge to judge)."""
     subject_fraction: float
     """Fraction (0..1) of the image covered by the subject pixels used above (1 without a mask)."""
+    has_subject_mask: bool = False
+    """Whether the subject is a person's mask; False: the whole picture stands for it."""
 
 
 def measure_lighting(
@@ -228,8 +234,9 @@ def measure_lighting(
     if blur_box is None:
         blur_box = _default_blur_box(face, subject, subject_mask is not None, (width, height))
     return _measured(
-        image_rgb, stop_bins, subject, background if has_background else None, face, blur_box
-    )
+        image_rgb, stop_bins, subject, background if has_background else None, face, blur_box,
+        has_mask=subject_mask is not None,
+    )  # fmt: skip
 
 
 def _measured(
@@ -239,9 +246,12 @@ def _measured(
     background: npt.NDArray[np.bool_] | None,
     face: tuple[int, int, int, int] | None,
     blur_box: tuple[int, int, int, int],
+    *,
+    has_mask: bool,
 ) -> LightingMetrics:
     """The LightingMetrics of an image already checked and prepared by `measure_lighting`;
-    `background` None when backlight is not measured."""
+    `background` None when backlight is not measured, `has_mask` whether `subject` is a
+    person's mask."""
     # 2. Exposure: a (face-weighted) median of linear luminance, in stops over middle grey.
     weights, face_light = _face_weighted(image_rgb, stop_bins, subject.astype(np.float32), face)
     exposure_stops = _stops_quantile(stop_bins, weights, 0.5)
@@ -250,6 +260,7 @@ def _measured(
     clipped_pct, crushed_pct = _clipping(image_rgb, subject)
     subject_bins = stop_bins[subject]
     shadow_stops = _stops_quantile(subject_bins, None, 0.05)
+    highlight_stops = _stops_quantile(subject_bins, None, 0.99)
     contrast_stops = _stops_quantile(subject_bins, None, 0.95) - shadow_stops
 
     # 4. Backlight: background against subject.
@@ -265,6 +276,7 @@ def _measured(
         face_shadow_stops=face_light.shadow_stops,
         face_highlight_stops=face_light.highlight_stops,
         face_clipped_pct=face_light.clipped_pct,
+        highlight_stops=highlight_stops,
         shadow_stops=shadow_stops,
         textured_share=float(
             np.mean((stop_bins >= _TEXTURED_BINS[0]) & (stop_bins <= _TEXTURED_BINS[1]))
@@ -278,6 +290,7 @@ def _measured(
         color_cast=color_cast,
         blur=measure_blur(image_rgb, blur_box),
         subject_fraction=float(subject.mean()),
+        has_subject_mask=has_mask,
     )
 
 

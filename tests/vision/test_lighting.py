@@ -334,6 +334,57 @@ def test_a_dark_face_against_a_bright_background_is_backlit_not_underexposed() -
     assert codes == {"image.backlit": "block"}
 
 
+def faceless_figure(
+    cloth_linear: float, lit_linear: float, background_linear: float
+) -> tuple[Image, npt.NDArray[np.bool_]]:
+    """A figure seen without a face (from behind, hooded): dark cloth over most of its mask,
+    its lit side (a strip of skin or sheen, 2% of the figure) at `lit_linear`."""
+    size = 200
+    linear = np.full((size, size), background_linear)
+    mask = np.zeros((size, size), bool)
+    mask[30:190, 60:140] = True  # 160 x 80 px
+    linear[mask] = cloth_linear
+    linear[40:56, 120:136] = lit_linear  # 256 px: 2% of the figure
+    return rgb(to_srgb(linear)), mask
+
+
+def _faceless_codes(image: Image, mask: npt.NDArray[np.bool_]) -> dict[str, str]:
+    metrics = measure_lighting(image, subject_mask=mask)
+    return {
+        f.code: f.severity
+        for f in lighting_findings("x", metrics, Thresholds())
+        if f.code in ("image.underexposed", "image.overexposed", "image.backlit")
+    }
+
+
+def test_a_figure_in_black_whose_lit_side_reaches_grey_is_not_dark() -> None:
+    # Black cloth at 3% (-2.6 stops: the median) in a dim room, its lit side at 40%: lit right.
+    assert _faceless_codes(*faceless_figure(0.03, 0.4, 0.04)) == {}
+
+
+def test_a_faceless_figure_whose_lit_side_stays_under_grey_is_dark() -> None:
+    assert _faceless_codes(*faceless_figure(0.01, 0.08, 0.02)) == {"image.underexposed": "warn"}
+    assert _faceless_codes(*faceless_figure(0.002, 0.02, 0.004)) == {"image.underexposed": "block"}
+
+
+def test_a_faceless_figure_against_the_light_is_backlit_though_its_rim_is_lit() -> None:
+    # A figure seen from behind against a bright sky: its median four stops under the sky,
+    # a rim of light on its edge. The median names the shade; the rim does not undo it.
+    image, mask = faceless_figure(0.02, 0.5, 0.5)
+    metrics = measure_lighting(image, subject_mask=mask)
+    found = {f.code: f for f in lighting_findings("x", metrics, Thresholds())}
+    assert set(found) & {"image.backlit", "image.underexposed"} == {"image.backlit"}
+    assert "median" in found["image.backlit"].message
+
+
+def test_with_nobody_found_the_picture_is_judged_and_named_as_such() -> None:
+    metrics = measure_lighting(grey_image(0.18 / 16))
+    (dark,) = [
+        f for f in lighting_findings("x", metrics, Thresholds()) if f.code == "image.underexposed"
+    ]
+    assert "the picture" in dark.message
+
+
 def test_a_block_for_a_dark_backlit_face_names_its_own_measure() -> None:
     # The background two stops over the face (a backlit warning) and the face's highlights
     # two and a half stops under grey (dark enough to block on their own).
@@ -389,6 +440,8 @@ REALSET = Path(__file__).resolve().parents[3] / "shared" / "realset" / "images"
         ("photo-basketball-player-fullbody.png", set()),  # dark skin on a light backdrop
         ("photo-elderly-woman-glasses-overexposed.JPG", {"image.overexposed"}),  # washed out
         ("ai-blonde-woman-sunset-backlit.png", {"image.underexposed", "image.backlit"}),
+        ("ai-hooded-faceless-figure-gold-suit.png", set()),  # no face; black and gold, lit
+        ("photo-woman-cap-back-view-backlit.jpg", {"image.backlit"}),  # no face; against the sun
     ],
 )
 def test_real_faces_are_judged_against_their_own_tones(kit, name: str, lighting: set[str]) -> None:
