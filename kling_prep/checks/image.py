@@ -332,9 +332,10 @@ def _dark_findings(name: str, m: LightingMetrics, t: Thresholds, where: str) -> 
     # person is no backlight. A figure without a face seen against the light keeps a bright
     # rim, so there its median says whether it is dark.
     back = backlight_of(m)
-    shade_what, shade_by = dark_what, dark_by
+    shade_what, shade_by, shade_block = dark_what, dark_by, dark_block
     if not is_dark and m.face_highlight_stops is None and has_person:
         shade_what, shade_by = "the person's median", m.exposure_stops
+        shade_block = t.underexposed_block_stops
     is_shadowed = is_dark or shade_by < t.underexposed_warn_stops
     is_backlit = is_shadowed and back is not None and back >= t.backlit_warn_stops
     if is_backlit and back is not None:
@@ -348,15 +349,15 @@ def _dark_findings(name: str, m: LightingMetrics, t: Thresholds, where: str) -> 
             round(back, 2), limit, "stops",
         ))  # fmt: skip
     # A backlit character dark enough to lose its detail is also underexposed: that blocks
-    # on its own measure, whatever the background.
-    if is_dark and (not is_backlit or dark_by < dark_block):
-        severity = "block" if dark_by < dark_block else "warn"
-        limit = dark_block if severity == "block" else dark_warn
+    # on its own measure, whatever the background (a faceless figure's: its median).
+    if (is_dark and not is_backlit) or (is_backlit and shade_by < shade_block):
+        severity = "block" if shade_by < shade_block else "warn"
+        limit = shade_block if severity == "block" else dark_warn
         out.append(Finding(
             "image.underexposed", severity,
-            f"{name}: {dark_what} is {dark_by:+.1f} stops from middle grey ({severity} under "
+            f"{name}: {shade_what} is {shade_by:+.1f} stops from middle grey ({severity} under "
             f"{limit:+.1f})",
-            round(dark_by, 2), limit, "stops",
+            round(shade_by, 2), limit, "stops",
         ))  # fmt: skip
     return out
 

@@ -368,13 +368,20 @@ def test_a_faceless_figure_whose_lit_side_stays_under_grey_is_dark() -> None:
 
 
 def test_a_faceless_figure_against_the_light_is_backlit_though_its_rim_is_lit() -> None:
-    # A figure seen from behind against a bright sky: its median four stops under the sky,
-    # a rim of light on its edge. The median names the shade; the rim does not undo it.
-    image, mask = faceless_figure(0.02, 0.5, 0.5)
-    metrics = measure_lighting(image, subject_mask=mask)
-    found = {f.code: f for f in lighting_findings("x", metrics, Thresholds())}
+    # A figure seen from behind against a bright sky, a rim of light on its edge. The median
+    # names the shade; the rim does not undo it. At -2.2 stops it is backlit; at -3.2 stops
+    # it has lost its detail too, and is also underexposed (a block), as before this rule.
+    image, mask = faceless_figure(0.04, 0.5, 0.5)
+    found = {
+        f.code: f
+        for f in lighting_findings("x", measure_lighting(image, subject_mask=mask), Thresholds())
+    }
     assert set(found) & {"image.backlit", "image.underexposed"} == {"image.backlit"}
     assert "median" in found["image.backlit"].message
+    image, mask = faceless_figure(0.02, 0.5, 0.5)
+    codes = _faceless_codes(image, mask)
+    assert codes["image.underexposed"] == "block"
+    assert "image.backlit" in codes
 
 
 def test_with_nobody_found_the_picture_is_judged_and_named_as_such() -> None:
@@ -441,7 +448,8 @@ REALSET = Path(__file__).resolve().parents[3] / "shared" / "realset" / "images"
         ("photo-elderly-woman-glasses-overexposed.JPG", {"image.overexposed"}),  # washed out
         ("ai-blonde-woman-sunset-backlit.png", {"image.underexposed", "image.backlit"}),
         ("ai-hooded-faceless-figure-gold-suit.png", set()),  # no face; black and gold, lit
-        ("photo-woman-cap-back-view-backlit.jpg", {"image.backlit"}),  # no face; against the sun
+        # no face; against the sun: backlit, and dark enough by its median to be underexposed
+        ("photo-woman-cap-back-view-backlit.jpg", {"image.backlit", "image.underexposed"}),
     ],
 )
 def test_real_faces_are_judged_against_their_own_tones(kit, name: str, lighting: set[str]) -> None:
