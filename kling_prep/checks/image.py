@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from kling_prep.checks.findings import Finding, Severity, file_limit_findings, score_from
+from kling_prep.checks.findings import (
+    Finding,
+    Measured,
+    Severity,
+    file_limit_findings,
+    score_from,
+)
 from kling_prep.checks.thresholds import Thresholds
 from kling_prep.errors import KlingPrepError, MediaDecodeError, MediaTooLargeError, plain_reason
 from kling_prep.limits import ApiProfile
@@ -19,7 +25,7 @@ from kling_prep.vision.face import FaceView
 from kling_prep.vision.image import ImageAnalysis, analyse_image, arms_away_from_body
 from kling_prep.vision.kit import VisionKit
 from kling_prep.vision.lighting import LightingMetrics
-from kling_prep.vision.people import Person, relative_size
+from kling_prep.vision.people import Person, relative_height, relative_size
 from kling_prep.vision.pose import UPPER_BODY_PARTS, BodyPose, framing_of
 
 if TYPE_CHECKING:  # settings imports checks.thresholds: the type only, no import cycle
@@ -209,17 +215,13 @@ def _people_findings(name: str, analysis: ImageAnalysis, settings: Settings) -> 
     if not unread:
         return [Finding("image.no_person", "block", f"{name}: no person found", 0, 1, "people")]
     # Someone is there, but no model reads a face or a body on them: the model needs the face.
-    allow_no_face = settings.allow_no_face
-    main = unread[0].detection
     return [
-        Finding(
-            "image.no_face", "warn" if allow_no_face else "block",
-            f"{name}: a person is there (its shape and its silhouette agree) but no face or body "
-            "can be read on it (covered, hooded or hidden); the model needs the character's face"
-            + (" (allowed by --allow-no-face)" if allow_no_face else ""),
-            "no_face", "frontal or three_quarter",
+        _no_face_finding(
+            name, "a person is there (its shape and its silhouette agree) but no face or body can "
+            "be read on it (covered, hooded or hidden)", "no_face", "frontal or three_quarter",
+            settings.allow_no_face,
         ),
-        *_others_findings(name, [p.detection.h / max(1e-6, main.h) for p in unread[1:]], t),
+        *_others_findings(name, [relative_height(p, unread[0]) for p in unread[1:]], t),
     ]  # fmt: skip
 
 
@@ -261,19 +263,15 @@ def face_findings(
         and abs(face.yaw_deg) > t.face_away_min_yaw_deg
     ):
         # The head is measured, turned away: its back is toward the camera.
-        return [Finding(
-            f"{prefix}.no_face", "warn" if allow_no_face else "block",
-            f"{name}: head turned {face.yaw_deg:+.0f} deg, away from the camera (a face ends at "
-            f"{t.face_away_min_yaw_deg:.0f} deg); the model needs the character's face"
-            + (" (allowed by --allow-no-face)" if allow_no_face else ""),
-            round(face.yaw_deg, 1), t.face_away_min_yaw_deg, "deg",
+        return [_no_face_finding(
+            name, f"head turned {face.yaw_deg:+.0f} deg, away from the camera (a face ends at "
+            f"{t.face_away_min_yaw_deg:.0f} deg)", round(face.yaw_deg, 1),
+            t.face_away_min_yaw_deg, allow_no_face, prefix=prefix, unit="deg",
         )]  # fmt: skip
     if face.view == "no_face":
-        return [Finding(
-            f"{prefix}.no_face", "warn" if allow_no_face else "block",
-            f"{name}: no face seen (turned away, hidden or too small); the model needs the "
-            "character's face" + (" (allowed by --allow-no-face)" if allow_no_face else ""),
-            "no_face", "frontal or three_quarter",
+        return [_no_face_finding(
+            name, "no face seen (turned away, hidden or too small)", "no_face",
+            "frontal or three_quarter", allow_no_face, prefix=prefix,
         )]  # fmt: skip
     out = []
     if face.view == "profile" and face.yaw_deg is not None:
@@ -291,6 +289,25 @@ def face_findings(
             round(face.pitch_deg, 1), t.max_pitch_deg, "deg",
         ))  # fmt: skip
     return out
+
+
+def _no_face_finding(
+    name: str,
+    why: str,
+    measured: Measured,
+    rule: Measured,
+    allow_no_face: bool,
+    *,
+    prefix: str = "image",
+    unit: str = "",
+) -> Finding:
+    """`{prefix}.no_face`: blocks, or warns with `allow_no_face`; `why` says what was seen."""
+    return Finding(
+        f"{prefix}.no_face", "warn" if allow_no_face else "block",
+        f"{name}: {why}; the model needs the character's face"
+        + (" (allowed by --allow-no-face)" if allow_no_face else ""),
+        measured, rule, unit,
+    )  # fmt: skip
 
 
 def lighting_findings(name: str, m: LightingMetrics, t: Thresholds) -> list[Finding]:
@@ -510,7 +527,7 @@ def image_report(
             for p in people
         ] + [
             PersonSummary(
-                u.detection.box, round(u.detection.h / analysis.unread[0].detection.h, 3),
+                u.detection.box, round(relative_height(u, analysis.unread[0]), 3),
                 u.detection.score,
             )
             for u in analysis.unread

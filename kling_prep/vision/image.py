@@ -44,8 +44,7 @@ def analyse_image(rgb: NDArray[Any], kit: VisionKit, rules: MeasureRules) -> Ima
     """People (each confirmed by a pose; the largest is the character), the character's face
     view, the share of the height the body fills, and the lighting on the person's mask; where
     nobody's pose is read, the people seen without one (`ImageAnalysis.unread`)."""
-    people = kit.people_finder.find(rgb)
-    unread = [] if people else kit.people_finder.find_unread(rgb)
+    people, unread = kit.people_finder.find_all(rgb)
     pose = people[0].pose if people else None
     face = kit.face.estimate(rgb, pose) if people else None
     share = None

@@ -619,43 +619,35 @@ class ImagePeopleFinder:
         The first person carries the landmark model's segmentation mask (for lighting). Where
         nobody is found, the image is searched once more for a crowd (`find_crowd`).
         """
-        mask = self.silhouette(image_rgb)
-        return self._find(image_rgb, mask) or self.find_crowd(image_rgb, mask)
+        return self.find_all(image_rgb)[0]
 
-    def find_unread(self, image_rgb: NDArray[Any]) -> list[UnreadPerson]:
-        """Where `find` found nobody: the people whose shape and silhouette agree though no
-        pose can be read, largest first. A box that lies mostly inside a larger one is a part
-        of that body (the shape detector also boxes an upper half) and is dropped."""
+    def find_all(self, image_rgb: NDArray[Any]) -> tuple[list[Person], list[UnreadPerson]]:
+        """`find`'s people and, where it found nobody, the people seen without a pose (see
+        `_unread`): the silhouette and the person-shape detector's look are made once for the
+        three searches."""
         mask = self.silhouette(image_rgb)
-        height, width = image_rgb.shape[:2]
-        found: list[UnreadPerson] = []
-        for shape in self._shapes.detect(image_rgb):
-            x0, y0 = max(0, int(shape.x)), max(0, int(shape.y))
-            x1, y1 = min(width, int(shape.x + shape.w)), min(height, int(shape.y + shape.h))
-            if x1 - x0 < 8 or y1 - y0 < 8:
-                continue
-            if float(np.mean(mask[y0:y1, x0:x1] >= _MASK_PERSON)) < _MIN_SHAPE_SILHOUETTE:
-                continue
-            box = _shape_box(shape)
-            if any(_inside_share(box, kept.detection) >= 0.6 for kept in found):
-                continue
-            own = np.zeros_like(mask)
-            own[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
-            found.append(UnreadPerson(detection=box, mask=own))
-        return found
+        shapes = self._shapes.detect(image_rgb)
+        people = self._find(image_rgb, mask, shapes) or self.find_crowd(image_rgb, mask, shapes)
+        return people, [] if people else _unread(mask, shapes)
 
-    def find_crowd(self, image_rgb: NDArray[Any], mask: NDArray[Any] | None = None) -> list[Person]:
+    def find_crowd(
+        self,
+        image_rgb: NDArray[Any],
+        mask: NDArray[Any] | None = None,
+        shapes: list[ObjectBox] | None = None,
+    ) -> list[Person]:
         """People too small for the whole frame's look (a tenth of its height: a crowd seen
         from afar), each confirmed by a pose read on its own region; kept only when at least
         `CROWD_MIN_PEOPLE` are, since such small figures carry no face or silhouette to agree
         with: one or two stray detections in furniture or foliage happen, several at once are
-        people. `mask` is the image's silhouette when already made."""
+        people. `mask` and `shapes` are the image's silhouette and person shapes when already
+        made."""
         height, width = image_rgb.shape[:2]
         tile_px = min(height, width) // 3  # the side of `fine_tiles`
         regions = [(_body_roi(body), body) for body in self._detector.detect_small(image_rgb)]
         regions += [
-            (_shape_roi(shape), _shape_box(shape))
-            for shape in self._shapes.detect(image_rgb)
+            (_box_roi(shape.x, shape.y, shape.w, shape.h), _shape_box(shape))
+            for shape in (self._shapes.detect(image_rgb) if shapes is None else shapes)
             if shape.h <= tile_px
         ]
         if len(regions) < CROWD_MIN_PEOPLE:
@@ -689,12 +681,13 @@ class ImagePeopleFinder:
             return []
         return sorted(people, key=lambda p: p.size_px, reverse=True)
 
-    def _find(self, image_rgb: NDArray[Any], mask: NDArray[Any]) -> list[Person]:
+    def _find(
+        self, image_rgb: NDArray[Any], mask: NDArray[Any], shapes: list[ObjectBox]
+    ) -> list[Person]:
         height, width = image_rgb.shape[:2]
-        # 1. Cues (the silhouette is given).
+        # 1. Cues (the silhouette and the person shapes are given).
         bodies = self._detector.detect(image_rgb, use_tiles=True)
         faces = self.find_faces(image_rgb)
-        shapes = self._shapes.detect(image_rgb)
         # 2. Read each region (`_regions`); one person per body.
         people: list[Person] = []
         read: list[BodyPose] = []
@@ -772,6 +765,33 @@ class ImagePeopleFinder:
         return self._is_face(image_rgb, FaceSighting(x=x, y=y, size_px=size, score=1.0))
 
 
+def _unread(mask: NDArray[Any], shapes: list[ObjectBox]) -> list[UnreadPerson]:
+    """Where `find` found nobody: the people whose shape and silhouette agree though no pose
+    can be read, largest first. A box that lies mostly inside a larger one is a part of that
+    body (the shape detector also boxes an upper half) and is dropped."""
+    height, width = mask.shape[:2]
+    found: list[UnreadPerson] = []
+    for shape in shapes:
+        x0, y0 = max(0, int(shape.x)), max(0, int(shape.y))
+        x1, y1 = min(width, int(shape.x + shape.w)), min(height, int(shape.y + shape.h))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            continue
+        if float(np.mean(mask[y0:y1, x0:x1] >= _MASK_PERSON)) < _MIN_SHAPE_SILHOUETTE:
+            continue
+        box = _shape_box(shape)
+        if any(_inside_share(box, kept.detection) >= 0.6 for kept in found):
+            continue
+        own = np.zeros_like(mask)
+        own[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
+        found.append(UnreadPerson(detection=box, mask=own))
+    return found
+
+
+def relative_height(person: UnreadPerson, main: UnreadPerson) -> float:
+    """How tall `person`'s shape box is beside `main`'s (no pose: no heads to compare)."""
+    return person.detection.h / max(1e-6, main.detection.h)
+
+
 def _is_on_body_of(person: Person, larger: Person) -> bool:
     """The person's head lies on the larger person's own body: inside the mask the landmark
     model drew for that body's read."""
@@ -810,10 +830,9 @@ def _regions(
         radius = _BODY_RADIUS_PER_FACE * face.size_px
         roi = BodyRoi(face.x, face.y + _HIPS_BELOW_FACE * face.size_px, _ROI_PER_RADIUS * radius)
         regions.append((roi, None, None))
-    regions += [(_shape_roi(shape), None, shape.box) for shape in shapes]
+    regions += [(_box_roi(shape.x, shape.y, shape.w, shape.h), None, shape.box) for shape in shapes]
     regions += [
-        (BodyRoi(x + w / 2, y + h / 2, 1.25 * max(w, h)), None, (x, y, w, h))
-        for x, y, w, h in _silhouette_boxes(mask)
+        (_box_roi(x, y, w, h), None, (x, y, w, h)) for x, y, w, h in _silhouette_boxes(mask)
     ]
     return regions
 
@@ -834,10 +853,11 @@ def _inside_share(box: PersonBox, other: PersonBox) -> float:
     return max(0.0, w) * max(0.0, h) / max(1e-6, box.w * box.h)
 
 
-def _shape_roi(shape: ObjectBox) -> BodyRoi:
-    """The landmark model's region for a person the SSD boxed: the box's centre (about the
-    hips of a standing body), a side 1.25 times its longer one, as BlazePose pads its own."""
-    return BodyRoi(shape.x + shape.w / 2, shape.y + shape.h / 2, 1.25 * max(shape.w, shape.h))
+def _box_roi(x: float, y: float, w: float, h: float) -> BodyRoi:
+    """The landmark model's region for a body known only by its box (a person shape, a part of
+    the silhouette): the box's centre (about the hips of a standing body), a side 1.25 times its
+    longer one, as BlazePose pads its own."""
+    return BodyRoi(x + w / 2, y + h / 2, 1.25 * max(w, h))
 
 
 def _body_roi(body: PersonBox) -> BodyRoi:
